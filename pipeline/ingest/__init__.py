@@ -1,0 +1,93 @@
+"""Channel readers behind one entry point: ``read_batches(path, source, ...)`` yields lists of Items."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+from configs import Settings, SourceConfig
+from pipeline.errors import InputError
+from pipeline.ingest.base import Item
+from pipeline.ingest.calls import read_call_json, read_vtt
+from pipeline.ingest.chats import read_chat_rows, read_conversations
+from pipeline.ingest.reviews import read_reviews
+from pipeline.ingest.scores import read_surveys, read_tickets
+
+__all__ = ["Item", "detect_format", "match_source", "read_items", "read_batches", "file_sha256", "list_inputs"]
+
+_EXT = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".vtt": "vtt"}
+
+
+def detect_format(path: Path, source: SourceConfig) -> str:
+    if source.format != "auto":
+        return source.format
+    fmt = _EXT.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown file type {path.suffix!r}; expected one of {', '.join(_EXT)}")
+    return fmt
+
+
+def match_source(rel_path: str, settings: Settings) -> SourceConfig | None:
+    """The first configured source whose pattern matches the path (relative to its root) or its name."""
+    name = Path(rel_path).name
+    for s in settings.sources:
+        if fnmatch.fnmatch(rel_path, s.pattern) or fnmatch.fnmatch(name, Path(s.pattern).name):
+            return s
+    return None
+
+
+def list_inputs(root: Path, settings: Settings) -> list[tuple[Path, SourceConfig]]:
+    """Every file under root that a configured source claims, in a stable order."""
+    if root.is_file():
+        src = match_source(root.name, settings)
+        return [(root, src)] if src else []
+    out = []
+    for p in sorted(x for x in root.rglob("*") if x.is_file()):
+        src = match_source(p.relative_to(root).as_posix(), settings)
+        if src is not None:
+            out.append((p, src))
+    return out
+
+
+def read_items(path: Path, source: SourceConfig, max_chars: int) -> Iterator[Item]:
+    fmt = detect_format(path, source)
+    ch = source.channel
+    if ch == "review":
+        if fmt not in ("csv", "jsonl", "parquet"):
+            raise InputError(f"{path}: reviews must be CSV, JSON Lines or Parquet, not {fmt}")
+        return read_reviews(path, source, fmt, max_chars)
+    if ch == "chat":
+        if fmt == "csv":
+            return read_chat_rows(path, source, max_chars)
+        if fmt in ("json", "jsonl"):
+            return read_conversations(path, source, fmt, max_chars)
+    if ch == "call":
+        if fmt == "vtt":
+            return read_vtt(path, source, max_chars)
+        if fmt in ("json", "jsonl"):
+            return read_call_json(path, source, fmt, max_chars)
+    if ch == "survey" and fmt == "csv":
+        return read_surveys(path, source, max_chars)
+    if ch == "ticket" and fmt == "csv":
+        return read_tickets(path, source)
+    raise InputError(f"{path}: channel {ch!r} has no reader for {fmt} files")
+
+
+def read_batches(path: Path, source: SourceConfig, batch_size: int, max_chars: int) -> Iterator[list[Item]]:
+    """Stream a file as batches of at most ``batch_size`` items, so memory does not grow with it."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    it = read_items(path, source, max_chars)
+    while batch := list(islice(it, batch_size)):
+        yield batch
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

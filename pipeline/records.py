@@ -1,0 +1,63 @@
+"""Canonical record shapes shared by every stage.
+
+Datasets are nouns in layers: raw files -> ``feedback`` + ``utterances`` + ``scores`` + ``tickets``
+-> ``sentences`` (enriched) -> ``feedback_scores`` (join) -> ``aggregates`` (daily touchpoints).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import Enum
+
+
+class Channel(str, Enum):
+    REVIEW = "review"
+    CHAT = "chat"
+    CALL = "call"
+    SURVEY = "survey"
+    TICKET = "ticket"
+
+
+TEXT_CHANNELS = (Channel.REVIEW, Channel.CHAT, Channel.CALL, Channel.SURVEY)
+
+
+class ScoreKind(str, Enum):
+    NPS = "nps"
+    CSAT = "csat"
+    CES = "ces"
+
+
+class Role(str, Enum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+
+
+SCORE_RANGES = {ScoreKind.NPS: (0, 10), ScoreKind.CES: (1, 7)}
+CSAT_SCALES = (5, 7)
+
+
+def feedback_id(channel: str, source: str, source_id: str) -> str:
+    """Stable id from the natural key: the same record always gets the same id."""
+    raw = f"{channel}\x1f{source}\x1f{source_id}".encode()
+    return hashlib.sha1(raw).hexdigest()[:20]
+
+
+# Column order of each staged table; the store creates tables with these columns.
+FEEDBACK_COLUMNS = [
+    "feedback_id", "channel", "source", "source_id", "customer_id", "interaction_id",
+    "touchpoint", "journey_stage", "occurred_at", "event_date", "language", "language_confidence",
+    "text", "rating", "rating_scale", "n_utterances", "pii_redacted", "input_file", "input_line",
+]
+UTTERANCE_COLUMNS = [
+    "feedback_id", "turn", "role", "speaker", "at", "start_s", "end_s", "text",
+]
+SCORE_COLUMNS = [
+    "score_id", "kind", "value", "scale", "customer_id", "interaction_id", "occurred_at",
+    "source", "touchpoint", "input_file", "input_line",
+]
+TICKET_COLUMNS = [
+    "ticket_id", "customer_id", "interaction_id", "opened_at", "resolved_at", "resolution_hours",
+    "status", "source", "touchpoint", "input_file", "input_line",
+]
+QUARANTINE_COLUMNS = ["input_file", "input_line", "channel", "source", "field", "reason", "raw"]
