@@ -119,11 +119,13 @@ class Settings(_Strict):
     mapping: MappingConfig
     sources: list[SourceConfig]
     taxonomy: str = "taxonomy.yaml"
+    input_roots: list[str] = Field(default_factory=list,
+                                   description="extra folders CLI input paths may come from (cwd and data_dir always may)")
     _path: str = PrivateAttr(default=str(DEFAULT_CONFIG))
 
     def hash(self) -> str:
         """Short content hash of the resolved settings (data_dir excluded: it is wiring)."""
-        payload = self.model_dump(exclude={"data_dir"})
+        payload = self.model_dump(exclude={"data_dir", "input_roots"})
         payload["taxonomy_content"] = load_taxonomy(self).model_dump()
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(raw).hexdigest()[:12]

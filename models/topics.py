@@ -90,6 +90,14 @@ class TaxonomyTopics:
                         "topic_score": round(best, 4)})
         return out
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The encoder vectors this model scores with (shared cache); used by topic discovery."""
+        return get_encoder(self.encoder).encode(list(texts))
+
+    def discover(self, texts: list[str], languages: list[str], k: int, seed: int = 13):
+        """Emerging clusters among texts (see ``discover_topics``)."""
+        return discover_topics(texts, languages, self.embed(texts), k, seed)
+
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         X = get_encoder(self.encoder).encode(list(texts))
         return self.predict_from_embeddings(X, list(texts))

@@ -50,7 +50,7 @@ FEEDBACK_COLUMNS = [
     "text", "rating", "rating_scale", "n_utterances", "pii_redacted", "input_file", "input_line",
 ]
 UTTERANCE_COLUMNS = [
-    "feedback_id", "turn", "role", "speaker", "at", "start_s", "end_s", "text",
+    "feedback_id", "turn", "role", "speaker", "said_at", "start_s", "end_s", "text",
 ]
 SCORE_COLUMNS = [
     "score_id", "kind", "value", "scale", "customer_id", "interaction_id", "occurred_at",

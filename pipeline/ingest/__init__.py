@@ -31,22 +31,28 @@ def detect_format(path: Path, source: SourceConfig) -> str:
 
 
 def match_source(rel_path: str, settings: Settings) -> SourceConfig | None:
-    """The first configured source whose pattern matches the path (relative to its root) or its name."""
-    name = Path(rel_path).name
+    """The configured source for a path: full-pattern matches on the path and its trailing parts
+    (longest first, so ``dump/calls/x.json`` matches ``calls/*.json``), then on the file name alone."""
+    parts = Path(rel_path).parts
+    for i in range(len(parts)):
+        tail = "/".join(parts[i:])
+        for s in settings.sources:
+            if fnmatch.fnmatch(tail, s.pattern):
+                return s
+    name = parts[-1] if parts else rel_path
     for s in settings.sources:
-        if fnmatch.fnmatch(rel_path, s.pattern) or fnmatch.fnmatch(name, Path(s.pattern).name):
+        if fnmatch.fnmatch(name, Path(s.pattern).name):
             return s
     return None
 
 
-def list_inputs(root: Path, settings: Settings) -> list[tuple[Path, SourceConfig]]:
-    """Every file under root that a configured source claims, in a stable order."""
-    if root.is_file():
-        src = match_source(root.name, settings)
-        return [(root, src)] if src else []
+def list_inputs(root: Path, settings: Settings, source: str | None = None) -> list[tuple[Path, SourceConfig]]:
+    """Every file under root that a configured source claims (or all of them for ``source``), sorted."""
+    forced = settings.source(source) if source else None
+    files = [root] if root.is_file() else sorted(x for x in root.rglob("*") if x.is_file() and not x.name.startswith("."))
     out = []
-    for p in sorted(x for x in root.rglob("*") if x.is_file()):
-        src = match_source(p.relative_to(root).as_posix(), settings)
+    for p in files:
+        src = forced or match_source(p.resolve().as_posix() if root.is_file() else p.relative_to(root).as_posix(), settings)
         if src is not None:
             out.append((p, src))
     return out

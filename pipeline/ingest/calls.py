@@ -49,7 +49,7 @@ def call_record(call_id: str, segments: list[dict[str, Any]], meta: dict[str, An
         raise RecordError("transcript has no segments with text", "segments")
     roles = assign_roles(segs, source.speakers)
     utts = [{
-        "turn": i, "role": roles[str(s["speaker"])], "speaker": str(s["speaker"]), "at": None,
+        "turn": i, "role": roles[str(s["speaker"])], "speaker": str(s["speaker"]), "said_at": None,
         "start_s": s.get("start"), "end_s": s.get("end"), "text": text_or_none(s["text"]),
     } for i, s in enumerate(segs)]
     customer = [u["text"] for u in utts if u["role"] == "customer"]

@@ -62,7 +62,7 @@ def conversation(conv_id: str, turns: list[tuple[str, str | None, Any]], meta: d
             continue
         utterances.append({
             "turn": i, "role": map_role(label, source), "speaker": label or None,
-            "at": parse_ts(at, f"turns[{i}].time"), "start_s": None, "end_s": None, "text": text,
+            "said_at": parse_ts(at, f"turns[{i}].time"), "start_s": None, "end_s": None, "text": text,
         })
     customer = [u["text"] for u in utterances if u["role"] == "customer"]
     if not customer:
@@ -70,7 +70,7 @@ def conversation(conv_id: str, turns: list[tuple[str, str | None, Any]], meta: d
     text = "\n".join(customer)
     if len(text) > max_chars:
         raise RecordError(f"customer text longer than {max_chars} characters", "turns")
-    first_at = next((u["at"] for u in utterances if u["at"] is not None), None)
+    first_at = next((u["said_at"] for u in utterances if u["said_at"] is not None), None)
     data = {
         "source_id": conv_id, "text": text, "rating": None, "rating_scale": None,
         "customer_id": meta.get("customer_id"), "interaction_id": meta.get("interaction_id"),

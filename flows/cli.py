@@ -1,0 +1,222 @@
+"""``touchpoint`` command line: demo, nightly and ad hoc runs, models, reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import flows  # noqa: F401  (sets quiet, offline environment defaults before Prefect loads)
+
+EPILOG = """examples:
+  touchpoint demo                      generate demo data, build models if missing, run nightly, report
+  touchpoint run nightly               process new files under <data_dir>/landing
+  touchpoint rerun dumps/reviews.csv   process one dump (file or folder) ad hoc
+  touchpoint models build              train the default models into <data_dir>/models
+  touchpoint models evaluate ../shared/devdata
+  touchpoint report --out report.html
+
+Configuration: configs/touchpoint.yaml (or --config FILE); data directory: --data-dir or TOUCHPOINT_DATA_DIR.
+Set PREFECT_API_URL to run against a Prefect server; otherwise Prefect runs in ephemeral mode."""
+
+
+def _settings(args):
+    from configs import load_settings
+
+    return load_settings(args.config, args.data_dir)
+
+
+def _check_inside(path: Path, settings) -> Path:
+    """CLI input paths must stay inside the working directory, the data dir or configured input roots."""
+    p = path.resolve()
+    roots = [Path.cwd().resolve(), Path(settings.data_dir).resolve(),
+             *(Path(r).resolve() for r in settings.input_roots)]
+    if not any(p == r or r in p.parents for r in roots):
+        raise SystemExit(f"error: {path} is outside the allowed input roots "
+                         f"({', '.join(map(str, roots))}); add its folder to input_roots in the config")
+    return p
+
+
+def _print_result(res: dict, t0: float, data_dir: str) -> None:
+    from pipeline.report import terminal_summary
+
+    if not res.get("run_id"):
+        print(res.get("message", "nothing to do"))
+        return
+    secs = time.perf_counter() - t0
+    n = res["records_in"]
+    print(f"\nRun {res['run_id']}: {res['files']} files, {n} records in {secs:.1f}s ({n / secs:.0f} records/s)")
+    print(terminal_summary(data_dir, res["run_id"]))
+    print(f"\nHTML report: {res['report']}")
+    print(f"Store: {Path(data_dir) / 'touchpoint.duckdb'}  (e.g. duckdb {Path(data_dir) / 'touchpoint.duckdb'} "
+          f"-c 'select * from aggregates limit 5')")
+
+
+def cmd_demo(args) -> int:
+    from flows.nightly import nightly
+    from models.train import build_default_models, models_ready
+    from pipeline.demo import generate
+
+    settings = _settings(args)
+    landing = Path(settings.data_dir) / "landing"
+    t0 = time.perf_counter()
+    if args.fresh or not landing.exists():
+        counts = generate(landing, size=args.size, seed=args.seed)
+        print(f"[1/3] demo data -> {landing}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    else:
+        print(f"[1/3] demo data already in {landing} (use --fresh to regenerate)")
+    if not models_ready(settings):
+        print("[2/3] building default models (first run only; about 2 minutes on 2 cores)")
+        build_default_models(settings, log=lambda m: print("      " + m))
+    else:
+        print("[2/3] models ready")
+    print("[3/3] running the nightly flow (Prefect, ephemeral mode unless PREFECT_API_URL is set)")
+    t1 = time.perf_counter()
+    res = nightly(landing=str(landing), config=args.config, data_dir=settings.data_dir)
+    _print_result(res, t1, settings.data_dir)
+    print(f"\nDemo finished in {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from flows.nightly import nightly
+
+    settings = _settings(args)
+    landing = str(_check_inside(Path(args.landing), settings)) if args.landing else None
+    t0 = time.perf_counter()
+    res = nightly(landing=landing, config=args.config, data_dir=settings.data_dir)
+    _print_result(res, t0, settings.data_dir)
+    return 0
+
+
+def cmd_rerun(args) -> int:
+    from flows.nightly import rerun
+
+    settings = _settings(args)
+    path = _check_inside(Path(args.path), settings)
+    t0 = time.perf_counter()
+    res = rerun(path=str(path), config=args.config, data_dir=settings.data_dir, source=args.source)
+    _print_result(res, t0, settings.data_dir)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from models.registry import Registry
+
+    settings = _settings(args)
+    reg = Registry(Path(settings.data_dir) / "models")
+    if args.action == "build":
+        from models.train import build_default_models
+
+        build_default_models(settings, per_corpus=args.per_corpus, promote=not args.no_promote)
+    elif args.action == "list":
+        rows = reg.list()
+        if not rows:
+            print(f"no models in {reg.root}; run `touchpoint models build`")
+        for r in rows:
+            mark = "*" if r["current"] else " "
+            print(f"{mark} {r['task']:<10} {r['version']:<28} {r['name']:<22} {r['backend']:<32} "
+                  f"rows={r['training_rows']}")
+    elif args.action == "evaluate":
+        from models.evaluate import evaluate_dir
+
+        folder = Path(args.path)
+        if not folder.is_dir():
+            raise SystemExit(f"error: {folder} is not a folder of labelled CSV files (text,label[,topic])")
+        sent, top = reg.load(settings.models.sentiment), reg.load(settings.models.topics)
+        print(f"sentiment {sent.meta_.tag}, topics {top.meta_.tag}; up to {args.limit} rows per file")
+        results = evaluate_dir(sent, top, folder, args.limit)
+        print(f"{'file':<34}{'task':<10}{'n':>6}{'classes':>8}{'macro-F1':>10}{'accuracy':>10}")
+        for r in results:
+            print(f"{r['file']:<34}{r['task']:<10}{r['n']:>6}{r['classes']:>8}{r['macro_f1']:>10.3f}{r['accuracy']:>10.3f}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from pipeline.report import terminal_summary, write_report
+
+    settings = _settings(args)
+    print(terminal_summary(settings.data_dir))
+    print(f"HTML report: {write_report(settings.data_dir, args.out)}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from pipeline.demo import generate
+
+    counts = generate(args.out, size=args.size, seed=args.seed, bad_records=not args.clean)
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="touchpoint", description="Omnichannel customer-feedback analytics: "
+                                "reviews, chats and calls joined to NPS, CSAT, CES and tickets.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML config (default: configs/touchpoint.yaml)")
+    p.add_argument("--data-dir", help="store, models, landing and reports folder (default from config: data/)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log per-file progress")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="generate demo data, build models if needed, run the nightly flow, report")
+    d.add_argument("--size", type=int, default=3000, help="approximate number of text records (default 3000)")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--fresh", action="store_true", help="regenerate the demo landing folder")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="run a scheduled flow")
+    r.add_argument("flow", choices=["nightly"], help="nightly: new files under the landing folder")
+    r.add_argument("--landing", help="landing folder (default <data_dir>/landing)")
+    r.set_defaults(func=cmd_run)
+
+    rr = sub.add_parser("rerun", help="process one dump (file or folder) ad hoc, even if seen before")
+    rr.add_argument("path", help="a file or folder; files are matched to sources by the config's patterns")
+    rr.add_argument("--source", help="treat every file as this configured source (skips pattern matching)")
+    rr.set_defaults(func=cmd_rerun)
+
+    m = sub.add_parser("models", help="build, list and evaluate models")
+    m.add_argument("action", choices=["build", "list", "evaluate"])
+    m.add_argument("path", nargs="?", default="../shared/devdata", help="evaluate: folder of labelled CSVs")
+    m.add_argument("--limit", type=int, default=1000, help="evaluate: rows sampled per file (0 = all)")
+    m.add_argument("--per-corpus", type=int, help="build: training rows per corpus (default from config)")
+    m.add_argument("--no-promote", action="store_true", help="build: register without making it current")
+    m.add_argument("--json", help="evaluate: also write results to this JSON file")
+    m.set_defaults(func=cmd_models)
+
+    rep = sub.add_parser("report", help="print the summary and write the HTML report from the store")
+    rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
+    rep.set_defaults(func=cmd_report)
+
+    g = sub.add_parser("generate", help="write a deterministic demo landing folder")
+    g.add_argument("out", help="output folder")
+    g.add_argument("--size", type=int, default=3000)
+    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--clean", action="store_true", help="omit the planted malformed records")
+    g.set_defaults(func=cmd_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from configs import ConfigError
+    from models.base import ModelError
+    from pipeline.errors import TouchpointError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("touchpoint").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    os.environ.setdefault("TOUCHPOINT_CLI", "1")
+    try:
+        return args.func(args)
+    except (TouchpointError, ConfigError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

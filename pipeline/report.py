@@ -1,0 +1,184 @@
+"""The readable outputs: a terminal summary and a self-contained HTML report, read from the store."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pipeline.store import connect
+
+SCORECARD_SQL = """
+SELECT f.touchpoint, any_value(f.journey_stage) AS stage, count(*) AS volume,
+  count(s.nps) AS n_nps,
+  CASE WHEN count(s.nps) > 0 THEN round(100.0 * (count_if(s.nps >= 9) - count_if(s.nps <= 6)) / count(s.nps), 1) END AS nps,
+  CASE WHEN count(s.csat) > 0 THEN round(100.0 * count_if(s.csat >= s.csat_scale - 1) / count(s.csat), 1) END AS csat_top2_pct,
+  round(avg(s.ces), 2) AS ces_mean,
+  round(median(s.resolution_hours), 1) AS ttr_median_h,
+  round(avg(f.sentiment_score), 3) AS sentiment,
+  round(100.0 * avg(CASE WHEN f.sentiment_label = 'negative' THEN 1 ELSE 0 END), 1) AS negative_pct
+FROM feedback f JOIN feedback_scores s USING (feedback_id)
+GROUP BY f.touchpoint ORDER BY volume DESC, f.touchpoint
+"""
+
+DRIVERS_SQL = """
+WITH t AS (
+  SELECT DISTINCT f.feedback_id, se.topic, s.nps
+  FROM feedback f JOIN feedback_scores s USING (feedback_id) JOIN sentences se USING (feedback_id)
+  WHERE s.nps IS NOT NULL AND se.topic <> 'other'
+), base AS (
+  SELECT count(*) FILTER (WHERE nps <= 6) AS det, count(*) FILTER (WHERE nps >= 9) AS pro
+  FROM feedback_scores WHERE nps IS NOT NULL
+)
+SELECT topic,
+  count(*) FILTER (WHERE nps <= 6) AS detractors,
+  count(*) FILTER (WHERE nps >= 9) AS promoters,
+  round(100.0 * count(*) FILTER (WHERE nps <= 6) / nullif(any_value(base.det), 0), 1) AS pct_of_detractors,
+  round(100.0 * count(*) FILTER (WHERE nps >= 9) / nullif(any_value(base.pro), 0), 1) AS pct_of_promoters,
+  round(100.0 * (count_if(nps >= 9) - count_if(nps <= 6)) / count(*), 1) AS nps_when_mentioned
+FROM t, base GROUP BY topic ORDER BY pct_of_detractors DESC NULLS LAST, topic
+"""
+
+INCIDENTS_SQL = """
+SELECT f.feedback_id, f.channel, f.touchpoint, f.language, f.customer_id, s.nps, s.ces, f.top_topic,
+       f.sentiment_score, left(f.text, 160) AS excerpt
+FROM feedback f JOIN feedback_scores s USING (feedback_id)
+WHERE f.sentiment_label = 'negative' AND (s.nps <= 3 OR s.ces >= 6)
+ORDER BY f.sentiment_score, f.feedback_id LIMIT 25
+"""
+
+
+def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str, Any]:
+    """Everything the report shows, as plain data."""
+    con = connect(data_dir, read_only=True)
+    try:
+        run = _rows(con, "SELECT * FROM runs WHERE run_id = ?" if run_id else
+                    "SELECT * FROM runs ORDER BY finished_at DESC LIMIT 1", [run_id] if run_id else None)
+        totals = _rows(con, """SELECT (SELECT count(*) FROM feedback) AS feedback,
+            (SELECT count(*) FROM sentences) AS sentences, (SELECT count(*) FROM utterances) AS utterances,
+            (SELECT count(*) FROM scores) AS scores, (SELECT count(*) FROM tickets) AS tickets,
+            (SELECT count(*) FROM quarantine) AS quarantined,
+            (SELECT count(*) FROM feedback_scores WHERE nps IS NULL AND csat IS NULL AND ces IS NULL
+                AND ticket_id IS NULL) AS unmatched,
+            (SELECT min(event_date) FROM feedback) AS first_day, (SELECT max(event_date) FROM feedback) AS last_day""")[0]
+        return {
+            "run": run[0] if run else None,
+            "totals": totals,
+            "channels": _rows(con, """SELECT channel, count(*) AS feedback, round(avg(sentiment_score), 3) AS sentiment,
+                round(100.0 * avg(CASE WHEN sentiment_label = 'negative' THEN 1 ELSE 0 END), 1) AS negative_pct
+                FROM feedback GROUP BY channel ORDER BY channel"""),
+            "languages": _rows(con, """SELECT language, count(*) AS feedback, round(avg(sentiment_score), 3) AS sentiment
+                FROM feedback GROUP BY language ORDER BY feedback DESC, language"""),
+            "scorecard": _rows(con, SCORECARD_SQL),
+            "drivers": _rows(con, DRIVERS_SQL),
+            "incidents": _rows(con, INCIDENTS_SQL),
+            "daily": _rows(con, """SELECT event_date, sum(volume) AS volume,
+                round(100.0 * sum(coalesce(nps, 0) * n_nps / 100.0) / nullif(sum(n_nps), 0), 1) AS nps,
+                round(sum(sentiment_mean * volume) / sum(volume), 3) AS sentiment
+                FROM aggregates WHERE event_date IS NOT NULL GROUP BY event_date ORDER BY event_date"""),
+            "emerging": _rows(con, "SELECT * FROM emerging_topics ORDER BY size DESC, cluster_id LIMIT 10"),
+            "quarantine": _rows(con, """SELECT input_file, input_line, field, reason FROM quarantine
+                ORDER BY input_file, input_line LIMIT 50"""),
+        }
+    finally:
+        con.close()
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def _table(rows: list[dict[str, Any]], title: str, note: str = "") -> str:
+    if not rows:
+        return f"<h2>{html.escape(title)}</h2><p class=muted>Nothing to show.</p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols) + "</tr>" for r in rows)
+    note_html = f"<p class=muted>{html.escape(note)}</p>" if note else ""
+    return f"<h2>{html.escape(title)}</h2>{note_html}<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(data: dict[str, Any]) -> str:
+    run = data["run"] or {}
+    counts = json.loads(run.get("counts") or "{}")
+    count_rows = [{"channel": ch, **c} for ch, c in sorted(counts.items())]
+    models = json.loads(run.get("models") or "{}")
+    t = data["totals"]
+    cards = "".join(f"<div class=card><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>" for k, v in t.items())
+    parts = [
+        "<!doctype html><html><head><meta charset=utf-8><title>Touchpoint report</title><style>",
+        "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}",
+        "table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}td,th{border-bottom:1px solid #ddd;",
+        "padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}.muted{color:#777}",
+        ".cards{display:flex;flex-wrap:wrap;gap:8px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px}",
+        ".card b{display:block;font-size:20px}.card span{color:#666;font-size:12px}</style></head><body>",
+        "<h1>Touchpoint report</h1>",
+        f"<p class=muted>Run {html.escape(str(run.get('run_id', '–')))} ({html.escape(str(run.get('flow', '')))}), "
+        f"finished {html.escape(str(run.get('finished_at', '–')))}; config {html.escape(str(run.get('config_hash', '–')))}; "
+        f"models: {html.escape(', '.join(f'{k} {v}' for k, v in models.items()))}</p>",
+        f"<div class=cards>{cards}</div>",
+        _table(count_rows, "This run: records per channel",
+               "in = out + quarantined + duplicates for every channel"),
+        _table(data["scorecard"], "Touchpoint scorecard",
+               "NPS in points (promoters 9-10 minus detractors 0-6); CSAT share of top-2 boxes; CES mean 1-7; "
+               "time to resolution median hours; sentiment -1..1"),
+        _table(data["drivers"], "What drives detractors",
+               "Topics mentioned by feedback rows joined to an NPS answer, by share of detractors who mention them"),
+        _table(data["incidents"], "Follow-up candidates",
+               "Negative feedback from customers with NPS 0-3 or effort 6-7 (text is PII-redacted)"),
+        _table(data["daily"], "Daily trend"),
+        _table(data["channels"], "Channels"),
+        _table(data["languages"], "Languages"),
+        _table(data["emerging"], "Emerging topics (not in the taxonomy)",
+               "Clusters of sentences the taxonomy labels 'other'; ids are hashes of their top terms"),
+        _table(data["quarantine"], "Quarantined records", "Fix these at the source and rerun; nothing else was lost"),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_report(data_dir: str | os.PathLike, out: str | os.PathLike | None = None,
+                 run_id: str | None = None) -> Path:
+    data = collect(data_dir, run_id)
+    path = Path(out) if out else Path(data_dir) / "reports" / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render_html(data), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> str:
+    d = collect(data_dir, run_id)
+    t = d["totals"]
+    lines = [f"Store: {t['feedback']} feedback rows ({t['first_day']} .. {t['last_day']}), {t['sentences']} sentences, "
+             f"{t['scores']} scores, {t['tickets']} tickets, {t['quarantined']} quarantined, "
+             f"{t['unmatched']} feedback rows with no score or ticket match"]
+    if d["run"]:
+        counts = json.loads(d["run"]["counts"])
+        lines.append("This run: " + "; ".join(
+            f"{ch} {c['in']} in / {c['out']} out / {c['quarantined']} quarantined / {c['duplicates']} duplicate"
+            for ch, c in sorted(counts.items())))
+    lines.append(f"{'touchpoint':<12}{'volume':>8}{'NPS':>8}{'CSAT%':>8}{'CES':>6}{'TTR h':>7}{'sent.':>8}{'neg%':>7}")
+    for r in d["scorecard"]:
+        lines.append(f"{r['touchpoint']:<12}{r['volume']:>8}{_fmt(r['nps']):>8}{_fmt(r['csat_top2_pct']):>8}"
+                     f"{_fmt(r['ces_mean']):>6}{_fmt(r['ttr_median_h']):>7}{_fmt(r['sentiment']):>8}{_fmt(r['negative_pct']):>7}")
+    if d["drivers"]:
+        top = d["drivers"][:3]
+        lines.append("Top detractor topics: " + ", ".join(
+            f"{r['topic']} ({_fmt(r['pct_of_detractors'])}% of detractors, NPS {_fmt(r['nps_when_mentioned'])} when mentioned)"
+            for r in top))
+    lines.append(f"Follow-up candidates: {len(d['incidents'])} (see the report)")
+    return "\n".join(lines)
