@@ -40,10 +40,8 @@ def match_source(rel_path: str, settings: Settings) -> SourceConfig | None:
             if fnmatch.fnmatch(tail, s.pattern):
                 return s
     name = parts[-1] if parts else rel_path
-    for s in settings.sources:
-        if fnmatch.fnmatch(name, Path(s.pattern).name):
-            return s
-    return None
+    by_name = [s for s in settings.sources if fnmatch.fnmatch(name, Path(s.pattern).name)]
+    return by_name[0] if len(by_name) == 1 else None  # ambiguous by name alone: use --source
 
 
 def list_inputs(root: Path, settings: Settings, source: str | None = None) -> list[tuple[Path, SourceConfig]]:
@@ -52,7 +50,8 @@ def list_inputs(root: Path, settings: Settings, source: str | None = None) -> li
     files = [root] if root.is_file() else sorted(x for x in root.rglob("*") if x.is_file() and not x.name.startswith("."))
     out = []
     for p in files:
-        src = forced or match_source(p.resolve().as_posix() if root.is_file() else p.relative_to(root).as_posix(), settings)
+        rel = p.relative_to(root).as_posix() if root.is_dir() else p.name
+        src = forced or match_source(rel, settings) or match_source(p.resolve().as_posix(), settings)
         if src is not None:
             out.append((p, src))
     return out

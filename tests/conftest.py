@@ -1,0 +1,77 @@
+"""Shared fixtures: a small real model set built once per session, per-test data dirs and configs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+import flows  # noqa: F401  (quiet, offline Prefect/HF defaults)
+from configs import DEFAULT_CONFIG, load_settings
+
+DATA = Path(__file__).parent / "data"
+LANDING = DATA / "landing"
+DEVDATA = Path(__file__).resolve().parents[1].parent / "shared" / "devdata"
+
+# PII planted in tests/data: none of it may survive anywhere in the store.
+PLANTED_PII = ["jane.doe@example.com", "+39 333 123 4567", "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00",
+               "5500-0000-0000-0004", "+39 06 1234 5678", "tperson@email.com"]
+
+
+def write_config(path: Path, data_dir: Path, **overrides) -> Path:
+    """A copy of the default config with a data_dir and nested overrides like contract={'max_bad_fraction': .5}."""
+    cfg = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    cfg["data_dir"] = str(data_dir)
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            cfg.setdefault(key, {}).update(value)
+        else:
+            cfg[key] = value
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """Real sentiment and topic models trained on a small sample of the package corpora (once)."""
+    from models.train import build_default_models
+
+    root = tmp_path_factory.mktemp("models_home")
+    cache = Path(os.environ.get("TOUCHPOINT_TEST_CORPORA", Path(__file__).resolve().parents[1] / "data" / "corpora"))
+    cache.mkdir(parents=True, exist_ok=True)
+    (root / "corpora").symlink_to(cache.resolve(), target_is_directory=True)
+    cfg = write_config(root / "config.yaml", root)
+    build_default_models(load_settings(cfg), per_corpus=120, log=lambda m: None)
+    return root / "models"
+
+
+@pytest.fixture()
+def data_dir(tmp_path, model_dir) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    shutil.copytree(model_dir, d / "models")
+    return d
+
+
+@pytest.fixture()
+def config(tmp_path, data_dir) -> Path:
+    # the fixture dumps plant more bad rows per file than production tolerates
+    return write_config(tmp_path / "config.yaml", data_dir, contract={"max_bad_fraction": 0.55})
+
+
+@pytest.fixture()
+def landing(tmp_path) -> Path:
+    dst = tmp_path / "landing"
+    shutil.copytree(LANDING, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
