@@ -168,6 +168,8 @@ def discover_topics(texts: list[str], languages: list[str], X: np.ndarray, k: in
         scored = sorted(((cnt / total) * np.log(1 + k / df[w]), w) for w, cnt in docs[c].items())
         top = [w for _, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n_terms]]
         cid = "emg-" + hashlib.sha1("|".join(sorted(top)).encode()).hexdigest()[:8]
+        while cid in ids.values():  # two clusters with the same top terms stay distinct
+            cid += "b"
         members = np.flatnonzero(labels == c)
         centre = Z[members].mean(axis=0)
         example = texts[int(members[np.argmax(Z[members] @ centre)])]

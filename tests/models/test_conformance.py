@@ -1,0 +1,137 @@
+"""One conformance suite over every registered model backend (scikit-learn's parametrize_with_checks idea)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from configs import load_settings, load_taxonomy
+from models.base import ModelError
+from models.registry import BACKENDS, Registry
+from models.sentiment import EmbeddingSentiment
+from models.topics import TaxonomyTopics
+
+TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
+         "ارسال خیلی دیر بود.", "I was charged twice.", "The app crashes on login.", "It is a phone."]
+LABELS = ["negative", "positive", "negative", "positive", "negative", "negative", "negative", "neutral"]
+
+
+def make(backend: str):
+    if backend == "touchpoint.EmbeddingLogReg.v1":
+        return EmbeddingSentiment(seed=3), (TEXTS, LABELS)
+    if backend == "touchpoint.TaxonomyTopics.v1":
+        return TaxonomyTopics(), (load_taxonomy(load_settings()), None)
+    raise AssertionError(f"add a conformance recipe for {backend}")
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request):
+    return request.param
+
+
+def test_fit_returns_self_and_predict_keeps_length_and_input(backend):
+    model, (x, y) = make(backend)
+    assert model.fit(x, y) is model
+    texts = list(TEXTS)
+    out = model.predict(texts)
+    assert len(out) == len(TEXTS) and texts == TEXTS
+    assert model.predict([]) == []
+    assert model.meta_.version and model.meta_.backend == backend
+
+
+def test_seeded_fit_is_deterministic(backend):
+    a, (x, y) = make(backend)
+    b, _ = make(backend)
+    assert a.fit(x, y).predict(TEXTS) == b.fit(x, y).predict(TEXTS)
+    assert a.meta_.version == b.meta_.version
+
+
+def test_save_load_identical_and_batch_equals_one_by_one(backend, tmp_path):
+    model, (x, y) = make(backend)
+    model.fit(x, y)
+    reg = Registry(tmp_path)
+    reg.save("t", model)
+    loaded = reg.load("t")
+    assert type(loaded) is type(model) and loaded.meta_.tag == model.meta_.tag
+    assert loaded.predict(TEXTS) == model.predict(TEXTS)
+    batch = loaded.predict(TEXTS)
+    singles = [loaded.predict([t])[0] for t in TEXTS]
+    for b, s in zip(batch, singles):
+        assert set(b) == set(s)
+        for k in b:
+            if isinstance(b[k], float):
+                assert abs(b[k] - s[k]) < 1e-3, (k, b[k], s[k])
+            else:
+                assert b[k] == s[k]
+
+
+def test_tampered_or_incompatible_artifact_is_refused(backend, tmp_path):
+    model, (x, y) = make(backend)
+    d = model.fit(x, y).save(tmp_path / "m")
+    w = d / "weights.npz"
+    data = bytearray(w.read_bytes())
+    data[-20] ^= 0xFF
+    w.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        type(model).load(d)
+    d2 = model.save(tmp_path / "m2")
+    meta = json.loads((d2 / "meta.json").read_text())
+    meta["format_version"] = 99
+    (d2 / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="artifact format 99"):
+        type(model).load(d2)
+    other = [b for b in BACKENDS if b != backend][0]
+    d3 = model.save(tmp_path / "m3")
+    with pytest.raises(ModelError, match="cannot be loaded as"):
+        BACKENDS[other].load(d3)
+
+
+def test_registry_current_pointer_and_missing_model(tmp_path):
+    reg = Registry(tmp_path)
+    with pytest.raises(ModelError, match="touchpoint models build"):
+        reg.load("sentiment")
+    m = EmbeddingSentiment().fit(TEXTS, LABELS)
+    reg.save("sentiment", m, promote=False)
+    assert reg.current_version("sentiment") is None
+    reg.promote("sentiment", m.meta_.version)
+    assert reg.load("sentiment").meta_.version == m.meta_.version
+    assert [r["current"] for r in reg.list()] == [True]
+
+
+def test_default_sentiment_reads_four_languages(model_dir):
+    """The session model (trained only on zh + en corpora) carries to Italian and Persian."""
+    model = Registry(model_dir).load("sentiment")
+    neg = ["My order arrived broken and support never answered.", "质量太差了，非常失望。",
+           "Pessimo servizio, il pacco non è mai arrivato.", "خیلی بد بود، اصلا راضی نیستم."]
+    pos = ["Excellent quality, I love it.", "非常满意，质量很好。", "Ottimo prodotto, sono molto contento.",
+           "عالی بود، خیلی راضی هستم."]
+    scores_neg = [r["score"] for r in model.predict(neg)]
+    scores_pos = [r["score"] for r in model.predict(pos)]
+    assert all(n < p for n, p in zip(scores_neg, scores_pos)), (scores_neg, scores_pos)
+    assert sum(r["label"] == "negative" for r in model.predict(neg)) >= 3
+    assert sum(r["label"] == "positive" for r in model.predict(pos)) >= 3
+
+
+def test_topics_assign_taxonomy_ids_across_languages(model_dir):
+    model = Registry(model_dir).load("topics")
+    out = [r["topic"] for r in model.predict(["Where is my parcel? The courier is late.", "快递太慢了，物流一直不更新。",
+                                              "Mi hanno addebitato due volte.", "نمی‌توانم وارد حساب کاربری‌ام شوم."])]
+    assert out == ["delivery", "delivery", "billing_payment", "account"]
+
+
+def test_discovery_clusters_by_topic_across_languages_deterministically(model_dir):
+    model = Registry(model_dir).load("topics")
+    gift_en = [f"The gift wrapping was torn and ugly, box {i}" for i in range(6)]
+    gift_it = [f"La carta regalo era strappata e brutta, scatola {i}" for i in range(6)]
+    pts_en = [f"My loyalty points vanished from the account, case {i}" for i in range(6)]
+    pts_it = [f"I miei punti fedeltà sono spariti dal conto, caso {i}" for i in range(6)]
+    texts = gift_en + pts_en + gift_it + pts_it
+    langs = ["en"] * 12 + ["it"] * 12
+    ids1, summ1 = model.discover(texts, langs, 2)
+    ids2, summ2 = model.discover(texts, langs, 2)
+    assert ids1 == ids2 and summ1 == summ2
+    assert len(set(ids1)) == 2 and sum(s["size"] for s in summ1) == len(texts)
+    assert all(s["cluster_id"].startswith("emg-") and s["terms"] for s in summ1)
+    # language-centred embeddings: clusters follow the topic, not the language
+    assert len(set(ids1[:6] + ids1[12:18])) == 1 and len(set(ids1[6:12] + ids1[18:])) == 1
