@@ -61,6 +61,8 @@ class TouchpointRule(_Strict):
 class MappingConfig(_Strict):
     stages: dict[str, str] = Field(description="touchpoint -> journey stage")
     rules: list[TouchpointRule] = Field(default_factory=list)
+    topics: dict[str, str] = Field(default_factory=dict,
+                                   description="topic id -> touchpoint, for feedback no rule placed")
     default_touchpoint: str = "general"
 
     @field_validator("default_touchpoint")

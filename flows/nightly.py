@@ -7,6 +7,7 @@ breaks its contract. They run with no Prefect server (ephemeral mode) or against
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,12 +57,16 @@ def run_inputs(flow_name: str, root: str, config: str | None, data_dir: str, inc
                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
                    "config_hash": settings.hash(), "models": {k: m.meta_.tag for k, m in tasks.load_models(settings).items()},
                    "counts": reconcile(results)}
+            t0 = time.perf_counter()
             published = tasks.publish_run(data_dir, results, run, settings.join.customer_window_days)
+            t1 = time.perf_counter()
         finally:
             tasks.cleanup_stage(stage_dir, run_id)
         emerging = tasks.emerging_topics(config, data_dir)
+        t2 = time.perf_counter()
         report_path = tasks.report(data_dir, run_id)
-    seconds: dict[str, float] = {}
+        t3 = time.perf_counter()
+    seconds: dict[str, float] = {"publish": t1 - t0, "emerging_topics": t2 - t1, "report": t3 - t2}
     for r in results:
         for k, v in r["seconds"].items():
             seconds[k] = seconds.get(k, 0.0) + v

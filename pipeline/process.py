@@ -202,6 +202,12 @@ def process_batch(items: list[Item], rel: str, source: SourceConfig, settings: S
         sentences = score_sentences(sentences, models["sentiment"], models["topics"])
         rolled = roll_up(sentences)
     feedback = feedback.merge(rolled, on="feedback_id", how="left")
+    m = settings.mapping
+    unplaced = (feedback["touchpoint"] == m.default_touchpoint) & feedback["top_topic"].isin(list(m.topics))
+    if unplaced.any():
+        feedback.loc[unplaced, "touchpoint"] = feedback.loc[unplaced, "top_topic"].map(m.topics)
+        feedback.loc[unplaced, "journey_stage"] = feedback.loc[unplaced, "touchpoint"].map(
+            lambda t: m.stages.get(t, "other"))
     feedback["sentiment_model"] = models["sentiment"].meta_.tag
     feedback["topic_model"] = models["topics"].meta_.tag
     feedback["config_hash"] = settings.hash()

@@ -113,7 +113,8 @@ def _table(rows: list[dict[str, Any]], title: str, note: str = "") -> str:
 def render_html(data: dict[str, Any]) -> str:
     run = data["run"] or {}
     counts = json.loads(run.get("counts") or "{}")
-    count_rows = [{"channel": ch, **c} for ch, c in sorted(counts.items())]
+    count_rows = [{"channel": ch, **{k: c.get(k) for k in ("in", "out", "quarantined", "duplicates", "files")}}
+                  for ch, c in sorted(counts.items())]
     models = json.loads(run.get("models") or "{}")
     t = data["totals"]
     cards = "".join(f"<div class=card><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>" for k, v in t.items())

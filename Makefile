@@ -1,0 +1,35 @@
+# Two commands set up a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test test-slow bench evaluate clean install
+
+install: $(STAMP)
+
+# torch first, pinned: an unpinned torch pulled in by transformers would download a multi-GB CUDA build
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/touchpoint demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py --records 5000
+
+evaluate: $(STAMP)
+	$(BIN)/touchpoint models evaluate ../shared/devdata --limit 0
+
+clean:
+	rm -rf data/touchpoint.duckdb data/work data/reports
