@@ -58,8 +58,12 @@ def discover_inputs(root: str, config: str | None, data_dir: str | None, increme
     if not base.exists():
         raise InputError(f"{base}: no such file or folder")
     done = store.ingested_hashes(settings.data_dir) if incremental else set()
+    found = list_inputs(base, settings, source)
+    if base.is_file() and not found:
+        names = ", ".join(f"{s.name} ({s.pattern})" for s in settings.sources)
+        raise InputError(f"{base}: no configured source matches this file; pass --source with one of: {names}")
     out = []
-    for path, src in list_inputs(base, settings, source):
+    for path, src in found:
         sha = file_sha256(path)
         if sha in done:
             continue

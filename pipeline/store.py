@@ -13,7 +13,7 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
 
@@ -131,10 +131,12 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> int
 
 
 def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[str, Any],
-            files: list[dict[str, Any]], window_days: int, fail_after: str | None = None) -> dict[str, Any]:
+            files: list[dict[str, Any]], window_days: int,
+            on_staged: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Publish staged parts and recompute derived tables in one transaction.
 
-    ``fail_after`` (tests only) raises after that table is staged, to prove all-or-nothing.
+    ``on_staged(table)`` is called after each table is written inside the open transaction (tests use
+    it to fail or kill a publish halfway and show that nothing becomes visible).
     """
     con = connect(data_dir)
     try:
@@ -147,8 +149,8 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         for table in PUBLISH_ORDER:
             if parts.get(table):
                 written[table] = _upsert(con, table, parts[table])
-            if fail_after == table:
-                raise RuntimeError(f"injected failure after staging {table}")
+            if on_staged is not None:
+                on_staged(table)
         con.execute("DELETE FROM feedback_scores")
         con.execute(FEEDBACK_SCORES_SQL, {"window_s": window_days * 86400})
         con.execute("DELETE FROM aggregates")

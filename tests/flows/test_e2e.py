@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -145,10 +149,43 @@ def test_publish_is_all_or_nothing(config, landing, data_dir, tmp_path):
                        load_models(settings), tmp_path / "stage")
     run = {"run_id": "r", "flow": "test", "started_at": None, "finished_at": None, "config_hash": "h",
            "models": {}, "counts": {}}
+
+    def fail(table):
+        if table == "sentences":
+            raise RuntimeError("injected failure after staging sentences")
+
     with pytest.raises(RuntimeError, match="injected failure"):
-        store.publish(data_dir, res.parts, run, [res.to_dict()], 14, fail_after="sentences")
+        store.publish(data_dir, res.parts, run, [res.to_dict()], 14, on_staged=fail)
     assert snapshot(data_dir) == before
     assert q(data_dir, "SELECT count(*) FROM runs WHERE run_id = 'r'")[0][0] == 0
+
+    # SIGKILL in the middle of the publish transaction: the previous state survives intact
+    marker = tmp_path / "staged.marker"
+    script = (
+        "import json, sys, time\n"
+        "from pipeline import store\n"
+        "args = json.loads(sys.argv[1])\n"
+        "def pause(table):\n"
+        "    if table == 'feedback':\n"
+        "        open(args['marker'], 'w').close(); time.sleep(60)\n"
+        "store.publish(args['data_dir'], args['parts'], args['run'], args['files'], 14, on_staged=pause)\n"
+    )
+    payload = json.dumps({"marker": str(marker), "data_dir": str(data_dir), "parts": res.parts,
+                          "run": {**run, "run_id": "killed"}, "files": [res.to_dict()]})
+    proc = subprocess.Popen([sys.executable, "-c", script, payload], cwd=Path(__file__).resolve().parents[2])
+    try:
+        for _ in range(600):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "publisher never reached the staged point"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert snapshot(data_dir) == before
+    assert q(data_dir, "SELECT count(*) FROM runs WHERE run_id = 'killed'")[0][0] == 0
 
 
 def test_overlapping_runs_are_refused(config, landing, data_dir):
