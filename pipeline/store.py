@@ -119,11 +119,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> int
     keys = KEYS[table]
     con.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_parquet(?, union_by_name=true)", [parts])
     key_list = ", ".join(keys)
-    if table in ("utterances", "sentences"):
-        # republished feedback replaces all its child rows (a chat may now have fewer turns)
-        con.execute(f"DELETE FROM {table} WHERE feedback_id IN (SELECT DISTINCT feedback_id FROM _stage)")
-    else:
-        con.execute(f"DELETE FROM {table} WHERE ({key_list}) IN (SELECT ({key_list}) FROM _stage)")
+    con.execute(f"DELETE FROM {table} WHERE ({key_list}) IN (SELECT ({key_list}) FROM _stage)")
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage")
     n = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
     con.execute("DROP TABLE _stage")
@@ -143,9 +139,10 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         con.execute("BEGIN TRANSACTION")
         written = {}
         fb_parts = parts.get("feedback", [])
-        if fb_parts:  # children of republished feedback go, even when the new version has none
-            con.execute("DELETE FROM utterances WHERE feedback_id IN "
-                        "(SELECT feedback_id FROM read_parquet(?, union_by_name=true))", [fb_parts])
+        if fb_parts:  # republished feedback replaces all its child rows (a chat may now have fewer turns)
+            for child in ("utterances", "sentences"):
+                con.execute(f"DELETE FROM {child} WHERE feedback_id IN "
+                            "(SELECT feedback_id FROM read_parquet(?, union_by_name=true))", [fb_parts])
         for table in PUBLISH_ORDER:
             if parts.get(table):
                 written[table] = _upsert(con, table, parts[table])
