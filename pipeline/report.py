@@ -81,7 +81,7 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
             "drivers": _rows(con, DRIVERS_SQL),
             "incidents": _rows(con, INCIDENTS_SQL),
             "daily": _rows(con, """SELECT event_date, sum(volume) AS volume,
-                round(100.0 * sum(coalesce(nps, 0) * n_nps / 100.0) / nullif(sum(n_nps), 0), 1) AS nps,
+                round(sum(nps * n_nps) / nullif(sum(n_nps), 0), 1) AS nps,
                 round(sum(sentiment_mean * volume) / sum(volume), 3) AS sentiment
                 FROM aggregates WHERE event_date IS NOT NULL GROUP BY event_date ORDER BY event_date"""),
             "emerging": _rows(con, "SELECT * FROM emerging_topics ORDER BY size DESC, cluster_id LIMIT 10"),
