@@ -15,6 +15,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from configs.redaction import RedactionConfig  # noqa: F401  (owned by the redaction module)
+
 CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = CONFIG_DIR / "touchpoint.yaml"
 DEFAULT_TAXONOMY = CONFIG_DIR / "taxonomy.yaml"
@@ -72,13 +74,6 @@ class MappingConfig(_Strict):
         if stages and v not in stages:
             raise ValueError(f"default_touchpoint {v!r} is not a key of stages")
         return v
-
-
-class RedactionConfig(_Strict):
-    emails: bool = True
-    phones: bool = True
-    cards: bool = True
-    ibans: bool = True
 
 
 class LanguageConfig(_Strict):

@@ -104,40 +104,6 @@ def cmd_rerun(args) -> int:
     return 0
 
 
-def cmd_models(args) -> int:
-    from models.registry import Registry
-
-    settings = _settings(args)
-    reg = Registry(Path(settings.data_dir) / "models")
-    if args.action == "build":
-        from models.train import build_default_models
-
-        build_default_models(settings, per_corpus=args.per_corpus, promote=not args.no_promote)
-    elif args.action == "list":
-        rows = reg.list()
-        if not rows:
-            print(f"no models in {reg.root}; run `touchpoint models build`")
-        for r in rows:
-            mark = "*" if r["current"] else " "
-            print(f"{mark} {r['task']:<10} {r['version']:<28} {r['name']:<22} {r['backend']:<32} "
-                  f"rows={r['training_rows']}")
-    elif args.action == "evaluate":
-        from models.evaluate import evaluate_dir
-
-        folder = Path(args.path)
-        if not folder.is_dir():
-            raise SystemExit(f"error: {folder} is not a folder of labelled CSV files (text,label[,topic])")
-        sent, top = reg.load(settings.models.sentiment), reg.load(settings.models.topics)
-        print(f"sentiment {sent.meta_.tag}, topics {top.meta_.tag}; up to {args.limit} rows per file")
-        results = evaluate_dir(sent, top, folder, args.limit)
-        print(f"{'file':<34}{'task':<10}{'n':>6}{'classes':>8}{'macro-F1':>10}{'accuracy':>10}")
-        for r in results:
-            print(f"{r['file']:<34}{r['task']:<10}{r['n']:>6}{r['classes']:>8}{r['macro_f1']:>10.3f}{r['accuracy']:>10.3f}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
-    return 0
-
-
 def cmd_report(args) -> int:
     from pipeline.report import terminal_summary, write_report
 
@@ -180,14 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--source", help="treat every file as this configured source (skips pattern matching)")
     rr.set_defaults(func=cmd_rerun)
 
-    m = sub.add_parser("models", help="build, list and evaluate models")
-    m.add_argument("action", choices=["build", "list", "evaluate"])
-    m.add_argument("path", nargs="?", default="../shared/devdata", help="evaluate: folder of labelled CSVs")
-    m.add_argument("--limit", type=int, default=1000, help="evaluate: rows sampled per file (0 = all)")
-    m.add_argument("--per-corpus", type=int, help="build: training rows per corpus (default from config)")
-    m.add_argument("--no-promote", action="store_true", help="build: register without making it current")
-    m.add_argument("--json", help="evaluate: also write results to this JSON file")
-    m.set_defaults(func=cmd_models)
+    from flows.cli_models import add_parser as add_models_parser
+
+    add_models_parser(sub)
 
     rep = sub.add_parser("report", help="print the summary and write the HTML report from the store")
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
