@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import logging
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import flows  # noqa: F401  (sets quiet, offline environment defaults before Prefect loads)
@@ -41,19 +42,32 @@ def _check_inside(path: Path, settings) -> Path:
     return p
 
 
+def say(text: str = "") -> None:
+    """Print to the operator's terminal with control characters from data removed."""
+    from pipeline.safety import terminal_safe
+
+    print(terminal_safe(str(text)))
+
+
 def _print_result(res: dict, t0: float, data_dir: str) -> None:
     from pipeline.report import terminal_summary
 
+    for w in res.get("warnings") or []:
+        say(f"warning: {w}")
     if not res.get("run_id"):
-        print(res.get("message", "nothing to do"))
+        say(res.get("message", "nothing to do"))
         return
     secs = time.perf_counter() - t0
     n = res["records_in"]
-    print(f"\nRun {res['run_id']}: {res['files']} files, {n} records in {secs:.1f}s ({n / secs:.0f} records/s)")
-    print(terminal_summary(data_dir, res["run_id"]))
-    print(f"\nHTML report: {res['report']}")
-    print(f"Store: {Path(data_dir) / 'touchpoint.duckdb'}  (e.g. duckdb {Path(data_dir) / 'touchpoint.duckdb'} "
-          f"-c 'select * from aggregates limit 5')")
+    say(f"\nRun {res['run_id']}: {res['files']} files, {n} records in {secs:.1f}s ({n / secs:.0f} records/s)")
+    if res.get("conflicts"):
+        say(f"{res['conflicts']} records arrived again with different content: the later version was kept and "
+            f"both are listed in the conflicts table")
+    say(terminal_summary(data_dir, res["run_id"]))
+    if res.get("report"):
+        say(f"\nHTML report: {res['report']}")
+    say(f"Store: {Path(data_dir) / 'touchpoint.duckdb'}  (e.g. duckdb {Path(data_dir) / 'touchpoint.duckdb'} "
+        f"-c 'select * from aggregates limit 5')")
 
 
 def cmd_demo(args) -> int:
@@ -108,8 +122,19 @@ def cmd_report(args) -> int:
     from pipeline.report import terminal_summary, write_report
 
     settings = _settings(args)
-    print(terminal_summary(settings.data_dir))
-    print(f"HTML report: {write_report(settings.data_dir, args.out)}")
+    path = write_report(settings.data_dir, args.out)
+    say(terminal_summary(settings.data_dir))
+    say(f"HTML report: {path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from pipeline.export import export_tables
+
+    settings = _settings(args)
+    written = export_tables(settings.data_dir, args.out, args.format, args.tables or None)
+    for t, p in written.items():
+        say(f"{t:<16} -> {p}")
     return 0
 
 
@@ -127,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML config (default: configs/touchpoint.yaml)")
     p.add_argument("--data-dir", help="store, models, landing and reports folder (default from config: data/)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log per-file progress")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log per-file progress, Prefect's task logs, and the traceback of an error")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("demo", help="generate demo data, build models if needed, run the nightly flow, report")
@@ -154,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
     rep.set_defaults(func=cmd_report)
 
+    ex = sub.add_parser("export", help="write store tables to CSV or Parquet (formula cells neutralised in CSV)")
+    ex.add_argument("out", help="output folder")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    ex.add_argument("--tables", nargs="*", help="tables to export (default: all data tables)")
+    ex.set_defaults(func=cmd_export)
+
     g = sub.add_parser("generate", help="write a deterministic demo landing folder")
     g.add_argument("out", help="output folder")
     g.add_argument("--size", type=int, default=3000)
@@ -164,19 +196,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Prefect logs a failed task's traceback at ERROR; without -v the user gets one line instead.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING" if args.verbose else "CRITICAL")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("touchpoint").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    os.environ.setdefault("TOUCHPOINT_CLI", "1")
+    from flows.ops import mark_owner, reap_orphaned_servers
+
+    mark_owner()
+    reaped = reap_orphaned_servers()
+    if reaped and args.verbose:
+        say(f"stopped {len(reaped)} ephemeral Prefect server(s) left by a killed run: {reaped}")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line; the traceback behind -v
+        if args.verbose:
+            traceback.print_exc()
+        print(_error_line(exc), file=sys.stderr)
+        return 2 if _is_user_error(exc) else 1
+
+
+def _is_user_error(exc: BaseException) -> bool:
     from configs import ConfigError
     from models.base import ModelError
     from pipeline.errors import TouchpointError
 
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("touchpoint").setLevel(logging.INFO if args.verbose else logging.WARNING)
-    os.environ.setdefault("TOUCHPOINT_CLI", "1")
-    try:
-        return args.func(args)
-    except (TouchpointError, ConfigError, ModelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return isinstance(exc, (TouchpointError, ConfigError, ModelError, PermissionError, FileNotFoundError))
+
+
+def _error_line(exc: BaseException) -> str:
+    from pipeline.safety import terminal_safe
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        msg = f"no space left on the device ({exc.filename or 'data directory'}); free some space and rerun"
+    elif isinstance(exc, PermissionError):
+        msg = f"permission denied: {exc.filename}; choose a writable --data-dir or fix the permissions"
+    elif _is_user_error(exc):
+        msg = str(exc)
+    else:
+        msg = f"{type(exc).__name__}: {exc} (rerun with -v for the traceback)"
+    return "error: " + terminal_safe(msg)
 
 
 if __name__ == "__main__":

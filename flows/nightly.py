@@ -7,6 +7,7 @@ breaks its contract. They run with no Prefect server (ephemeral mode) or against
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import datetime, timezone
@@ -20,6 +21,8 @@ from flows import tasks
 from models.train import models_ready
 from pipeline import store
 from pipeline.errors import TouchpointError
+
+log = logging.getLogger("touchpoint")
 
 
 @flow(name="touchpoint-nightly")
@@ -46,46 +49,53 @@ def run_inputs(flow_name: str, root: str, config: str | None, data_dir: str, inc
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     stage_dir = str(Path(data_dir) / "work" / run_id)
+    store.check_writable(data_dir)  # a read-only or locked store fails now, not after the processing
     with store.run_lock(data_dir):
-        files = tasks.discover_inputs(root, config, data_dir, incremental, source)
+        tasks.clean_stale_staging(data_dir)
+        found = tasks.discover_inputs(root, config, data_dir, incremental, source)
+        files, warnings = found["files"], list(found["refused"])
         if not files:
-            return {"run_id": None, "files": 0, "message": f"nothing new under {root}"}
+            return {"run_id": None, "files": 0, "warnings": warnings,
+                    "message": f"nothing new under {root}" + (f" ({len(warnings)} refused)" if warnings else "")}
         process = tasks.process_input.with_options(timeout_seconds=settings.run.task_timeout_s)
         try:
-            results = [process(f, config, data_dir, stage_dir, run_id) for f in files]
+            results = [process(f, config, data_dir, stage_dir) for f in files]
             run = {"run_id": run_id, "flow": flow_name, "started_at": started,
-                   "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
-                   "config_hash": settings.hash(), "models": {k: m.meta_.tag for k, m in tasks.load_models(settings).items()},
-                   "counts": reconcile(results)}
+                   "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "warnings": warnings,
+                   "config_hash": settings.hash(), "models": {k: m.meta_.tag for k, m in tasks.load_models(settings).items()}}
             t0 = time.perf_counter()
             published = tasks.publish_run(data_dir, results, run, settings.join.customer_window_days)
             t1 = time.perf_counter()
         finally:
-            tasks.cleanup_stage(stage_dir, run_id)
-        emerging = tasks.emerging_topics(config, data_dir)
+            tasks.cleanup_stage(stage_dir)
+        # Analysis after publish may fail without undoing the publish or breaking later runs.
+        emerging, report_path = None, None
+        try:
+            emerging = tasks.emerging_topics(config, data_dir)
+        except Exception as exc:  # noqa: BLE001 - recorded on the run and shown to the user
+            _analysis_failed(data_dir, run_id, "emerging topics", exc, published)
         t2 = time.perf_counter()
-        report_path = tasks.report(data_dir, run_id)
+        try:
+            report_path = tasks.report(data_dir, run_id)
+        except Exception as exc:  # noqa: BLE001
+            _analysis_failed(data_dir, run_id, "report", exc, published)
         t3 = time.perf_counter()
     seconds: dict[str, float] = {"publish": t1 - t0, "emerging_topics": t2 - t1, "report": t3 - t2}
     for r in results:
         for k, v in r["seconds"].items():
             seconds[k] = seconds.get(k, 0.0) + v
-    return {"run_id": run_id, "files": len(files), "counts": run["counts"], "report": report_path,
-            "unmatched_feedback": published["unmatched_feedback"], "emerging_topics": emerging,
+    return {"run_id": run_id, "files": len(files), "counts": published["counts"], "report": report_path,
+            "unmatched_feedback": published["unmatched_feedback"], "conflicts": published["conflicts"],
+            "warnings": published["warnings"], "emerging_topics": emerging,
             "seconds": seconds, "records_in": sum(r["rows_in"] for r in results)}
 
 
-def reconcile(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per-channel counts; raises if in != out + quarantined + duplicates anywhere (a bug, not bad data)."""
-    counts: dict[str, dict[str, int]] = {}
-    for r in results:
-        c = counts.setdefault(r["channel"], {"in": 0, "out": 0, "quarantined": 0, "duplicates": 0, "files": 0})
-        c["in"] += r["rows_in"]
-        c["out"] += r["rows_out"]
-        c["quarantined"] += r["quarantined"]
-        c["duplicates"] += r["duplicates"]
-        c["files"] += 1
-    for ch, c in counts.items():
-        if c["in"] != c["out"] + c["quarantined"] + c["duplicates"]:
-            raise AssertionError(f"counts do not reconcile for {ch}: {c}")
-    return counts
+def _analysis_failed(data_dir: str, run_id: str, step: str, exc: Exception, published: dict[str, Any]) -> None:
+    msg = f"{step} failed after the data was published ({type(exc).__name__}: {str(exc)[:200]}); " \
+          f"the stored data is complete, rerun `touchpoint report` once fixed"
+    log.warning(msg)
+    published["warnings"].append(msg)
+    try:
+        store.add_run_warning(data_dir, run_id, msg)
+    except Exception:  # noqa: BLE001 - the warning still reaches the caller
+        pass

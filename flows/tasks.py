@@ -1,11 +1,12 @@
 """Thin Prefect tasks: each loads what it needs from paths and calls pipeline/ or models/.
 
 Tasks exchange paths and small manifests (counts, part paths), never DataFrames or text.
-Retries happen only on transient I/O errors, never on bad data or model errors.
+Retries happen only on transient I/O errors, never on bad data, full disks or model errors.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 from functools import lru_cache
@@ -18,20 +19,24 @@ from configs import Settings, load_settings
 from models.registry import Registry
 from pipeline import store
 from pipeline.errors import InputError
+from pipeline.identity import pseudonym_key
 from pipeline.ingest import file_sha256, list_inputs
-from pipeline.process import FileResult, RunState, process_file
+from pipeline.paths import allowed_roots, refusal
+from pipeline.process import FileResult, process_file
 
 log = logging.getLogger("touchpoint")
-_RUN_STATE: dict[str, RunState] = {}  # per-process duplicate keys of the current run
+# OS errors that retrying cannot fix: a full or read-only disk, permissions, a missing file.
+_PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT,
+                     errno.EISDIR, errno.ENOTDIR, errno.ELOOP, errno.EFBIG}
 
 
 def transient_only(task, task_run, state) -> bool:
-    """Prefect retry condition: retry I/O hiccups, never contract, input or model errors."""
+    """Prefect retry condition: retry I/O hiccups, never contract, input, disk-full or model errors."""
     try:
         state.result()
-    except (InputError, FileNotFoundError, PermissionError, IsADirectoryError):
-        return False
-    except (OSError, TimeoutError, ConnectionError):
+    except OSError as exc:
+        return exc.errno not in _PERMANENT_ERRNOS and not isinstance(exc, InputError)
+    except (TimeoutError, ConnectionError):
         return True
     except BaseException:  # noqa: BLE001 - everything else is not transient
         return False
@@ -52,34 +57,39 @@ def load_models(settings: Settings) -> dict[str, Any]:
 
 @task(name="discover-inputs")
 def discover_inputs(root: str, config: str | None, data_dir: str | None, incremental: bool,
-                    source: str | None = None) -> list[dict[str, Any]]:
+                    source: str | None = None) -> dict[str, Any]:
+    """New input files under root, in a fixed order, plus the ones refused (links leaving the roots)."""
     settings = load_settings(config, data_dir)
     base = Path(root)
     if not base.exists():
         raise InputError(f"{base}: no such file or folder")
+    roots = [*allowed_roots(settings), base.resolve()]  # the folder the operator named is a root too
     done = store.ingested_hashes(settings.data_dir) if incremental else set()
     found = list_inputs(base, settings, source)
     if base.is_file() and not found:
         names = ", ".join(f"{s.name} ({s.pattern})" for s in settings.sources)
         raise InputError(f"{base}: no configured source matches this file; pass --source with one of: {names}")
-    out = []
+    out, refused = [], []
     for path, src in found:
+        why = refusal(path, roots)
+        if why:
+            refused.append(why)
+            continue
         sha = file_sha256(path)
         if sha in done:
             continue
         rel = path.name if base.is_file() else path.relative_to(base).as_posix()
-        out.append({"path": str(path), "rel": rel, "sha256": sha, "source": src.name})
-    return out
+        out.append({"path": str(path), "rel": rel, "sha256": sha, "source": src.name, "seq": len(out)})
+    return {"files": out, "refused": refused}
 
 
 @task(name="process-input", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only)
-def process_input(item: dict[str, Any], config: str | None, data_dir: str | None, stage_dir: str,
-                  run_id: str) -> dict[str, Any]:
+def process_input(item: dict[str, Any], config: str | None, data_dir: str | None, stage_dir: str) -> dict[str, Any]:
     settings = load_settings(config, data_dir)
-    state = _RUN_STATE.setdefault(run_id, RunState())
     res: FileResult = process_file(Path(item["path"]), item["rel"], item["sha256"], settings.source(item["source"]),
-                                   settings, load_models(settings), Path(stage_dir), state)
-    log.info("%s: %d in, %d out, %d quarantined, %d duplicate", item["rel"], res.rows_in, res.rows_out,
+                                   settings, load_models(settings), Path(stage_dir), seq=item["seq"],
+                                   pseudonym_key=pseudonym_key(settings.data_dir))
+    log.info("%s: %d in, %d staged, %d quarantined, %d duplicate", item["rel"], res.rows_in, res.rows_out,
              res.quarantined, res.duplicates)
     return res.to_dict()
 
@@ -108,6 +118,16 @@ def report(data_dir: str, run_id: str) -> str:
     return str(write_report(data_dir, run_id=run_id))
 
 
-def cleanup_stage(stage_dir: str, run_id: str) -> None:
-    _RUN_STATE.pop(run_id, None)
+def clean_stale_staging(data_dir: str) -> int:
+    """Remove staging folders left by runs that were killed (call only while holding the run lock)."""
+    work = Path(data_dir) / "work"
+    n = 0
+    if work.is_dir():
+        for d in work.iterdir():
+            shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def cleanup_stage(stage_dir: str) -> None:
     shutil.rmtree(stage_dir, ignore_errors=True)

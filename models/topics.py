@@ -150,13 +150,18 @@ def discover_topics(texts: list[str], languages: list[str], X: np.ndarray, k: in
     n = len(texts)
     if n == 0 or k <= 0:
         return [], []
-    k = max(1, min(k, n // 5 or 1))
     Z = X.astype(np.float64).copy()
     langs = np.asarray(languages)
     for lang in np.unique(langs):
         Z[langs == lang] -= Z[langs == lang].mean(axis=0)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True).clip(min=1e-9)
+    # Repetitive text gives fewer distinct points than clusters: KMeans would leave clusters empty.
+    distinct = len(np.unique(Z.round(6), axis=0))
+    k = max(1, min(k, n // 5 or 1, distinct))
     labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(Z) if k > 1 else np.zeros(n, int)
+    present = sorted(set(labels.tolist()))  # renumber so every cluster has members
+    labels = np.searchsorted(np.asarray(present), labels)
+    k = len(present)
     docs = [Counter() for _ in range(k)]
     for t, lang, c in zip(texts, languages, labels):
         docs[c].update(_terms(t, lang))

@@ -14,27 +14,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+# The one definition of each metric. Python and SQL below are built from these thresholds.
+PROMOTER_MIN = 9  # NPS 9-10
+DETRACTOR_MAX = 6  # NPS 0-6
+CSAT_TOP_BOXES = 2  # top-2 boxes of the scale: 4-5 of 5, 6-7 of 7
+
 
 def nps(scores: Iterable[float]) -> float | None:
+    """Net Promoter Score in points (-100..100), rounded to 2 decimals; None without answers."""
     vals = [float(s) for s in scores if s is not None]
     if not vals:
         return None
-    promoters = sum(v >= 9 for v in vals)
-    detractors = sum(v <= 6 for v in vals)
+    promoters = sum(v >= PROMOTER_MIN for v in vals)
+    detractors = sum(v <= DETRACTOR_MAX for v in vals)
     return round(100.0 * (promoters - detractors) / len(vals), 2)
 
 
 def csat_top2(scores: Iterable[float], scale: int) -> float | None:
+    """Share (0..1) of CSAT answers in the top two boxes of their scale."""
     vals = [float(s) for s in scores if s is not None]
     if not vals:
         return None
-    return round(sum(v >= scale - 1 for v in vals) / len(vals), 4)
+    return round(sum(v > scale - CSAT_TOP_BOXES for v in vals) / len(vals), 4)
 
 
-def nps_group(score: float | None) -> str | None:
-    if score is None:
-        return None
-    return "promoter" if score >= 9 else "detractor" if score <= 6 else "passive"
+def nps_sql(col: str = "nps", digits: int = 2) -> str:
+    """SQL aggregate expression for NPS over column ``col`` (same definition as ``nps``)."""
+    return (f"CASE WHEN count({col}) > 0 THEN round(100.0 * (count_if({col} >= {PROMOTER_MIN}) - "
+            f"count_if({col} <= {DETRACTOR_MAX})) / count({col}), {digits}) END")
+
+
+def csat_top2_sql(col: str = "csat", scale_col: str = "csat_scale", digits: int = 4, percent: bool = False) -> str:
+    """SQL aggregate expression for the CSAT top-2 share (same definition as ``csat_top2``)."""
+    factor = "100.0 * " if percent else ""
+    return (f"CASE WHEN count({col}) > 0 THEN round({factor}count_if({col} > {scale_col} - {CSAT_TOP_BOXES}) / "
+            f"count({col}), {digits}) END")
 
 
 FEEDBACK_SCORES_SQL = """
@@ -83,7 +97,7 @@ LEFT JOIN tbest t ON t.feedback_id = f.feedback_id
 GROUP BY f.feedback_id
 """
 
-AGGREGATES_SQL = """
+AGGREGATES_SQL = f"""
 INSERT INTO aggregates
 WITH j AS (
     SELECT f.*, s.nps, s.csat, s.csat_scale, s.ces, s.ticket_id, s.resolution_hours
@@ -104,9 +118,9 @@ SELECT g.*, tops.top_topics FROM (
     SELECT event_date, touchpoint, channel, language,
         count(*) AS volume,
         count(nps) AS n_nps,
-        CASE WHEN count(nps) > 0 THEN round(100.0 * (count_if(nps >= 9) - count_if(nps <= 6)) / count(nps), 2) END,
+        {nps_sql("nps")},
         count(csat) AS n_csat,
-        CASE WHEN count(csat) > 0 THEN round(count_if(csat >= csat_scale - 1) / count(csat), 4) END,
+        {csat_top2_sql("csat", "csat_scale")},
         count(ces) AS n_ces,
         round(avg(ces), 4),
         count(ticket_id),

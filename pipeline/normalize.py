@@ -31,3 +31,8 @@ def content_key(*parts: object) -> bytes:
     """A 16-byte key of a record's content, for exact-duplicate detection across batches."""
     raw = "\x1f".join("" if p is None else str(p) for p in parts).encode()
     return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def content_hash(*parts: object) -> str:
+    """Hex form of ``content_key``: stored next to rows so conflicts and duplicates are decided by content."""
+    return content_key(*parts).hex()

@@ -1,33 +1,46 @@
 """Process one input file, batch by batch, into staged Parquet parts (nothing is published here).
 
-Per batch: parse -> quarantine bad records -> drop exact duplicates -> normalise -> redact PII ->
-detect language -> map touchpoint -> segment -> score sentences -> roll up -> write parts. Memory
-is bounded by the batch size; the returned ``FileResult`` is a small manifest (counts, timings,
-part paths) with no text in it.
+Per batch: split good from bad -> drop in-file exact duplicates -> build score and ticket rows ->
+normalise, pseudonymise, redact -> detect language -> map touchpoint -> segment -> score sentences
+-> roll up -> write parts. Each step is a small function that returns new objects and never
+mutates its input. Memory is bounded by the batch size; the returned ``FileResult`` is a small
+manifest (counts, timings, part paths) with no text in it.
+
+Duplicates and conflicts *across* files and against the store are decided at publish
+(pipeline/store.py), by natural key and content hash, so a retried task starts from clean state
+and loading A and B together gives the same store as loading A, then B.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
 from configs import Settings, SourceConfig
 from pipeline.enrich import roll_up, score_sentences
 from pipeline.errors import ContractError
+from pipeline.identity import pseudonymize_ids
 from pipeline.ingest import Item, read_batches
 from pipeline.langid import detect_languages
-from pipeline.normalize import content_key, normalize_persian, normalize_text
+from pipeline.normalize import content_hash, normalize_persian, normalize_text
 from pipeline.records import (
     FEEDBACK_COLUMNS, QUARANTINE_COLUMNS, SCORE_COLUMNS, TICKET_COLUMNS, UTTERANCE_COLUMNS, feedback_id,
 )
 from pipeline.redact import redact_all, redact_text
 from pipeline.segment import split_sentences
 from pipeline.touchpoints import assign_touchpoint
+
+# Staging-only columns: the file's position in the run (later wins on a key conflict) and, on child
+# rows, the parent record's location (so children follow their parent's fate at publish).
+SEQ = "_seq"
+STAGE_PARENT = ["input_file", "input_line"]
 
 
 @dataclass
@@ -36,15 +49,17 @@ class FileResult:
     sha256: str
     source: str
     channel: str
+    seq: int = 0
     rows_in: int = 0
-    rows_out: int = 0
+    rows_out: int = 0  # records staged; publish decides how many are really published
     quarantined: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # exact duplicates inside this file
     feedback: int = 0
     scores: int = 0
     tickets: int = 0
     sentences: int = 0
     pii_redacted: int = 0
+    warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     parts: dict[str, list[str]] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
@@ -53,204 +68,290 @@ class FileResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class FileContext:
+    """What every stage of one file needs to know (read-only)."""
+
+    rel: str
+    sha256: str
+    seq: int
+    source: SourceConfig
+    settings: Settings
+    pseudonym_key: bytes | None = None
+
+
 @dataclass
-class RunState:
-    """Keys seen so far in this run (exact duplicates across files and batches)."""
+class BatchOutput:
+    frames: dict[str, pd.DataFrame]
+    rows_in: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    pii_redacted: int = 0
+    reasons: Counter = field(default_factory=Counter)
 
-    feedback: set[bytes] = field(default_factory=set)
-    scores: dict[str, bytes] = field(default_factory=dict)
-    tickets: dict[str, bytes] = field(default_factory=dict)
 
+class Timer:
+    """Accumulates seconds per stage name."""
 
-class _Timer:
     def __init__(self, seconds: dict[str, float]):
         self.seconds = seconds
 
-    def __call__(self, stage: str):
-        timer = self
-
-        class _Ctx:
-            def __enter__(self):
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.seconds[stage] = timer.seconds.get(stage, 0.0) + time.perf_counter() - self.t
-
-        return _Ctx()
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t
 
 
-def _quarantine_rows(items: list[Item], rel: str, source: SourceConfig, settings: Settings) -> list[dict]:
+# ---------------------------------------------------------------------------------------------
+# Stages (pure: new objects out, inputs untouched)
+
+def quarantine_frame(bad: list[Item], ctx: FileContext) -> pd.DataFrame:
+    """Bad records with location, reason and the redacted raw record, keyed by content hash."""
+    rows = []
+    for it in bad:
+        reason = redact_text(it.error.reason, ctx.settings.redaction).text
+        raw = redact_text(it.raw, ctx.settings.redaction).text[:2000]
+        rows.append({
+            "input_file": ctx.rel, "input_line": it.line, "channel": ctx.source.channel, "source": ctx.source.name,
+            "field": it.error.field, "reason": reason, "raw": raw,
+            "record_hash": content_hash(ctx.source.name, it.raw, it.error.field, it.error.reason),
+            "file_sha256": ctx.sha256,
+        })
+    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+
+
+def reason_counts(bad: list[Item]) -> Counter:
+    return Counter(it.error.reason.split(":")[0][:60] for it in bad)
+
+
+def record_key(it: Item, source: SourceConfig) -> tuple:
+    """The natural key of one input record (feedback id, or its score/ticket ids)."""
+    if it.kind == "feedback":
+        return ("feedback", feedback_id(source.channel, source.name, it.data["source_id"]))
+    if it.kind == "ticket":
+        return ("ticket", it.data["ticket_id"])
+    return ("scores",) + tuple(sorted(s["score_id"] for s in it.scores))
+
+
+def record_hash(it: Item) -> str:
+    """Content hash of everything a record carries (not where it came from)."""
+    parts: list[Any] = [it.kind]
+    for d in (it.data, *it.scores):
+        parts.extend(f"{k}={d[k]}" for k in sorted(d))
+    for u in it.utterances:
+        parts.extend(f"{k}={u[k]}" for k in sorted(u))
+    return content_hash(*parts)
+
+
+def drop_file_duplicates(good: list[Item], source: SourceConfig, seen: dict[tuple, str]) -> tuple[list[Item], int]:
+    """Drop records identical to an earlier record of the same file (same key, same content).
+
+    ``seen`` is this file's key -> content hash map, local to one processing attempt. A key seen
+    with *different* content is kept: publish records the conflict and the later record wins.
+    """
+    kept, dups = [], 0
+    for it in good:
+        key, h = record_key(it, source), record_hash(it)
+        if seen.get(key) == h:
+            dups += 1
+            continue
+        seen[key] = h
+        kept.append(it)
+    return kept, dups
+
+
+def score_frame(items: list[Item], ctx: FileContext) -> pd.DataFrame:
     rows = []
     for it in items:
-        rows.append({
-            "input_file": rel, "input_line": it.line, "channel": source.channel, "source": source.name,
-            "field": it.error.field, "reason": redact_text(it.error.reason, settings.redaction).text,
-            "raw": redact_text(it.raw, settings.redaction).text[:2000],
+        for sc in it.scores:
+            row = pseudonymize_ids(dict(sc), ctx.pseudonym_key, ctx.settings.redaction)
+            row.update(source=ctx.source.name, input_file=ctx.rel, input_line=it.line)
+            row["content_hash"] = content_hash(*(row.get(c) for c in SCORE_COLUMNS if c not in STAGE_PARENT))
+            rows.append(row)
+    df = pd.DataFrame(rows, columns=SCORE_COLUMNS + ["content_hash"])
+    df[SEQ] = ctx.seq
+    return df
+
+
+def ticket_frame(items: list[Item], ctx: FileContext) -> pd.DataFrame:
+    rows = []
+    for it in items:
+        if it.kind != "ticket":
+            continue
+        row = pseudonymize_ids(dict(it.data), ctx.pseudonym_key, ctx.settings.redaction)
+        row.update(source=ctx.source.name, input_file=ctx.rel, input_line=it.line)
+        row["content_hash"] = content_hash(*(row.get(c) for c in TICKET_COLUMNS if c not in STAGE_PARENT))
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=TICKET_COLUMNS + ["content_hash"])
+    df[SEQ] = ctx.seq
+    return df
+
+
+def feedback_frames(items: list[Item], ctx: FileContext) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Feedback rows and utterance rows: normalised, pseudonymised, PII-redacted (no language yet)."""
+    policy = ctx.settings.redaction
+    fb_rows, utt_rows, n_pii = [], [], 0
+    for it in items:
+        if it.kind != "feedback":
+            continue
+        d = pseudonymize_ids(dict(it.data), ctx.pseudonym_key, policy)
+        fid = feedback_id(ctx.source.channel, ctx.source.name, d["source_id"])
+        text, count = redact_all([normalize_text(d["text"])], policy)
+        utts = [dict(u) for u in it.utterances]
+        red, uc = redact_all([normalize_text(u["text"]) for u in utts], policy)
+        for u, rt in zip(utts, red):
+            u.update(text=rt, feedback_id=fid, input_file=ctx.rel, input_line=it.line)
+            utt_rows.append(u)
+        pii = count[0] + sum(uc)
+        n_pii += pii
+        occurred = d.get("occurred_at")
+        fb_rows.append({
+            "feedback_id": fid, "channel": ctx.source.channel, "source": ctx.source.name,
+            "source_id": d["source_id"], "customer_id": d.get("customer_id"),
+            "interaction_id": d.get("interaction_id"), "touchpoint": d.get("touchpoint"),
+            "occurred_at": occurred, "event_date": occurred.date() if occurred else None,
+            "language_hint": d.get("language_hint"), "text": text[0], "rating": d.get("rating"),
+            "rating_scale": d.get("rating_scale"), "n_utterances": len(utts) or None, "pii_redacted": pii,
+            "input_file": ctx.rel, "input_line": it.line, "content_hash": record_hash(it),
         })
-    return rows
+    feedback = pd.DataFrame(fb_rows, columns=[*FEEDBACK_COLUMNS, "language_hint", "content_hash"])
+    utterances = pd.DataFrame(utt_rows, columns=UTTERANCE_COLUMNS + STAGE_PARENT)
+    return feedback, utterances, n_pii
 
 
-def _keep(row: dict, key: str, seen: dict[str, bytes], what: str, rel: str) -> bool:
-    """True for a first sighting; False for an exact duplicate; a changed duplicate is a contract error."""
-    ck = content_key(*(row[c] for c in sorted(row) if c not in ("input_file", "input_line")))
-    prev = seen.get(row[key])
-    if prev is None:
-        seen[row[key]] = ck
-        return True
-    if prev == ck:
-        return False
-    raise ContractError(f"{rel}:{row['input_line']}: {what} key {row[key]!r} appears twice with different "
-                        f"values; fix the export or give each record its own id")
+def with_language(feedback: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Detected language and confidence per row; Persian text gets Persian letter forms."""
+    out = feedback.copy()
+    langs, confs = detect_languages(out["text"].tolist(), out["language_hint"].tolist(),
+                                    tuple(settings.languages.detect), settings.languages.min_confidence)
+    out["language"], out["language_confidence"] = langs, confs
+    out["text"] = [normalize_persian(t) if lang == "fa" else t for t, lang in zip(out["text"], langs)]
+    return out.drop(columns=["language_hint"])
 
 
-def process_batch(items: list[Item], rel: str, source: SourceConfig, settings: Settings, models: dict[str, Any],
-                  state: RunState, timer: _Timer, result: FileResult) -> dict[str, pd.DataFrame]:
-    """Turn one batch of parsed items into staged DataFrames (pure apart from ``state`` and ``result``)."""
+def with_touchpoint(feedback: pd.DataFrame, source: SourceConfig, settings: Settings) -> pd.DataFrame:
+    """Touchpoint by record field, source, rules; rows no rule placed fall back to their top topic.
+
+    Needs ``top_topic`` (after scoring), so the touchpoint is decided once, here.
+    """
+    out = feedback.copy()
+    m = settings.mapping
+    placed = [assign_touchpoint(source.channel, source.name, tp, source.touchpoint, text, m)
+              for tp, text in zip(out["touchpoint"], out["text"])]
+    tps = [tp for tp, _ in placed]
+    tps = [m.topics.get(top, tp) if tp == m.default_touchpoint else tp for tp, top in zip(tps, out["top_topic"])]
+    out["touchpoint"] = tps
+    out["journey_stage"] = [m.stages.get(tp, "other") for tp in tps]
+    return out
+
+
+def sentence_frame(feedback: pd.DataFrame) -> pd.DataFrame:
+    sents = split_sentences(feedback["text"].tolist(), feedback["language"].tolist())
+    rows = [{"feedback_id": fid, "idx": j, "language": lang, "text": s, "input_file": f, "input_line": ln}
+            for fid, lang, ss, f, ln in zip(feedback["feedback_id"], feedback["language"], sents,
+                                            feedback["input_file"], feedback["input_line"])
+            for j, s in enumerate(ss)]
+    return pd.DataFrame(rows, columns=["feedback_id", "idx", "language", "text", *STAGE_PARENT])
+
+
+# ---------------------------------------------------------------------------------------------
+
+def process_batch(items: list[Item], ctx: FileContext, models: dict[str, Any], seen: dict[tuple, str],
+                  timer: Timer) -> BatchOutput:
+    """One batch of parsed items -> staged DataFrames and counts. ``seen`` is the file's dedupe state."""
     good = [it for it in items if it.kind != "bad"]
     bad = [it for it in items if it.kind == "bad"]
-    result.rows_in += len(items)
-    result.quarantined += len(bad)
-    for it in bad:
-        reason = it.error.reason.split(":")[0][:60]
-        result.reasons[reason] = result.reasons.get(reason, 0) + 1
-    out: dict[str, pd.DataFrame] = {}
+    out = BatchOutput(frames={}, rows_in=len(items), quarantined=len(bad), reasons=reason_counts(bad))
     if bad:
-        out["quarantine"] = pd.DataFrame(_quarantine_rows(bad, rel, source, settings), columns=QUARANTINE_COLUMNS)
-
-    # Each good item is one input record; it is a duplicate when everything it carries was seen.
-    score_rows, ticket_rows, fb_items, dups = [], [], [], 0
-    with timer("normalize"):
-        for it in good:
-            fresh = False
-            for sc in it.scores:
-                row = dict(sc, source=source.name, input_file=rel, input_line=it.line)
-                if _keep(row, "score_id", state.scores, "survey", rel):
-                    score_rows.append(row)
-                    fresh = True
-            if it.kind == "ticket":
-                row = dict(it.data, source=source.name, input_file=rel, input_line=it.line)
-                if _keep(row, "ticket_id", state.tickets, "ticket", rel):
-                    ticket_rows.append(row)
-                    fresh = True
-            elif it.kind == "feedback":
-                d = it.data
-                d["text"] = normalize_text(d["text"])
-                fid = feedback_id(source.channel, source.name, d["source_id"])
-                keys = (content_key("id", fid),
-                        content_key(source.channel, source.name, d.get("customer_id"), d.get("occurred_at"), d["text"]))
-                if keys[0] not in state.feedback and keys[1] not in state.feedback:
-                    state.feedback.update(keys)
-                    d["feedback_id"] = fid
-                    fb_items.append(it)
-                    fresh = True
-            dups += not fresh
-    result.duplicates += dups
-    result.rows_out += len(good) - dups
-    if score_rows:
-        out["scores"] = pd.DataFrame(score_rows, columns=SCORE_COLUMNS)
-    if ticket_rows:
-        out["tickets"] = pd.DataFrame(ticket_rows, columns=TICKET_COLUMNS)
-    result.scores += len(score_rows)
-    result.tickets += len(ticket_rows)
-    if not fb_items:
-        return out
-
+        out.frames["quarantine"] = quarantine_frame(bad, ctx)
+    kept, out.duplicates = drop_file_duplicates(good, ctx.source, seen)
+    scores, tickets = score_frame(kept, ctx), ticket_frame(kept, ctx)
+    if len(scores):
+        out.frames["scores"] = scores
+    if len(tickets):
+        out.frames["tickets"] = tickets
     with timer("redact"):
-        texts, counts = redact_all([it.data["text"] for it in fb_items], settings.redaction)
-        utt_rows = []
-        for it, t, c in zip(fb_items, texts, counts):
-            it.data["text"], it.data["pii_redacted"] = t, c
-            utts = [dict(u) for u in it.utterances]
-            red, uc = redact_all([normalize_text(u["text"]) for u in utts], settings.redaction)
-            for u, rt in zip(utts, red):
-                u["text"], u["feedback_id"] = rt, it.data["feedback_id"]
-                utt_rows.append(u)
-            it.data["pii_redacted"] += sum(uc)
-            it.data["n_utterances"] = len(utts) or None
-        result.pii_redacted += sum(it.data["pii_redacted"] for it in fb_items)
-
+        feedback, utterances, out.pii_redacted = feedback_frames(kept, ctx)
+    if feedback.empty:
+        return out
     with timer("language"):
-        langs, confs = detect_languages(texts, [it.data.get("language_hint") for it in fb_items],
-                                        tuple(settings.languages.detect), settings.languages.min_confidence)
-
-    rows = []
-    for it, lang, conf in zip(fb_items, langs, confs):
-        d = it.data
-        text = normalize_persian(d["text"]) if lang == "fa" else d["text"]
-        tp, stage = assign_touchpoint(source.channel, source.name, d.get("touchpoint"), source.touchpoint,
-                                      text, settings.mapping)
-        occurred = d.get("occurred_at")
-        rows.append({
-            "feedback_id": d["feedback_id"], "channel": source.channel, "source": source.name,
-            "source_id": d["source_id"], "customer_id": d.get("customer_id"),
-            "interaction_id": d.get("interaction_id"), "touchpoint": tp, "journey_stage": stage,
-            "occurred_at": occurred, "event_date": occurred.date() if occurred else None,
-            "language": lang, "language_confidence": conf, "text": text, "rating": d.get("rating"),
-            "rating_scale": d.get("rating_scale"), "n_utterances": d.get("n_utterances"),
-            "pii_redacted": d["pii_redacted"], "input_file": rel, "input_line": it.line,
-        })
-    feedback = pd.DataFrame(rows, columns=FEEDBACK_COLUMNS)
-
+        feedback = with_language(feedback, ctx.settings)
     with timer("segment"):
-        sents = split_sentences(feedback["text"].tolist(), feedback["language"].tolist())
-        srows = [{"feedback_id": fid, "idx": j, "language": lang, "text": s}
-                 for fid, lang, ss in zip(feedback["feedback_id"], feedback["language"], sents)
-                 for j, s in enumerate(ss)]
-        sentences = pd.DataFrame(srows, columns=["feedback_id", "idx", "language", "text"])
-
+        sentences = sentence_frame(feedback)
     with timer("models"):
         sentences = score_sentences(sentences, models["sentiment"], models["topics"])
-        rolled = roll_up(sentences)
-    feedback = feedback.merge(rolled, on="feedback_id", how="left")
-    m = settings.mapping
-    unplaced = (feedback["touchpoint"] == m.default_touchpoint) & feedback["top_topic"].isin(list(m.topics))
-    if unplaced.any():
-        feedback.loc[unplaced, "touchpoint"] = feedback.loc[unplaced, "top_topic"].map(m.topics)
-        feedback.loc[unplaced, "journey_stage"] = feedback.loc[unplaced, "touchpoint"].map(
-            lambda t: m.stages.get(t, "other"))
+        feedback = feedback.merge(roll_up(sentences), on="feedback_id", how="left")
+    feedback = with_touchpoint(feedback, ctx.source, ctx.settings)
     feedback["sentiment_model"] = models["sentiment"].meta_.tag
     feedback["topic_model"] = models["topics"].meta_.tag
-    feedback["config_hash"] = settings.hash()
-    out["feedback"] = feedback
-    out["sentences"] = sentences
-    if utt_rows:
-        out["utterances"] = pd.DataFrame(utt_rows, columns=UTTERANCE_COLUMNS)
-    result.feedback += len(feedback)
-    result.sentences += len(sentences)
+    feedback["config_hash"] = ctx.settings.hash()
+    feedback[SEQ] = ctx.seq
+    out.frames["feedback"] = feedback
+    out.frames["sentences"] = sentences
+    if len(utterances):
+        out.frames["utterances"] = utterances
     return out
 
 
 def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settings: Settings,
-                 models: dict[str, Any], stage_dir: Path, state: RunState | None = None) -> FileResult:
-    """Stream one file through the stages, writing Parquet parts under ``stage_dir/<table>/``."""
-    state = state or RunState()
-    result = FileResult(input_file=rel, sha256=sha256, source=source.name, channel=source.channel)
-    timer = _Timer(result.seconds)
+                 models: dict[str, Any], stage_dir: Path, seq: int = 0,
+                 pseudonym_key: bytes | None = None) -> FileResult:
+    """Stream one file through the stages, writing Parquet parts under ``stage_dir/<seq>-<sha>/<table>/``.
+
+    Each call starts from clean state (its own dedupe map and an emptied part folder), so a retried
+    attempt never sees what a failed one left behind.
+    """
+    ctx = FileContext(rel=rel, sha256=sha256, seq=seq, source=source, settings=settings, pseudonym_key=pseudonym_key)
+    result = FileResult(input_file=rel, sha256=sha256, source=source.name, channel=source.channel, seq=seq)
+    timer = Timer(result.seconds)
+    file_dir = Path(stage_dir) / f"{seq:05d}-{sha256[:16]}"
+    shutil.rmtree(file_dir, ignore_errors=True)
+    seen: dict[tuple, str] = {}
     t_read = time.perf_counter()
-    n_batch = 0
-    for batch in read_batches(path, source, settings.run.batch_size, settings.contract.max_text_chars):
+    for n_batch, batch in enumerate(read_batches(path, source, settings.run.batch_size,
+                                                 settings.contract.max_text_chars)):
         result.seconds["read"] = result.seconds.get("read", 0.0) + time.perf_counter() - t_read
-        frames = process_batch(batch, rel, source, settings, models, state, timer, result)
+        out = process_batch(batch, ctx, models, seen, timer)
+        result.rows_in += out.rows_in
+        result.quarantined += out.quarantined
+        result.duplicates += out.duplicates
+        result.rows_out += out.rows_in - out.quarantined - out.duplicates
+        result.pii_redacted += out.pii_redacted
+        for reason, n in out.reasons.items():
+            result.reasons[reason] = result.reasons.get(reason, 0) + n
+        for table, n_attr in (("feedback", "feedback"), ("scores", "scores"), ("tickets", "tickets"),
+                              ("sentences", "sentences")):
+            if table in out.frames:
+                setattr(result, n_attr, getattr(result, n_attr) + len(out.frames[table]))
         with timer("stage_write"):
-            for table, df in frames.items():
-                d = stage_dir / table
+            for table, df in out.frames.items():
+                d = file_dir / table
                 d.mkdir(parents=True, exist_ok=True)
-                p = d / f"{sha256[:16]}-{n_batch:05d}.parquet"
+                p = d / f"{n_batch:05d}.parquet"
                 df.to_parquet(p, index=False)
                 result.parts.setdefault(table, []).append(str(p))
-        n_batch += 1
         t_read = time.perf_counter()
+    if result.rows_in == 0:
+        result.warnings.append(f"{rel}: the file holds no records (empty or header only)")
     check_contract(result, settings)
     return result
 
 
 def check_contract(result: FileResult, settings: Settings) -> None:
-    """Fail the run when too large a share of a file's records broke the contract."""
+    """Fail the run when a file's records all broke the contract, or too large a share of them did."""
     c = settings.contract
-    if result.rows_in >= c.min_rows_for_fraction and result.quarantined / max(result.rows_in, 1) > c.max_bad_fraction:
+    if result.rows_in == 0:
+        return
+    share = result.quarantined / result.rows_in
+    all_bad = result.quarantined == result.rows_in
+    if all_bad or (result.rows_in >= c.min_rows_for_fraction and share > c.max_bad_fraction):
         top = ", ".join(f"{r} ({n})" for r, n in Counter(result.reasons).most_common(3))
-        raise ContractError(
-            f"{result.input_file}: {result.quarantined} of {result.rows_in} records broke the {result.channel} "
-            f"contract ({result.quarantined / result.rows_in:.0%} > {c.max_bad_fraction:.0%} allowed); "
-            f"nothing was published. Most common: {top}. Fix the export or raise contract.max_bad_fraction."
-        )
+        what = ("every record" if all_bad else f"{share:.0%} of the records (more than the "
+                f"{c.max_bad_fraction:.0%} allowed)")
+        msg = (f"{result.input_file}: {what} broke the {result.channel} contract ({result.quarantined} of "
+               f"{result.rows_in}); nothing was published. Most common: {top}. Fix the export"
+               + ("" if all_bad else " or raise contract.max_bad_fraction") + ".")
+        raise ContractError(redact_text(msg, settings.redaction).text)

@@ -7,33 +7,8 @@ Datasets are nouns in layers: raw files -> ``feedback`` + ``utterances`` + ``sco
 from __future__ import annotations
 
 import hashlib
-from enum import Enum
 
 
-class Channel(str, Enum):
-    REVIEW = "review"
-    CHAT = "chat"
-    CALL = "call"
-    SURVEY = "survey"
-    TICKET = "ticket"
-
-
-TEXT_CHANNELS = (Channel.REVIEW, Channel.CHAT, Channel.CALL, Channel.SURVEY)
-
-
-class ScoreKind(str, Enum):
-    NPS = "nps"
-    CSAT = "csat"
-    CES = "ces"
-
-
-class Role(str, Enum):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    BOT = "bot"
-
-
-SCORE_RANGES = {ScoreKind.NPS: (0, 10), ScoreKind.CES: (1, 7)}
 CSAT_SCALES = (5, 7)
 
 
@@ -60,4 +35,5 @@ TICKET_COLUMNS = [
     "ticket_id", "customer_id", "interaction_id", "opened_at", "resolved_at", "resolution_hours",
     "status", "source", "touchpoint", "input_file", "input_line",
 ]
-QUARANTINE_COLUMNS = ["input_file", "input_line", "channel", "source", "field", "reason", "raw"]
+QUARANTINE_COLUMNS = ["input_file", "input_line", "channel", "source", "field", "reason", "raw", "record_hash",
+                      "file_sha256"]

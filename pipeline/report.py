@@ -8,13 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN, csat_top2_sql, nps_sql
+from pipeline.errors import StoreError
 from pipeline.store import connect
 
-SCORECARD_SQL = """
+SCORECARD_SQL = f"""
 SELECT f.touchpoint, any_value(f.journey_stage) AS stage, count(*) AS volume,
   count(s.nps) AS n_nps,
-  CASE WHEN count(s.nps) > 0 THEN round(100.0 * (count_if(s.nps >= 9) - count_if(s.nps <= 6)) / count(s.nps), 1) END AS nps,
-  CASE WHEN count(s.csat) > 0 THEN round(100.0 * count_if(s.csat >= s.csat_scale - 1) / count(s.csat), 1) END AS csat_top2_pct,
+  {nps_sql("s.nps", 1)} AS nps,
+  {csat_top2_sql("s.csat", "s.csat_scale", 1, percent=True)} AS csat_top2_pct,
   round(avg(s.ces), 2) AS ces_mean,
   round(median(s.resolution_hours), 1) AS ttr_median_h,
   round(avg(f.sentiment_score), 3) AS sentiment,
@@ -23,21 +25,21 @@ FROM feedback f JOIN feedback_scores s USING (feedback_id)
 GROUP BY f.touchpoint ORDER BY volume DESC, f.touchpoint
 """
 
-DRIVERS_SQL = """
+DRIVERS_SQL = f"""
 WITH t AS (
   SELECT DISTINCT f.feedback_id, se.topic, s.nps
   FROM feedback f JOIN feedback_scores s USING (feedback_id) JOIN sentences se USING (feedback_id)
   WHERE s.nps IS NOT NULL AND se.topic <> 'other'
 ), base AS (
-  SELECT count(*) FILTER (WHERE nps <= 6) AS det, count(*) FILTER (WHERE nps >= 9) AS pro
+  SELECT count(*) FILTER (WHERE nps <= {DETRACTOR_MAX}) AS det, count(*) FILTER (WHERE nps >= {PROMOTER_MIN}) AS pro
   FROM feedback_scores WHERE nps IS NOT NULL
 )
 SELECT topic,
-  count(*) FILTER (WHERE nps <= 6) AS detractors,
-  count(*) FILTER (WHERE nps >= 9) AS promoters,
-  round(100.0 * count(*) FILTER (WHERE nps <= 6) / nullif(any_value(base.det), 0), 1) AS pct_of_detractors,
-  round(100.0 * count(*) FILTER (WHERE nps >= 9) / nullif(any_value(base.pro), 0), 1) AS pct_of_promoters,
-  round(100.0 * (count_if(nps >= 9) - count_if(nps <= 6)) / count(*), 1) AS nps_when_mentioned
+  count(*) FILTER (WHERE nps <= {DETRACTOR_MAX}) AS detractors,
+  count(*) FILTER (WHERE nps >= {PROMOTER_MIN}) AS promoters,
+  round(100.0 * count(*) FILTER (WHERE nps <= {DETRACTOR_MAX}) / nullif(any_value(base.det), 0), 1) AS pct_of_detractors,
+  round(100.0 * count(*) FILTER (WHERE nps >= {PROMOTER_MIN}) / nullif(any_value(base.pro), 0), 1) AS pct_of_promoters,
+  {nps_sql("nps", 1)} AS nps_when_mentioned
 FROM t, base GROUP BY topic ORDER BY pct_of_detractors DESC NULLS LAST, topic
 """
 
@@ -113,13 +115,16 @@ def _table(rows: list[dict[str, Any]], title: str, note: str = "") -> str:
 def render_html(data: dict[str, Any]) -> str:
     run = data["run"] or {}
     counts = json.loads(run.get("counts") or "{}")
-    count_rows = [{"channel": ch, **{k: c.get(k) for k in ("in", "out", "quarantined", "duplicates", "files")}}
+    count_rows = [{"channel": ch, **{k: c.get(k) for k in ("in", "out", "quarantined", "duplicates", "superseded",
+                                                           "files")}}
                   for ch, c in sorted(counts.items())]
+    warnings = [{"warning": w} for w in json.loads(run.get("warnings") or "[]")]
     models = json.loads(run.get("models") or "{}")
     t = data["totals"]
     cards = "".join(f"<div class=card><b>{_fmt(v)}</b><span>{html.escape(k)}</span></div>" for k, v in t.items())
     parts = [
-        "<!doctype html><html><head><meta charset=utf-8><title>Touchpoint report</title><style>",
+        f"<!doctype html><html><head><meta charset=utf-8><meta name=generator content={GENERATOR}>"
+        "<title>Touchpoint report</title><style>",
         "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}",
         "table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}td,th{border-bottom:1px solid #ddd;",
         "padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}.muted{color:#777}",
@@ -131,7 +136,9 @@ def render_html(data: dict[str, Any]) -> str:
         f"models: {html.escape(', '.join(f'{k} {v}' for k, v in models.items()))}</p>",
         f"<div class=cards>{cards}</div>",
         _table(count_rows, "This run: records per channel",
-               "in = out + quarantined + duplicates for every channel"),
+               "in = out + quarantined + duplicates + superseded for every channel, checked against the store; "
+               f"{run.get('conflicts') or 0} records arrived again with different content (see the conflicts table)"),
+        _table(warnings, "Warnings of this run") if warnings else "",
         _table(data["scorecard"], "Touchpoint scorecard",
                "NPS in points (promoters 9-10 minus detractors 0-6); CSAT share of top-2 boxes; CES mean 1-7; "
                "time to resolution median hours; sentiment -1..1"),
@@ -150,12 +157,33 @@ def render_html(data: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+GENERATOR = "touchpoint-report"
+
+
+def _check_overwritable(path: Path) -> None:
+    """Refuse to replace anything but a report this tool wrote (``--out data/touchpoint.duckdb``...)."""
+    if path.is_symlink():
+        raise StoreError(f"{path} is a symbolic link; refusing to write the report through it")
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise StoreError(f"{path} exists and is not a file; choose another --out")
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if f"name=generator content={GENERATOR}".encode() not in head:
+        raise StoreError(f"{path} exists and is not a Touchpoint report; refusing to overwrite it. "
+                         f"Choose another --out or remove the file yourself")
+
+
 def write_report(data_dir: str | os.PathLike, out: str | os.PathLike | None = None,
                  run_id: str | None = None) -> Path:
     data = collect(data_dir, run_id)
     path = Path(out) if out else Path(data_dir) / "reports" / "report.html"
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise StoreError(f"{path}: the report is HTML; give --out a name ending in .html")
+    _check_overwritable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(render_html(data), encoding="utf-8")
     os.replace(tmp, path)
     return path
@@ -171,6 +199,7 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
         counts = json.loads(d["run"]["counts"])
         lines.append("This run: " + "; ".join(
             f"{ch} {c['in']} in / {c['out']} out / {c['quarantined']} quarantined / {c['duplicates']} duplicate"
+            + (f" / {c['superseded']} superseded" if c.get("superseded") else "")
             for ch, c in sorted(counts.items())))
     lines.append(f"{'touchpoint':<12}{'volume':>8}{'NPS':>8}{'CSAT%':>8}{'CES':>6}{'TTR h':>7}{'sent.':>8}{'neg%':>7}")
     for r in d["scorecard"]:

@@ -8,6 +8,7 @@ state untouched. All SQL is parameterised; paths and values never go into SQL te
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -27,7 +28,7 @@ SCHEMA = {
         rating_scale INTEGER, n_utterances INTEGER, pii_redacted INTEGER, input_file VARCHAR,
         input_line INTEGER, sentiment_label VARCHAR, sentiment_score DOUBLE, top_topic VARCHAR,
         topics VARCHAR, n_sentences INTEGER, sentiment_model VARCHAR, topic_model VARCHAR,
-        config_hash VARCHAR""",
+        config_hash VARCHAR, content_hash VARCHAR""",
     "utterances": """feedback_id VARCHAR, turn INTEGER, role VARCHAR, speaker VARCHAR, said_at TIMESTAMP,
         start_s DOUBLE, end_s DOUBLE, text VARCHAR""",
     "sentences": """feedback_id VARCHAR, idx INTEGER, language VARCHAR, text VARCHAR, sentiment_label VARCHAR,
@@ -35,12 +36,12 @@ SCHEMA = {
         sentiment_model VARCHAR, topic_model VARCHAR""",
     "scores": """score_id VARCHAR, kind VARCHAR, value DOUBLE, scale INTEGER, customer_id VARCHAR,
         interaction_id VARCHAR, occurred_at TIMESTAMP, source VARCHAR, touchpoint VARCHAR,
-        input_file VARCHAR, input_line INTEGER""",
+        input_file VARCHAR, input_line INTEGER, content_hash VARCHAR""",
     "tickets": """ticket_id VARCHAR, customer_id VARCHAR, interaction_id VARCHAR, opened_at TIMESTAMP,
         resolved_at TIMESTAMP, resolution_hours DOUBLE, status VARCHAR, source VARCHAR, touchpoint VARCHAR,
-        input_file VARCHAR, input_line INTEGER""",
+        input_file VARCHAR, input_line INTEGER, content_hash VARCHAR""",
     "quarantine": """input_file VARCHAR, input_line INTEGER, channel VARCHAR, source VARCHAR, field VARCHAR,
-        reason VARCHAR, raw VARCHAR""",
+        reason VARCHAR, raw VARCHAR, record_hash VARCHAR, file_sha256 VARCHAR""",
     "feedback_scores": """feedback_id VARCHAR, nps DOUBLE, nps_match VARCHAR, csat DOUBLE, csat_scale INTEGER,
         csat_match VARCHAR, ces DOUBLE, ces_match VARCHAR, ticket_id VARCHAR, resolution_hours DOUBLE,
         ticket_match VARCHAR""",
@@ -50,18 +51,34 @@ SCHEMA = {
         top_topics VARCHAR""",
     "emerging_topics": """cluster_id VARCHAR, terms VARCHAR, size INTEGER, example VARCHAR, languages VARCHAR""",
     "runs": """run_id VARCHAR, flow VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
-        config_hash VARCHAR, models VARCHAR, counts VARCHAR, files INTEGER, unmatched_feedback INTEGER""",
+        config_hash VARCHAR, models VARCHAR, counts VARCHAR, files INTEGER, unmatched_feedback INTEGER,
+        conflicts INTEGER, warnings VARCHAR""",
+    # History of keys that arrived again with different content: the later record wins, nothing silently.
+    "conflicts": """run_id VARCHAR, table_name VARCHAR, record_key VARCHAR, kind VARCHAR, previous_hash VARCHAR,
+        new_hash VARCHAR, previous_file VARCHAR, previous_line INTEGER, new_file VARCHAR, new_line INTEGER""",
     "ingested_files": """sha256 VARCHAR, input_file VARCHAR, source VARCHAR, run_id VARCHAR, rows_in INTEGER""",
 }
 # Natural keys used for upserts (no PRIMARY KEY constraints: delete-then-insert in one transaction).
 KEYS = {
     "feedback": ["feedback_id"], "utterances": ["feedback_id", "turn"], "sentences": ["feedback_id", "idx"],
-    "scores": ["score_id"], "tickets": ["ticket_id"], "quarantine": ["input_file", "input_line"],
+    "scores": ["score_id"], "tickets": ["ticket_id"], "quarantine": ["source", "record_hash", "input_line"],
 }
+# Tables whose rows are input records: their key decides duplicates and conflicts.
+PARENTS = {"feedback": "feedback_id", "scores": "score_id", "tickets": "ticket_id"}
+CHILDREN = ("utterances", "sentences")
+# Readable key recorded in the conflicts table.
+_KEY_TEXT = {"feedback": "w.source || ':' || w.source_id", "scores": "w.score_id", "tickets": "w.ticket_id"}
+
+
+def _channel(table: str, alias: str) -> str:
+    return {"feedback": f"{alias}.channel", "scores": "'survey'", "tickets": "'ticket'"}[table]
 # Data tables compared by the determinism tests (run bookkeeping excluded).
 DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quarantine", "feedback_scores",
                "aggregates"]
-PUBLISH_ORDER = ["feedback", "utterances", "sentences", "scores", "tickets", "quarantine"]
+
+
+def columns(table: str) -> list[str]:
+    return [c.strip().split()[0] for c in SCHEMA[table].split(",")]
 
 
 def db_path(data_dir: str | os.PathLike) -> Path:
@@ -72,37 +89,73 @@ def connect(data_dir: str | os.PathLike, read_only: bool = False) -> duckdb.Duck
     path = db_path(data_dir)
     if read_only and not path.exists():
         raise StoreError(f"no store at {path}; run `touchpoint run nightly` or `touchpoint demo` first")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path), read_only=read_only)
+    except PermissionError as exc:
+        raise StoreError(f"cannot write {path.parent}: {exc.strerror}; choose a writable --data-dir") from None
     except duckdb.IOException as exc:
-        raise StoreError(f"cannot open {path}: {exc}. Is another Touchpoint run writing to it?") from None
+        msg = str(exc).splitlines()[0]
+        if "lock" in msg.lower():
+            raise StoreError(f"{path} is locked by another process ({msg}); wait for it to finish or close "
+                             f"the program holding it") from None
+        raise StoreError(f"cannot open {path}: {msg}") from None
     if not read_only:
         ensure_schema(con)
     return con
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables and add columns a newer Touchpoint introduced (stores are upgraded in place)."""
     for table, cols in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+        have = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+        for col in cols.split(","):
+            name, typ = col.split()[:2]
+            if name not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
+    for old, new in (("input_file", "record_hash"),):  # quarantine keyed by content now
+        con.execute(f"UPDATE quarantine SET {new} = {old} || ':' || input_line WHERE {new} IS NULL")
+
+
+def check_writable(data_dir: str | os.PathLike) -> None:
+    """Fail fast, before any processing, when the store cannot be opened for writing."""
+    d = Path(data_dir)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data directory {d}: {exc.strerror}; choose another --data-dir") from None
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise StoreError(f"the data directory {d} is not writable; fix its permissions or choose another --data-dir")
+    connect(data_dir).close()
 
 
 @contextmanager
 def run_lock(data_dir: str | os.PathLike) -> Iterator[None]:
-    """Exclusive lock so two runs on one store never publish at once; the second fails fast."""
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    fh = open(Path(data_dir) / ".touchpoint.lock", "w")
+    """Exclusive lock so two runs on one store never publish at once; the second fails fast.
+
+    The lock file is opened without following symlinks and never truncated.
+    """
+    d = Path(data_dir)
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        d.mkdir(parents=True, exist_ok=True)
+        fd = os.open(d / ".touchpoint.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(f"{d / '.touchpoint.lock'} is a symbolic link; remove it (Touchpoint never follows "
+                             f"links for its lock)") from None
+        raise StoreError(f"cannot create the run lock in {d}: {exc.strerror}; choose a writable --data-dir") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        fh.close()
-        raise StoreError(f"another Touchpoint run holds {Path(data_dir) / '.touchpoint.lock'}; "
-                         f"wait for it to finish") from None
+        os.close(fd)
+        raise StoreError(f"another Touchpoint run holds {d / '.touchpoint.lock'}; wait for it to finish") from None
     try:
         yield
     finally:
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        fh.close()
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def ingested_hashes(data_dir: str | os.PathLike) -> set[str]:
@@ -115,15 +168,94 @@ def ingested_hashes(data_dir: str | os.PathLike) -> set[str]:
         con.close()
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> int:
-    keys = KEYS[table]
-    con.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_parquet(?, union_by_name=true)", [parts])
-    key_list = ", ".join(keys)
-    con.execute(f"DELETE FROM {table} WHERE ({key_list}) IN (SELECT ({key_list}) FROM _stage)")
-    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage")
-    n = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
-    con.execute("DROP TABLE _stage")
-    return n
+def _stage(con: duckdb.DuckDBPyConnection, name: str, parts: list[str]) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet(?, union_by_name=true)", [parts])
+
+
+def _resolve_parent(con: duckdb.DuckDBPyConnection, table: str, parts: list[str], run_id: str) -> None:
+    """Stage one parent table and decide each staged row's fate.
+
+    For each key the latest row of the run wins (highest file sequence, then line). Earlier rows with
+    the same content are duplicates; with different content they are superseded, and a conflict row
+    is written. A winner whose key is already stored with different content is a conflict too.
+    """
+    key = PARENTS[table]
+    _stage(con, f"_st_{table}", parts)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _rk_{table} AS SELECT *,
+        row_number() OVER (PARTITION BY {key} ORDER BY _seq DESC, input_line DESC) AS _rank FROM _st_{table}""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _win_{table} AS SELECT * EXCLUDE (_rank) FROM _rk_{table}
+        WHERE _rank = 1""")
+    con.execute(f"""INSERT INTO _fate SELECT {_channel(table, 'r')}, r.input_file, r.input_line,
+        CASE WHEN r._rank = 1 THEN 'staged' WHEN r.content_hash = w.content_hash THEN 'duplicate'
+             ELSE 'superseded' END
+        FROM _rk_{table} r JOIN _win_{table} w USING ({key})""")
+    cols = "run_id, table_name, record_key, kind, previous_hash, new_hash, previous_file, previous_line, new_file, new_line"
+    con.execute(f"""INSERT INTO conflicts ({cols}) SELECT ?, ?, {_KEY_TEXT[table]}, 'within_run',
+        r.content_hash, w.content_hash, r.input_file, r.input_line, w.input_file, w.input_line
+        FROM _rk_{table} r JOIN _win_{table} w USING ({key})
+        WHERE r._rank > 1 AND r.content_hash <> w.content_hash""", [run_id, table])
+    con.execute(f"""INSERT INTO conflicts ({cols}) SELECT ?, ?, {_KEY_TEXT[table]}, 'vs_store',
+        e.content_hash, w.content_hash, e.input_file, e.input_line, w.input_file, w.input_line
+        FROM {table} e JOIN _win_{table} w USING ({key})
+        WHERE e.content_hash IS NOT NULL AND e.content_hash <> w.content_hash""", [run_id, table])
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+    cols = ", ".join(columns(table))
+    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}")
+
+
+def _published_records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per channel, the staged records whose rows are now in the store (read back, not assumed)."""
+    found = []
+    for table, key in PARENTS.items():
+        found.append(f"""SELECT {_channel(table, 't')} AS channel, t.input_file,
+            t.input_line FROM {table} t JOIN _win_{table} w ON t.{key} = w.{key}
+            AND t.content_hash = w.content_hash AND t.input_file = w.input_file AND t.input_line = w.input_line""")
+    sql = f"SELECT channel, count(*) FROM (SELECT DISTINCT * FROM ({' UNION ALL '.join(found)})) GROUP BY channel"
+    return dict(con.execute(sql).fetchall())
+
+
+def _record_fates(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Per channel: records staged, and those dropped as duplicates or superseded at publish."""
+    rows = con.execute("""SELECT channel, fate, count(*) FROM (
+        SELECT channel, input_file, input_line,
+               CASE WHEN bool_or(fate = 'staged') THEN 'staged'
+                    WHEN bool_or(fate = 'superseded') THEN 'superseded' ELSE 'duplicate' END AS fate
+        FROM _fate GROUP BY ALL) GROUP BY ALL""").fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for ch, fate, n in rows:
+        out.setdefault(ch, {})[fate] = n
+    return out
+
+
+def reconcile(files: list[dict[str, Any]], fates: dict[str, dict[str, int]],
+              published: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Per-channel counts of the run, checked against what was actually published.
+
+    in = out + quarantined + duplicates + superseded must hold for every channel, where ``out`` is
+    read back from the store inside the publish transaction. A mismatch is a bug: the publish is
+    rolled back.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for f in files:
+        c = counts.setdefault(f["channel"], {"in": 0, "out": 0, "quarantined": 0, "duplicates": 0,
+                                             "superseded": 0, "files": 0})
+        c["in"] += f["rows_in"]
+        c["quarantined"] += f["quarantined"]
+        c["duplicates"] += f["duplicates"]
+        c["files"] += 1
+    for ch, c in counts.items():
+        fate = fates.get(ch, {})
+        c["out"] = published.get(ch, 0)
+        c["duplicates"] += fate.get("duplicate", 0)
+        c["superseded"] = fate.get("superseded", 0)
+        staged = sum(f["rows_out"] for f in files if f["channel"] == ch)
+        if staged != sum(fate.values()) or fate.get("staged", 0) != c["out"] or \
+                c["in"] != c["out"] + c["quarantined"] + c["duplicates"] + c["superseded"]:
+            raise StoreError(f"counts do not reconcile for {ch}: {c}; staged {staged}, publish saw {fate}. "
+                             f"Nothing was published; please report this as a bug")
+    return counts
 
 
 def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[str, Any],
@@ -137,17 +269,50 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
     con = connect(data_dir)
     try:
         con.execute("BEGIN TRANSACTION")
-        written = {}
-        fb_parts = parts.get("feedback", [])
-        if fb_parts:  # republished feedback replaces all its child rows (a chat may now have fewer turns)
-            for child in ("utterances", "sentences"):
-                con.execute(f"DELETE FROM {child} WHERE feedback_id IN "
-                            "(SELECT feedback_id FROM read_parquet(?, union_by_name=true))", [fb_parts])
-        for table in PUBLISH_ORDER:
-            if parts.get(table):
-                written[table] = _upsert(con, table, parts[table])
+        con.execute("CREATE OR REPLACE TEMP TABLE _fate (channel VARCHAR, input_file VARCHAR, input_line INTEGER, "
+                    "fate VARCHAR)")
+        written: dict[str, int] = {}
+        for table, key in PARENTS.items():
+            if not parts.get(table):
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _win_{table} AS SELECT *, 0 AS _seq FROM {table} "
+                            f"WHERE false")
+                continue
+            _resolve_parent(con, table, parts[table], run["run_id"])
+            if table == "feedback":  # republished feedback replaces all its child rows
+                for child in CHILDREN:
+                    con.execute(f"DELETE FROM {child} WHERE feedback_id IN (SELECT feedback_id FROM _win_feedback)")
+            con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _win_{table})")
+            _insert(con, table, f"_win_{table}")
+            written[table] = con.execute(f"SELECT count(*) FROM _win_{table}").fetchone()[0]
             if on_staged is not None:
                 on_staged(table)
+        for child in CHILDREN:  # only the children of the winning version of each feedback record
+            if parts.get(child):
+                _stage(con, f"_st_{child}", parts[child])
+                con.execute(f"""CREATE OR REPLACE TEMP TABLE _win_{child} AS SELECT c.* FROM _st_{child} c
+                    JOIN _win_feedback w ON c.feedback_id = w.feedback_id AND c.input_file = w.input_file
+                    AND c.input_line = w.input_line""")
+                _insert(con, child, f"_win_{child}")
+                written[child] = con.execute(f"SELECT count(*) FROM _win_{child}").fetchone()[0]
+            if on_staged is not None:
+                on_staged(child)
+        # a republished file (same content, or same name in its source) replaces its quarantine rows
+        con.execute("CREATE OR REPLACE TEMP TABLE _files (sha256 VARCHAR, source VARCHAR, input_file VARCHAR)")
+        con.executemany("INSERT INTO _files VALUES (?, ?, ?)", [[f["sha256"], f["source"], f["input_file"]]
+                                                                 for f in files])
+        con.execute("""DELETE FROM quarantine q USING _files f WHERE q.file_sha256 = f.sha256
+            OR (q.source = f.source AND q.input_file = f.input_file)""")
+        if parts.get("quarantine"):
+            _stage(con, "_st_quarantine", parts["quarantine"])
+            con.execute("""DELETE FROM quarantine WHERE (source, record_hash, input_line) IN
+                (SELECT (source, record_hash, input_line) FROM _st_quarantine)""")
+            con.execute("""CREATE OR REPLACE TEMP TABLE _win_quarantine AS SELECT * FROM _st_quarantine
+                QUALIFY row_number() OVER (PARTITION BY source, record_hash, input_line ORDER BY input_file) = 1""")
+            _insert(con, "quarantine", "_win_quarantine")
+            written["quarantine"] = con.execute("SELECT count(*) FROM _win_quarantine").fetchone()[0]
+        if on_staged is not None:
+            on_staged("quarantine")
+        counts = reconcile(files, _record_fates(con), _published_records(con))
         con.execute("DELETE FROM feedback_scores")
         con.execute(FEEDBACK_SCORES_SQL, {"window_s": window_days * 86400})
         con.execute("DELETE FROM aggregates")
@@ -155,16 +320,19 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         unmatched = con.execute(
             "SELECT count(*) FROM feedback_scores WHERE nps IS NULL AND csat IS NULL AND ces IS NULL "
             "AND ticket_id IS NULL").fetchone()[0]
+        conflicts = con.execute("SELECT count(*) FROM conflicts WHERE run_id = ?", [run["run_id"]]).fetchone()[0]
         for f in files:
             con.execute("DELETE FROM ingested_files WHERE sha256 = ?", [f["sha256"]])
             con.execute("INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?)",
                         [f["sha256"], f["input_file"], f["source"], run["run_id"], f["rows_in"]])
-        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        warnings = [w for f in files for w in f.get("warnings", [])] + list(run.get("warnings", []))
+        con.execute(f"INSERT INTO runs ({', '.join(columns('runs'))}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             run["run_id"], run["flow"], run["started_at"], run["finished_at"], "published", run["config_hash"],
-            json.dumps(run["models"], sort_keys=True), json.dumps(run["counts"], sort_keys=True), len(files),
-            unmatched])
+            json.dumps(run["models"], sort_keys=True), json.dumps(counts, sort_keys=True), len(files),
+            unmatched, conflicts, json.dumps(warnings, ensure_ascii=False)])
         con.execute("COMMIT")
-        return {"written": written, "unmatched_feedback": int(unmatched)}
+        return {"written": written, "unmatched_feedback": int(unmatched), "counts": counts,
+                "conflicts": int(conflicts), "warnings": warnings}
     except BaseException:
         try:
             con.execute("ROLLBACK")
@@ -175,13 +343,25 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         con.close()
 
 
+def add_run_warning(data_dir: str | os.PathLike, run_id: str, warning: str) -> None:
+    """Append a warning to a published run (a post-publish analysis step that failed)."""
+    con = connect(data_dir)
+    try:
+        row = con.execute("SELECT warnings FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        warnings = json.loads(row[0] or "[]") if row else []
+        warnings.append(warning)
+        con.execute("UPDATE runs SET warnings = ? WHERE run_id = ?", [json.dumps(warnings, ensure_ascii=False), run_id])
+    finally:
+        con.close()
+
+
 def replace_table(data_dir: str | os.PathLike, table: str, rows: list[dict[str, Any]]) -> None:
     """Replace a small derived table (emerging topics) in one transaction."""
     con = connect(data_dir)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(f"DELETE FROM {table}")
-        cols = [c.strip().split()[0] for c in SCHEMA[table].split(",")]
+        cols = columns(table)
         marks = ", ".join("?" for _ in cols)
         for r in rows:
             con.execute(f"INSERT INTO {table} VALUES ({marks})", [r.get(c) for c in cols])
@@ -196,7 +376,7 @@ def table_rows(data_dir: str | os.PathLike, table: str) -> list[tuple]:
         raise StoreError(f"unknown table {table!r}")
     con = connect(data_dir, read_only=True)
     try:
-        n = len(SCHEMA[table].split(","))
+        n = len(columns(table))
         order = ", ".join(str(i) for i in range(1, n + 1))
         return con.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
     finally:

@@ -37,11 +37,11 @@ def test_fixture_dump_end_to_end(config, landing, data_dir):
     res = nightly(landing=str(landing), config=str(config))
     c = res["counts"]
     # every input accounted for: in = out + quarantined + duplicates, per channel
-    assert c["review"] == {"in": 14, "out": 8, "quarantined": 6, "duplicates": 0, "files": 2}
-    assert c["chat"] == {"in": 5, "out": 4, "quarantined": 1, "duplicates": 0, "files": 3}
-    assert c["call"] == {"in": 2, "out": 2, "quarantined": 0, "duplicates": 0, "files": 2}
-    assert c["survey"] == {"in": 8, "out": 7, "quarantined": 1, "duplicates": 0, "files": 1}
-    assert c["ticket"] == {"in": 4, "out": 3, "quarantined": 1, "duplicates": 0, "files": 1}
+    assert c["review"] == {"in": 14, "out": 8, "quarantined": 6, "duplicates": 0, "superseded": 0, "files": 2}
+    assert c["chat"] == {"in": 5, "out": 4, "quarantined": 1, "duplicates": 0, "superseded": 0, "files": 3}
+    assert c["call"] == {"in": 2, "out": 2, "quarantined": 0, "duplicates": 0, "superseded": 0, "files": 2}
+    assert c["survey"] == {"in": 8, "out": 7, "quarantined": 1, "duplicates": 0, "superseded": 0, "files": 1}
+    assert c["ticket"] == {"in": 4, "out": 3, "quarantined": 1, "duplicates": 0, "superseded": 0, "files": 1}
     by_channel = dict(q(data_dir, "SELECT channel, count(*) FROM feedback GROUP BY channel"))
     assert by_channel == {"review": 8, "chat": 4, "call": 2, "survey": 1}
     assert q(data_dir, "SELECT count(DISTINCT split_part(score_id, ':', 2)) FROM scores")[0][0] == 7
@@ -131,7 +131,7 @@ def test_contract_breach_fails_the_run_and_leaves_store_unchanged(config, landin
     rows = ["response_id,customer_id,submitted_at,nps"] + [f"B{i},U{i},2026-10-03T10:00:00,{11 if i < 6 else 5}"
                                                            for i in range(10)]
     (bad / "bad.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    with pytest.raises(ContractError, match=r"6 of 10 records broke the survey contract"):
+    with pytest.raises(ContractError, match=r"broke the survey contract \(6 of 10\)"):
         rerun(path=str(bad.parent), config=str(config))
     assert snapshot(data_dir) == before
 
