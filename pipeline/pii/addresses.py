@@ -28,9 +28,9 @@ _IT_PART = r"(?:d[ei]|del|dell[ae]|degli|dei|della|delle|dello|d'|e|in|San|Santa
 IT = re.compile(
     rf"(?<![\w])(?:{_IT_TYPES})\s+(?:(?:{_CAPW}|{_IT_PART}|[IVX]+)\s*){{1,6}}?,?\s+(?:n\.?\s*|nr\.?\s*|civico\s+)?"
     rf"\d{{1,4}}(?:\s*/\s*[A-Za-z0-9]{{1,2}}|[A-Za-z](?![\w]))?(?![\d])")
-_DE_SUFFIX = r"(?:stra(?:ß|ss)e|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|berg|hof|park)"
+_DE_SUFFIX = r"(?i:stra(?:ß|ss)e|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|berg|hof|park)"
 DE = re.compile(
-    rf"(?<![\w])(?:(?:{_CAPW}(?:-{_CAPW})*{_DE_SUFFIX}|{_CAPW}\s+(?i:{_DE_SUFFIX})|"
+    rf"(?<![\w])(?:(?:{_CAPW}(?:-{_CAPW})*{_DE_SUFFIX}|{_CAPW}\s+{_DE_SUFFIX}|"
     rf"(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Unter den|Zum|Zur|Alte[rs]?|Neue[rs]?)\s+{_CAPW}|"
     rf"(?:Ring|Markt|Platz|Weg|Allee))\s+\d{{1,4}}\s?[a-zA-Z]?(?:\s*-\s*\d{{1,4}}[a-z]?)?)(?![\w])")
 ZH = re.compile(

@@ -19,8 +19,9 @@ from pipeline.pii.spans import Span, not_pii_context
 
 _TLD = r"(?:xn--[A-Za-z0-9-]{2,59}|[A-Za-z]{2,24}(?![A-Za-z0-9])|[^\W\d_A-Za-z]{2,24})"
 EMAIL = re.compile(r"[\w.%+'’-]+@(?:[\w-]+\.)+" + _TLD)
-_ASCII_LOCAL = re.compile(r"[A-Za-z0-9._%+'’-]+$")
-_WIDE_LOCAL = re.compile(r"[^\W\x00-\x7f]+$")
+# Latin letters (accented ones too) vs. other scripts: a local part is cut where the script changes.
+_LATIN_LOCAL = re.compile(r"[A-Za-z0-9\u00C0-\u024F._%+'’-]+$")
+_WIDE_LOCAL = re.compile(r"[^\W\x00-\u024F]+$")
 
 _W = r"[A-Za-z0-9_+-]+"
 _AT = r"(?:\s*[\[({<]\s*(?:at|chiocciola)\s*[\])}>]\s*|\s*@\s*|\s+(?:at|chiocciola|ät)\s+)"
@@ -28,7 +29,7 @@ _DOT = r"(?:\s*[\[({<]\s*(?:dot|punto|punkt)\s*[\])}>]\s*|\s*\.\s*|\s+(?:dot|pun
 _TLDS = ("com|net|org|info|biz|edu|gov|io|me|eu|it|de|fr|uk|co|es|ch|at|nl|be|cn|ir|ru|us|ca|au|jp|in|tr|pl|se|"
          "dk|no|fi|pt|gr|cz|hu|ro|br|ar|mx")
 EMAIL_OBF = re.compile(
-    rf"(?<![\w.@])(?P<local>{_W}(?:{_DOT}{_W}){{0,3}})(?P<at>{_AT})(?P<dom>{_W}(?:{_DOT}{_W}){{0,3}}?){_DOT}"
+    rf"(?<![A-Za-z0-9_.@+-])(?P<local>{_W}(?:{_DOT}{_W}){{0,3}})(?P<at>{_AT})(?P<dom>{_W}(?:{_DOT}{_W}){{0,3}}?){_DOT}"
     rf"(?:{_TLDS})(?:{_DOT}(?:uk|it|de|cn|ir|jp|au|nz|za))?(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
@@ -46,7 +47,7 @@ def find_emails(folded: str) -> Iterator[Span]:
             at = folded.index("@", m.start())
             local = folded[m.start():at]
             # CJK and Persian letters are word characters: keep only the script run that touches the "@".
-            tail = (_ASCII_LOCAL if local[-1].isascii() else _WIDE_LOCAL).search(local)
+            tail = (_LATIN_LOCAL if local[-1] <= "\u024f" else _WIDE_LOCAL).search(local)
             if tail is None:
                 continue
             start = m.start() + tail.start()
@@ -97,12 +98,15 @@ def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
         if digits.startswith("00"):
             # 00 is the international prefix in every configured region but the NANP (011).
             return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits[2:], None))
-        for region in regions:
-            n = phonenumbers.parse(candidate, region)
-            if phonenumbers.is_valid_number(n) and _trunk_ok(digits, region, n):
-                return True
     except phonenumbers.NumberParseException:
         return False
+    for region in regions:
+        try:
+            n = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue  # e.g. "011..." read as the US international prefix
+        if phonenumbers.is_valid_number(n) and _trunk_ok(digits, region, n):
+            return True
     return False
 
 
@@ -118,13 +122,17 @@ def _trunk_ok(digits: str, region: str, n: phonenumbers.PhoneNumber) -> bool:
 
 
 def find_phones(folded: str, regions: tuple[str, ...]) -> Iterator[Span]:
+    # Dates would validate as Italian or French landlines (06.05.2024, 01/11/2022): blank them first.
+    folded = DATE.sub(lambda d: "\x00" * len(d.group(0)), folded)
     for m in PHONE_RUN.finditer(folded):
-        run = m.group(0)
+        run, start = m.group(0), m.start()
+        if run.startswith("(") and ")" not in run:
+            run, start = run[1:], start + 1
         if sum(c.isdigit() for c in run) < 7 or DATE.fullmatch(run.strip("()")):
             continue
-        if not run.startswith(("+", "(+")) and not_pii_context(folded, m.start()):
+        if not run.startswith(("+", "(+")) and not_pii_context(folded, start):
             continue
-        yield from _phones_in_run(run, m.start(), regions)
+        yield from _phones_in_run(run, start, regions)
 
 
 def _phones_in_run(run: str, offset: int, regions: tuple[str, ...]) -> Iterator[Span]:

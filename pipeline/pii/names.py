@@ -128,6 +128,9 @@ _LATIN_WEAK = re.compile(
                         r"egregi[oa]|hier spricht|hier ist|spreche ich mit|hallo|liebe[r]?|sehr geehrte[r]?|"
                         r"guten (?:tag|morgen|abend)") +
     r",?\s+(?P<n>" + CAP_NAME + r")(?!['’]s\b)")
+_LATIN_ASKED = re.compile(  # "am I speaking to john smith?": the question mark makes a lower-case name safe
+    r"(?<![\w])" + _cue(r"(?:am i|are you) (?:speaking|talking) (?:to|with)|parlo con|sto parlando con|spreche ich mit") +
+    r"\s+(?P<n>" + LOW_TOK + r"(?:\s+" + LOW_TOK + r")?)\s*\?")
 _LATIN_LISTED = re.compile(r"(?<![\w])(?P<cue>(?i:sono|ich bin))\s+(?P<n>" + CAP_NAME + r")")
 _TITLE = re.compile(
     r"(?<![\w])(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sig|Sig\.ra|Sig\.na|Signor|Signora|Dott|Dott\.ssa|Avv|Ing|Herr|Herrn|Frau|"
@@ -142,7 +145,7 @@ def _trim_latin(name: str) -> str:
 
 
 def _names_latin(text: str) -> Iterator[Span]:
-    for rx in (_LATIN_STRONG, _LATIN_WEAK, _TITLE):
+    for rx in (_LATIN_STRONG, _LATIN_WEAK, _TITLE, _LATIN_ASKED):
         for m in rx.finditer(text):
             name = _trim_latin(m.group("n"))
             if name:

@@ -75,7 +75,7 @@ IBAN_LENGTHS = {
 }
 # Country code, check digits, then up to 30 letters/digits in groups separated by single spaces.
 # The candidate may run into the next word ("... 0130 00 Grazie"); find_ibans tries shorter cuts.
-IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,32}", re.ASCII)
+IBAN = re.compile(r"(?:(?<=IBAN)|(?<=iban)|(?<![A-Za-z0-9]))[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,32}", re.ASCII)
 
 
 def iban_ok(candidate: str) -> bool:

@@ -43,7 +43,7 @@ def resolve(spans: list[Span]) -> list[Span]:
 _NOT_PII_CUE = re.compile(
     r"(?:order|ordine|ordinazione|bestell\w*|auftrag\w*|tracking|tracciamento|sendung\w*|invoice|fattura|rechnung\w*|"
     r"ref(?:erence)?|riferimento|pratica|vorgang\w*|ticket|sku|ean|isbn|imei|serial|seriale|model+o?|artikel\w*|"
-    r"codice (?:pratica|ordine|sconto|prodotto)|code|coupon|voucher|transaction|transazione|transaktion\w*|"
+    r"codice (?:pratica|ordine|sconto|prodotto)|(?:promo|discount|coupon|product|gift) ?code|coupon|voucher|transaction|transazione|transaktion\w*|"
     r"version[e]?|build|firmware|"
     r"订单\w*|单号|运单|快递|流水号|编号|取件码|发票|版本|"
     r"سفارش|پیگیری|رهگیری|تراکنش|فاکتور|بارکد|کد محصول|کد تخفیف|نسخه"
