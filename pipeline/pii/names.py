@@ -15,13 +15,13 @@ from pipeline.pii.spans import Span
 
 _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĒĖĘĚĞĪİŁŃŇŌŐŒŘŚŞŠŢŤŪŮŰŹŻŽ"
 _LO = "a-zß-öø-ÿāăąćčďđēėęěğīıłńňōőœřśşšţťūůűźżž"
-_TOK = rf"[{_UP}][{_LO}]*(?:[{_UP}][{_LO}]+)?(?:['’-][{_UP}]?[{_LO}]+)*"
+_TOK = rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?|[{_UP}]['’][{_UP}][{_LO}]+)(?:['’-][{_UP}]?[{_LO}]+)*"
 _PART = r"(?:von|van|der|den|de|di|da|del|della|dalla|le|la|du|bin|al)"
 CAP_NAME = rf"{_TOK}(?:\s+(?:{_PART}\s+){{0,2}}{_TOK}){{0,2}}"
 LOW_TOK = rf"[{_LO}]{{2,}}(?:['’-][{_LO}]+)*"
 
 _STOP = {w.lower() for w in """
-I I'm The This That There Here Sir Madam Madame Team Customer Customers Support Service Services All Everyone Everybody
+I I'm Im Mr Mrs Ms Miss Mx Dr Prof Sig Signor Herr Frau Dott The This That There Here Sir Madam Madame Team Customer Customers Support Service Services All Everyone Everybody
 Guys Folks Friend Friends Thanks Thank Please Yes No Ok Okay Sorry Happy Again Hello Hi Hey Dear World Manager
 Sirs Colleagues Amazon Google Apple Monday Tuesday Wednesday Thursday Friday Saturday Sunday Unacceptable Ridiculous
 Tutti Cliente Clienti Signori Signore Signora Gentile Grazie Salve Buongiorno Buonasera Sono Io Il Lo La Gli Le Un Una
@@ -92,7 +92,9 @@ def _zh_name_at(text: str, i: int, surname_only: bool = False) -> int:
 
 
 _ZH_CUE = re.compile(r"我叫|我是|我姓|请问是|请问您是|是不是|尊敬的|亲爱的|你好[，,]?|您好[，,]?|我的名字是|本人")
-_ZH_AFTER = re.compile(r"([\u4e00-\u9fff]{2,4})(?:先生|女士|小姐|老师|经理|同学|您好|你好)")
+_ZH_AFTER = re.compile(r"([\u4e00-\u9fff]{1,4})(?:先生|女士|小姐|您好|你好)")
+# surnames that are also everyday words or morphemes ("和前台小姐", "于大堂"): not trusted without a cue
+_ZH_WORDY = set("和于时管房商全应单常明安成路向解查车米师景宫党边沙池麻农古简连冷席能尤阳曲谷包关齐易文司")
 _ZH_START = set("，。！？；：,.!?;:\n （(“\"")
 
 
@@ -103,12 +105,15 @@ def _names_zh(text: str) -> Iterator[Span]:
             yield Span(m.end(), end, "NAME")
     for m in _ZH_AFTER.finditer(text):
         chunk = m.group(1)
-        # the name is the tail of the chunk that starts at a surname: "尊敬的王先生" -> 王, "李娜您好" -> 李娜
-        for k in range(max(0, len(chunk) - 3), len(chunk)):
-            st = m.start(1) + k
-            if (chunk[k] in _ZH_SURNAMES or chunk.startswith(_ZH_SURNAMES_2, k)) and chunk[k:k + 2] not in _ZH_NOT_NAMES:
-                if st == 0 or text[st - 1] in _ZH_START or k > 0 or m.group(0).endswith(("先生", "女士", "小姐")):
-                    yield Span(st, m.end(1), "NAME")
+        # the name is the shortest tail of the chunk that starts at a surname: "前厅部叶先生" -> 叶,
+        # "接待员万鹏先生" -> 万鹏, "欧阳娜娜您好" -> 欧阳娜娜
+        for k in range(len(chunk) - 1, max(-1, len(chunk) - 5), -1):
+            two = chunk.startswith(_ZH_SURNAMES_2, k)
+            if (two or chunk[k] in _ZH_SURNAMES and chunk[k] not in _ZH_WORDY) and chunk[k:k + 2] not in _ZH_NOT_NAMES:
+                if k > 0 and chunk.startswith(_ZH_SURNAMES_2, k - 1):
+                    k, two = k - 1, True  # "司马军": the compound surname, not 马
+                if len(chunk) - k <= 3 + two:
+                    yield Span(m.start(1) + k, m.end(1), "NAME")
                 break
 
 
@@ -123,7 +128,7 @@ _LATIN_STRONG = re.compile(
     r"(?:\s+" + LOW_TOK + r")?)")
 _LATIN_WEAK = re.compile(
     r"(?<![\w])" + _cue(r"this is|it's|it is|i'm|i am|(?:am i|are you|i'm|i am) (?:speaking|talking) (?:to|with)|"
-                        r"hi|hello|hey|dear|good (?:morning|afternoon|evening)|thanks|thank you|"
+                        r"hi|hello|hey|dear|good (?:morning|afternoon|evening)|"
                         r"parlo con|sto parlando con|ciao|salve|buongiorno|buonasera|gentile|gentilissim[oa]|car[oa]|"
                         r"egregi[oa]|hier spricht|hier ist|spreche ich mit|hallo|liebe[r]?|sehr geehrte[r]?|"
                         r"guten (?:tag|morgen|abend)") +

@@ -41,7 +41,7 @@ def resolve(spans: list[Span]) -> list[Span]:
 # Words that say the number after them is not personal (order, tracking, invoice, reference numbers).
 # Checked on the ~24 characters before a bare digit run, in all supported languages.
 _NOT_PII_CUE = re.compile(
-    r"(?:order|ordine|ordinazione|bestell\w*|auftrag\w*|tracking|tracciamento|sendung\w*|invoice|fattura|rechnung\w*|"
+    r"(?:order|ordine|ordinazione|purchase|acquisto|kauf|compra|bestell\w*|auftrag\w*|tracking|tracciamento|sendung\w*|invoice|fattura|rechnung\w*|"
     r"ref(?:erence)?|riferimento|pratica|vorgang\w*|ticket|sku|ean|isbn|imei|serial|seriale|model+o?|artikel\w*|"
     r"codice (?:pratica|ordine|sconto|prodotto)|(?:promo|discount|coupon|product|gift) ?code|coupon|voucher|transaction|transazione|transaktion\w*|"
     r"version[e]?|build|firmware|"
