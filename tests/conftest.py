@@ -15,6 +15,8 @@ from configs import DEFAULT_CONFIG, load_settings
 DATA = Path(__file__).parent / "data"
 LANDING = DATA / "landing"
 DEVDATA = Path(__file__).resolve().parents[1].parent / "shared" / "devdata"
+MODEL_DATA = DATA / "models"
+SENTIMENT_TRAIN = MODEL_DATA / "sentiment_train.csv"  # hand-written, 80 rows per class in en/zh/it/fa
 
 # PII planted in tests/data: none of it may survive anywhere in the store.
 PLANTED_PII = ["jane.doe@example.com", "+39 333 123 4567", "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00",
@@ -36,16 +38,35 @@ def write_config(path: Path, data_dir: Path, **overrides) -> Path:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
-    """Real sentiment and topic models trained on a small sample of the package corpora (once)."""
+    """Real sentiment and topic models trained once on the labelled fixture: hermetic (nothing is
+    downloaded, nothing is written into the repository)."""
     from models.train import build_default_models
 
+    torch_threads()
     root = tmp_path_factory.mktemp("models_home")
-    cache = Path(os.environ.get("TOUCHPOINT_TEST_CORPORA", Path(__file__).resolve().parents[1] / "data" / "corpora"))
-    cache.mkdir(parents=True, exist_ok=True)
-    (root / "corpora").symlink_to(cache.resolve(), target_is_directory=True)
     cfg = write_config(root / "config.yaml", root)
-    build_default_models(load_settings(cfg), per_corpus=120, log=lambda m: None)
+    build_default_models(load_settings(cfg), data=SENTIMENT_TRAIN, log=lambda m: None)
     return root / "models"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random BERT checkpoint directory (hidden 32, 2 layers) for the finetune backend."""
+    import csv
+
+    from tests.models.tiny_hf import make_tiny_checkpoint
+
+    torch_threads()
+    with open(SENTIMENT_TRAIN, encoding="utf-8", newline="") as fh:
+        texts = [r["text"] for r in csv.DictReader(fh)]
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny_bert"), texts)
+
+
+def torch_threads() -> None:
+    """One torch thread: the test machines are shared by several engineers."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture()
