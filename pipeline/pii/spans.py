@@ -45,7 +45,7 @@ _NOT_PII_CUE = re.compile(
     r"ref(?:erence)?|riferimento|pratica|vorgang\w*|ticket|sku|ean|isbn|imei|serial|seriale|model+o?|artikel\w*|"
     r"codice (?:pratica|ordine|sconto|prodotto)|(?:promo|discount|coupon|product|gift) ?code|coupon|voucher|transaction|transazione|transaktion\w*|"
     r"version[e]?|build|firmware|"
-    r"订单\w*|单号|运单|快递|流水号|编号|取件码|发票|版本|"
+    r"订单\w*|单号|运单|流水号|编号|取件码|发票|版本|"
     r"سفارش|پیگیری|رهگیری|تراکنش|فاکتور|بارکد|کد محصول|کد تخفیف|نسخه"
     r")\W{0,3}(?:n(?:o|r|um(?:ber|ero)?)?\.?|#|nummer|号|:|：)?\W{0,3}$",
     re.IGNORECASE,
