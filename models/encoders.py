@@ -150,12 +150,19 @@ class HFMeanPoolEncoder:
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         path = str(path)
+        from transformers.utils import logging as hf_logging
+
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a per-load weights bar would clutter pipeline logs
         try:
             self._tok = AutoTokenizer.from_pretrained(path)
             self._model = AutoModel.from_pretrained(path)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load a Hugging Face checkpoint from {path!r}: {exc}. "
                              f"Give a local directory; this machine cannot reach a model hub.") from None
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         if not getattr(self._tok, "is_fast", False):
             raise ModelError(f"{path}: no fast tokenizer (tokenizer.json); convert it with transformers first")
         self._torch = torch
