@@ -138,6 +138,9 @@ def find_phones(folded: str, regions: tuple[str, ...]) -> Iterator[Span]:
 def _phones_in_run(run: str, offset: int, regions: tuple[str, ...]) -> Iterator[Span]:
     # Try the whole run, then shorter windows that start and end at a space, longest first, so that
     # "333 1234567 or 02 1234 5678" and a number followed by a quantity are both handled.
+    groups = run.split()
+    if len(groups) >= 4 and len({len(g) for g in groups}) == 1 and len(groups[0]) >= 4:
+        return  # "3269 1225 5932 5005": card- or serial-formatted digits, not a phone plus a remainder
     cuts = [0] + [i + 1 for i, c in enumerate(run) if c == " "]
     ends = [i for i, c in enumerate(run) if c == " "] + [len(run)]
     best = None

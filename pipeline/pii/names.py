@@ -42,6 +42,13 @@ Lorenzo Lorena Luca Lucia Luigi Luisa Manuela Marco Marta Martina Mario Maria Ma
 Monica Nicola Niccolò Nicolò Noemi Paola Paolo Pietro Raffaele Riccardo Roberto Roberta Rosa Salvatore Sara Serena
 Silvia Simone Simona Sofia Stefano Stefania Teresa Tommaso Valentina Valerio Vincenzo Veronica Vittoria
 """.split())
+_GIVEN_EN = set("""
+Aaron Adam Alan Alex Alice Amanda Amy Andrew Anna Anne Anthony Ashley Ben Benjamin Beth Brian Charlotte Chris Christopher
+Claire Daniel David Emily Emma Eric Ethan George Grace Hannah Harry Helen Jack Jacob James Jane Jason Jennifer Jessica
+John Joseph Josh Julia Karen Kate Katie Kevin Laura Lauren Liam Linda Lisa Lucy Mark Mary Matthew Megan Michael Michelle
+Mike Nancy Nick Noah Oliver Olivia Paul Peter Rachel Rebecca Richard Robert Ryan Sam Sarah Scott Sophie Steve Steven
+Susan Thomas Tom Tony William Zoe
+""".split())
 _GIVEN_DE = set("""
 Alexander Andreas Anna Anja Bernd Birgit Björn Christian Christina Claudia Daniel Dieter Elias Emma Felix Florian Frank
 Hannah Hans Heike Helga Jan Jana Jens Johanna Jonas Julia Jürgen Karin Katharina Klaus Lara Laura Lea Leon Lena
@@ -64,8 +71,9 @@ _ZH_SURNAMES = set("""
 耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪
 简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝
 """.replace("\n", ""))
-_ZH_STOP = set("的了是在有和就不人都一个上也很到说要去你会着没看好自己这那们我他她它想买用吗呢吧啊哦嗯过还把被给让从对向与及但而或"
-               "并等能可以已经因为所以如果虽然只又再才最更太非常真您好谢，。！？、；：,.!?;: \n（）()“”\"'…")
+# single-character function words and verbs that end a name ("我是张伟想投诉" -> 张伟)
+_ZH_STOP = set("的了是在有和就不都一个也很到说要去你会着没看这那们我他她它想买用吗呢吧啊哦嗯过还把被给让从对向与及但而或"
+               "并等能只又再才最更太您谢，。！？、；：,.!?;: \n（）()“”\"'…")
 _ZH_TITLES = ("先生", "女士", "小姐", "老师", "经理", "同学", "师傅")
 _ZH_NOT_NAMES = {"马上", "高手", "高兴", "黄金", "王者", "周末", "周年", "周边", "林子", "文件", "方便", "方法", "安全", "安装",
                  "成功", "成本", "成都", "金额", "时间", "时候", "万一", "于是", "常常", "常用", "明天", "明白", "包裹", "包装",
@@ -145,18 +153,37 @@ _TITLE = re.compile(
 
 
 def _trim_latin(name: str) -> str:
+    if name.endswith(("'s", "’s")):
+        return ""  # a possessive after a cue ("this is Amazon's fault") is not an introduction
     words = name.split()
     while words and words[-1].lower() in _STOP:
         words.pop()
     return " ".join(words) if words and words[0].lower() not in _STOP else ""
 
 
+_GIVEN_LATIN = _GIVEN_EN | _GIVEN_IT | _GIVEN_DE
+_LOW_AFTER_WEAK = re.compile(
+    r"(?<![\w])" + _cue(r"i'm|i am|this is|hi|hello|dear|ciao|salve|sono|hallo|ich bin") + r",?\s+(?P<n>" + LOW_TOK +
+    r"(?:\s+" + LOW_TOK + r")?)")
+_CLAUSE_END = re.compile(r"\s*(?:[,.;:!?)]|$)")
+
+
 def _names_latin(text: str) -> Iterator[Span]:
     for rx in (_LATIN_STRONG, _LATIN_WEAK, _TITLE, _LATIN_ASKED):
         for m in rx.finditer(text):
             name = _trim_latin(m.group("n"))
-            if name:
-                yield Span(m.start("n"), m.start("n") + len(name), "NAME")
+            if not name:
+                continue
+            if rx is _LATIN_STRONG and name[0].islower():
+                # a lower-case name must be a known given name or end the clause: "mi chiamo fuori da ..." is no name
+                if name.split()[0].capitalize() not in _GIVEN_LATIN and not _CLAUSE_END.match(text, m.start("n") + len(name)):
+                    continue
+            yield Span(m.start("n"), m.start("n") + len(name), "NAME")
+    for m in _LOW_AFTER_WEAK.finditer(text):  # "hi, I'm daniel smith-jones": only known given names
+        words = m.group("n").split()
+        if words[0].capitalize() in _GIVEN_LATIN:
+            keep = words[:1] + [w for w in words[1:] if w not in _STOP]
+            yield Span(m.start("n"), m.start("n") + len(" ".join(keep)), "NAME")
     for m in _LATIN_LISTED.finditer(text):
         words = m.group("n").split()
         listed = words[0] in _GIVEN_IT or words[0] in _GIVEN_DE

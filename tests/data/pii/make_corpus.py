@@ -542,7 +542,8 @@ def lookalikes(r: random.Random) -> list[tuple[str, str, str]]:
         ("de", "non_luhn16", f"Vorgangsnummer: {non_luhn16()}"),
         ("zh", "non_luhn16", f"流水号{non_luhn16()}"),
         ("fa", "non_luhn16", f"شماره تراکنش {non_luhn16()}".translate(PERSIAN)),
-        ("en", "non_luhn16", " ".join(non_luhn16()[i:i + 4] for i in range(0, 16, 4)) + " is the gift card serial (not valid)"),
+        ("en", "non_luhn16", " ".join(v[i:i + 4] for v in [non_luhn16()] for i in range(0, 16, 4))
+         + " is the gift card serial (not valid)"),
         # dates
         ("en", "date", f"Delivered on {r.randint(2019, 2026)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d} at 10:30."),
         ("it", "date", f"Consegna prevista il {r.randint(1, 28):02d}.{r.randint(1, 12):02d}.{r.randint(2019, 2026)}, poi rinviata al {r.randint(1, 28):02d}/{r.randint(1, 12):02d}/{r.randint(2019, 2026)}"),
