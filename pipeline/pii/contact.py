@@ -85,12 +85,19 @@ _NANPA = {"US", "CA", "AG", "AI", "AS", "BB", "BM", "BS", "DM", "DO", "GD", "GU"
           "PR", "SX", "TC", "TT", "VC", "VG", "VI"}
 
 
+# "(977) 625-2661", "977-625-2661": written in the North American shape, a phone even when the area
+# code is unassigned or fictional (test data, ABCD support chats); libphonenumber would say invalid.
+NANP_SHAPE = re.compile(r"(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}")
+
+
 @functools.lru_cache(maxsize=4096)
 def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
     """True when `candidate` is a valid number: international, or national in one of `regions`."""
     digits = re.sub(r"\D", "", candidate)
     if not 7 <= len(digits) <= 15 + 2:
         return False
+    if NANP_SHAPE.fullmatch(candidate):
+        return True
     head = candidate.lstrip("( ")
     try:
         if head.startswith("+"):

@@ -80,6 +80,7 @@ from pipeline.redact import Redacted, looks_like_pii, pseudonym_key, pseudonymiz
     ("北京010-6552 9988", "[PHONE]", "6552 9988"),
     ("دفتر ۰۲۱-۸۸۷۷۶۶۵۵", "[PHONE]", "۸۸۷۷۶۶۵۵"),
     ("call 212.736.5000", "[PHONE]", "736.5000"),
+    ("Details of (977) 625-2661 have been entered.", "[PHONE]", "625-2661"),  # unassigned area code, NANP shape
     # IBAN followed by a capitalised word
     ("IBAN DE89 3704 0044 0532 0130 00 Danke", "[IBAN]", "0532 0130"),
     ("IT60X0542811101000000123456 Grazie mille", "[IBAN]", "0542811101"),
