@@ -115,11 +115,17 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
+def _fingerprinted(p: Path) -> bool:
+    """Weights, config and tokenizer files: what changes predictions (not notes such as touchpoint.json)."""
+    return p.is_file() and (p.suffix in {".safetensors", ".bin", ".pt"} or p.name in {
+        "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"})
+
+
 @lru_cache(maxsize=8)
 def _checkpoint_fingerprint(path: str, stamp: tuple) -> str:
     h = hashlib.sha256()
     for p in sorted(Path(path).iterdir()):
-        if p.is_file() and not p.name.startswith("."):
+        if _fingerprinted(p):
             h.update(p.name.encode() + b"\x1f")
             with open(p, "rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -132,7 +138,7 @@ def checkpoint_fingerprint(path: str | os.PathLike) -> str:
     d = Path(path)
     if not d.is_dir():
         raise ModelError(f"{d}: checkpoint directory not found")
-    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(d.iterdir()) if p.is_file())
+    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(d.iterdir()) if _fingerprinted(p))
     return _checkpoint_fingerprint(str(d.resolve()), stamp)
 
 

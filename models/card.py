@@ -67,9 +67,13 @@ def render_card(meta: ModelMeta, periods: list[str] | None = None) -> str:
     evals = m.get("evaluations") or {}
     if evals:
         out += ["", "## Metrics", ""] + metrics_table(evals)
-        first = next(iter(evals.values()))
-        if "confusion" in first:
-            out += ["", f"Confusion matrix on {next(iter(evals))}:", ""] + confusion_lines(first)
+        key = (m.get("split") or {}).get("key")
+        key = key if key in evals else next(iter(evals))
+        if "confusion" in evals[key]:
+            out += ["", f"Confusion matrix on {key} (rows gold, columns predicted):", ""] + confusion_lines(evals[key])
+    out += ["", "Evaluations named after the training file are on its fixed held-out split (rows never "
+            "trained on by this version); other files are scored as given, and may overlap other versions' "
+            "training data."] if evals else []
     if m.get("retrain"):
         out += ["", "## Retrain gate", "", m["retrain"].get("markdown", "")]
     if m.get("train_seconds") is not None:

@@ -84,6 +84,11 @@ class FinetunedSentiment(SentimentBase):
             self.encoder_ = AutoModel.from_pretrained(str(path))
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load checkpoint {path}: {exc}") from None
+        try:  # e5 checkpoints converted by models/convert.py expect a "query: " prefix
+            from models.convert import read_meta
+            self.prefix_ = (read_meta(path) or {}).get("query_prefix", "")
+        except ImportError:
+            self.prefix_ = ""
         self.device_ = "cuda" if torch.cuda.is_available() else "cpu"
         torch.manual_seed(self.seed)
         self.head_ = torch.nn.Linear(int(self.encoder_.config.hidden_size), n_labels)
@@ -94,7 +99,7 @@ class FinetunedSentiment(SentimentBase):
 
     def _logits(self, texts: list[str]):
         torch = _torch()
-        enc = self.tokenizer_(texts, padding=True, truncation=True, max_length=self.max_length,
+        enc = self.tokenizer_([self.prefix_ + t for t in texts], padding=True, truncation=True, max_length=self.max_length,
                               return_tensors="pt").to(self.device_)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device_ == "cuda"):
             hidden = self.encoder_(**enc).last_hidden_state

@@ -71,7 +71,7 @@ class Registry:
         write_card(d, meta, self.current_periods(task).get(version))
 
     # -- promotion --------------------------------------------------------------------------
-    def promote(self, task: str, version: str, reason: str = "manual") -> None:
+    def promote(self, task: str, version: str, reason: str = "manual", action: str = "promote") -> None:
         d = self.task_dir(task)
         if not (d / version / "meta.json").is_file():
             raise ModelError(f"cannot promote {task} {version}: no artifact at {d / version}; "
@@ -81,7 +81,7 @@ class Registry:
         tmp.write_text(version + "\n", encoding="utf-8")
         os.replace(tmp, d / "CURRENT")
         with open(d / "HISTORY.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"at": _now(), "version": version, "previous": previous,
+            fh.write(json.dumps({"at": _now(), "action": action, "version": version, "previous": previous,
                                  "reason": reason}, ensure_ascii=False) + "\n")
         periods = self.current_periods(task)
         for v in {version, previous} - {None}:  # cards say when each version was current
@@ -95,19 +95,29 @@ class Registry:
         return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def rollback(self, task: str, reason: str = "rollback") -> str:
-        """Make the version that was current before the present one current again; returns it."""
+        """Undo the latest promotion that is still in effect; repeated rollbacks walk further back."""
         cur = self.current_version(task)
         if cur is None:
             raise ModelError(f"no current {task} model to roll back from")
-        for h in reversed(self.history(task)):
-            if h["version"] == cur and h.get("previous") and h["previous"] != cur:
-                prev = h["previous"]
-                if (self.task_dir(task) / prev / "meta.json").is_file():
-                    self.promote(task, prev, f"{reason} (from {cur})")
-                    return prev
-                raise ModelError(f"cannot roll back {task} to {prev}: its directory is gone")
-        raise ModelError(f"cannot roll back {task}: {cur} has no earlier promoted version in "
-                         f"{self.task_dir(task) / 'HISTORY.jsonl'}")
+        stack: list[str] = []
+        for h in self.history(task):  # replay: promotions push, rollbacks pop
+            if h.get("action") == "rollback":
+                if stack:
+                    stack.pop()
+            else:
+                stack.append(h["version"])
+        if not stack or stack[-1] != cur:
+            raise ModelError(f"cannot roll back {task}: CURRENT ({cur}) does not match "
+                             f"{self.task_dir(task) / 'HISTORY.jsonl'} (edited by hand?); "
+                             f"use `touchpoint models promote {task} VERSION`")
+        earlier = [v for v in stack[:-1] if v != cur]
+        if not earlier:
+            raise ModelError(f"cannot roll back {task}: {cur} has no earlier promoted version")
+        prev = earlier[-1]
+        if not (self.task_dir(task) / prev / "meta.json").is_file():
+            raise ModelError(f"cannot roll back {task} to {prev}: {self.task_dir(task) / prev} is gone")
+        self.promote(task, prev, f"{reason} (from {cur})", action="rollback")
+        return prev
 
     def current_periods(self, task: str) -> dict[str, list[str]]:
         """version -> ["<from> .. <to or now>", ...] from the promotion history."""

@@ -64,7 +64,7 @@ def train_sentiment(settings: Settings, data: LabelledData, backend: str = "head
     secs = round(time.perf_counter() - t0, 2)
     evaluation = evaluate_data(model, held) if held.texts else None
     model.meta_.metrics = {**model.meta_.metrics, "data": data.summary(), "train_seconds": secs,
-                           "split": {"hash": data.hash, "train_rows": len(train_idx), "eval_rows": len(eval_idx)},
+                           "split": {"key": held.key, "hash": data.hash, "train_rows": len(train_idx), "eval_rows": len(eval_idx)},
                            "evaluations": {held.key: evaluation} if evaluation else {}}
     d = reg.save(task, model, promote=promote, reason=f"trained on {data.name} ({backend})")
     log(f"{task} {model.meta_.tag} ({backend}) trained on {len(train_idx)} rows in {secs:.1f}s -> {d}"
