@@ -157,3 +157,43 @@ def test_discovery_clusters_by_topic_across_languages_deterministically(model_di
     assert all(s["cluster_id"].startswith("emg-") and s["terms"] for s in summ1)
     # language-centred embeddings: clusters follow the topic, not the language
     assert len(set(ids1[:6] + ids1[12:18])) == 1 and len(set(ids1[6:12] + ids1[18:])) == 1
+
+
+def test_pinned_encoder_and_library_versions_are_enforced(backend, make, tmp_path):
+    """An artifact refuses to load when its encoder fingerprint or a runtime library's major version changed."""
+    model, (x, y) = make(backend)
+    d = model.fit(x, y).save(tmp_path / "m")
+    meta = json.loads((d / "meta.json").read_text())
+    pins = meta["pins"]
+    assert pins["encoder"] == meta["encoder"] and pins["fingerprint_source"] in ("encoder", "checkpoint")
+    assert pins["libraries"]["numpy"] and pins["libraries"]["scikit-learn"]
+    cls = type(model)
+    lib = getattr(cls, "runtime_libraries", ("numpy",))[0]
+    bad = json.loads(json.dumps(meta))
+    bad["pins"]["libraries"][lib] = "0.1.0"
+    (d / "meta.json").write_text(json.dumps(bad))
+    with pytest.raises(ModelError, match=f"trained with {lib} 0.1.0.*major version changed"):
+        cls.load(d)
+    bad = json.loads(json.dumps(meta))
+    bad["pins"]["encoder_fingerprint"] = "something-else"
+    (d / "meta.json").write_text(json.dumps(bad))
+    with pytest.raises(ModelError, match="fingerprint something-else"):
+        cls.load(d)
+    (d / "meta.json").write_text(json.dumps(meta))
+    assert cls.load(d).predict(TEXTS[:2]) == model.predict(TEXTS[:2])
+
+
+def test_five_class_and_binary_label_sets_keep_the_three_class_view():
+    five = ["very_negative", "very_positive", "negative", "positive", "negative", "negative", "very_negative",
+            "neutral"]
+    m5 = EmbeddingSentiment(seed=3).fit(TEXTS, five)
+    assert m5.meta_.labels == ["very_negative", "negative", "neutral", "positive", "very_positive"]
+    for r in m5.predict(TEXTS):
+        assert r["label"] in ("negative", "neutral", "positive")
+        assert r["fine_label"] in m5.meta_.labels
+        assert abs(r["p_negative"] - r["p5_very_negative"] - r["p5_negative"]) < 1e-5
+        assert abs(r["p_negative"] + r["p_neutral"] + r["p_positive"] - 1) < 1e-4
+    binary = [lab if lab != "neutral" else "negative" for lab in LABELS]
+    m2 = EmbeddingSentiment(seed=3).fit(TEXTS, binary)
+    assert m2.meta_.labels == ["negative", "positive"]
+    assert all(r["p_neutral"] == 0.0 and r["label"] != "neutral" for r in m2.predict(TEXTS))
