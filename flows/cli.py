@@ -32,14 +32,15 @@ def _settings(args):
 
 
 def _check_inside(path: Path, settings) -> Path:
-    """CLI input paths must stay inside the working directory, the data dir or configured input roots."""
-    p = path.resolve()
-    roots = [Path.cwd().resolve(), Path(settings.data_dir).resolve(),
-             *(Path(r).resolve() for r in settings.input_roots)]
-    if not any(p == r or r in p.parents for r in roots):
-        raise SystemExit(f"error: {path} is outside the allowed input roots "
-                         f"({', '.join(map(str, roots))}); add its folder to input_roots in the config")
-    return p
+    """CLI input paths must resolve inside the working directory, the data dir or configured input roots."""
+    from pipeline.errors import InputError
+    from pipeline.paths import allowed_roots, inside
+
+    roots = allowed_roots(settings)
+    if not inside(path, roots):
+        raise InputError(f"{path} is outside the allowed input roots ({', '.join(map(str, roots))}); "
+                         f"add its folder to input_roots in the config")
+    return path.resolve()
 
 
 def say(text: str = "") -> None:

@@ -2,7 +2,7 @@ import pytest
 
 from configs import ConfigError, load_settings
 from pipeline.langid import detect_languages
-from pipeline.metrics import csat_top2, nps, nps_group
+from pipeline.metrics import csat_top2, csat_top2_sql, nps, nps_sql
 from pipeline.segment import split_sentences
 from pipeline.touchpoints import assign_touchpoint
 
@@ -14,7 +14,23 @@ def test_nps_known_numbers():
     assert nps([10, 10, 9, 3]) == 50.0
     assert nps([0, 1, 2]) == -100.0
     assert nps([]) is None
-    assert [nps_group(x) for x in (10, 7, 6)] == ["promoter", "passive", "detractor"]
+
+
+def test_sql_and_python_share_one_metric_definition():
+    import random
+
+    import duckdb
+
+    rng = random.Random(5)
+    con = duckdb.connect()
+    for _ in range(20):
+        vals = [rng.randint(0, 10) for _ in range(rng.randint(1, 40))]
+        scale = rng.choice([5, 7])
+        csat = [rng.randint(1, scale) for _ in vals]
+        con.execute("CREATE OR REPLACE TABLE t (nps DOUBLE, csat DOUBLE, csat_scale INTEGER)")
+        con.executemany("INSERT INTO t VALUES (?, ?, ?)", [[v, c, scale] for v, c in zip(vals, csat)])
+        got_nps, got_csat = con.execute(f"SELECT {nps_sql('nps')}, {csat_top2_sql()} FROM t").fetchone()
+        assert got_nps == nps(vals) and got_csat == csat_top2(csat, scale)
 
 
 def test_csat_top2_per_scale():
