@@ -11,10 +11,11 @@ from pathlib import Path
 from configs import Settings, SourceConfig
 from pipeline.errors import InputError
 from pipeline.ingest.base import Item
-from pipeline.ingest.calls import read_call_json, read_vtt
+from pipeline.ingest.calls import read_call_json
 from pipeline.ingest.chats import read_chat_rows, read_conversations
 from pipeline.ingest.reviews import read_reviews
 from pipeline.ingest.scores import read_surveys, read_tickets
+from pipeline.ingest.vtt import read_vtt
 
 __all__ = ["Item", "detect_format", "match_source", "read_items", "read_batches", "file_sha256", "list_inputs"]
 

@@ -1,28 +1,32 @@
-"""Shared reader machinery: located items, tolerant line/CSV/JSON iteration, field coercion."""
+"""Shared reader machinery: located items, the one-record guard, field coercion, derived ids.
+
+Streaming iteration over CSV, JSON Lines and JSON documents lives in ``pipeline.ingest.lines``.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from pipeline.errors import RecordError
 
-csv.field_size_limit(10_000_000)
-
-_SURROGATE = re.compile("[\udc80-\udcff]")
-
 
 @dataclass
 class Item:
-    """One parsed input record, or one bad record with its location and reason."""
+    """One parsed input record, or one bad record with its location and reason.
+
+    ``line`` is the record's first physical line (for JSON documents: the element's ordinal).
+    ``span`` is how many physical lines the record consumed (CSV records with multi-line quoted
+    fields, chat conversations built from several rows). ``runs`` lists (first line, count) pairs
+    when those lines are not contiguous, else it is empty. ``parent_line`` is set on a bad item
+    that is one broken part (a WebVTT cue) of a record that was still produced at that line.
+    """
 
     line: int
     kind: str  # "feedback" | "score" | "ticket" | "bad"
@@ -31,79 +35,54 @@ class Item:
     scores: list[dict[str, Any]] = field(default_factory=list)
     error: RecordError | None = None
     raw: str = ""
+    span: int = 1
+    runs: tuple[tuple[int, int], ...] = ()
+    parent_line: int | None = None
 
 
-def bad(line: int, error: RecordError, raw: Any) -> Item:
-    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
-    return Item(line=line, kind="bad", error=error, raw=text[:2000])
-
-
-def iter_csv(path: Path) -> Iterator[tuple[int, dict[str, str] | None, str, RecordError | None]]:
-    """Yield (line, row, raw, error) for each CSV record, streaming.
-
-    Invalid UTF-8 and ragged rows come back as errors with the record's first line number,
-    so one bad row never stops the file.
-    """
-    with open(path, "rb") as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
-        reader = csv.reader(text)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        header = [h.strip().lstrip("\ufeff") for h in header]
-        start = reader.line_num + 1
-        for row in reader:
-            line = start
-            start = reader.line_num + 1
-            raw = ",".join(row)
-            if not row or all(not c.strip() for c in row):
-                continue
-            if any(_SURROGATE.search(c) for c in row):
-                yield line, None, raw.encode("utf-8", "replace").decode(), RecordError(
-                    "invalid UTF-8 bytes in the row", None
-                )
-                continue
-            if len(row) != len(header):
-                yield line, None, raw, RecordError(
-                    f"ragged row: expected {len(header)} fields, found {len(row)}", None
-                )
-                continue
-            yield line, dict(zip(header, row)), raw, None
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[int, Any, str, RecordError | None]]:
-    """Yield (line, object, raw, error) for each JSON Lines record, streaming."""
-    with open(path, "rb") as fh:
-        for n, braw in enumerate(fh, start=1):
-            if not braw.strip():
-                continue
-            try:
-                raw = braw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield n, None, braw.decode("utf-8", "replace"), RecordError(
-                    f"invalid UTF-8 at byte {exc.start}", None
-                )
-                continue
-            try:
-                yield n, json.loads(raw), raw, None
-            except json.JSONDecodeError as exc:
-                yield n, None, raw, RecordError(f"broken JSON: {exc.msg} (column {exc.colno})", None)
-
-
-def iter_json_array(path: Path) -> Iterator[tuple[int, Any, str, RecordError | None]]:
-    """Yield records of a JSON document: a list (record n = element n) or a single object."""
+def _as_raw(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw[:2000]
     try:
-        doc = json.loads(Path(path).read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        yield 1, None, "", RecordError(f"invalid UTF-8 at byte {exc.start}", None)
-        return
-    except json.JSONDecodeError as exc:
-        yield exc.lineno, None, "", RecordError(f"broken JSON: {exc.msg} (column {exc.colno})", None)
-        return
-    items = doc if isinstance(doc, list) else [doc]
-    for n, obj in enumerate(items, start=1):
-        yield n, obj, "", None
+        return json.dumps(raw, ensure_ascii=False, default=str)[:2000]
+    except Exception:  # noqa: BLE001 - deeply nested or odd values must not stop the quarantine
+        return f"<{type(raw).__name__} that cannot be printed>"
+
+
+def bad(line: int, error: RecordError, raw: Any, span: int = 1) -> Item:
+    return Item(line=line, kind="bad", error=error, raw=_as_raw(raw), span=span)
+
+
+def excerpt(value: Any, n: int = 40) -> str:
+    """A short quoted excerpt of a value for an error reason (reasons must not carry whole values)."""
+    s = str(value)
+    if len(s) > n:
+        s = s[: n - 3] + "..."
+    return repr(s)
+
+
+def unexpected(exc: BaseException) -> RecordError:
+    """A record error for an exception no parser anticipated (it names the type, briefly)."""
+    msg = str(exc).replace("\n", " ")
+    if isinstance(exc, RecursionError):
+        msg = "nested too deeply"
+    return RecordError(f"unexpected {type(exc).__name__}: {msg[:60]}", None)
+
+
+def guard(line: int, raw: Any, build: Callable[[], Item], span: int = 1) -> Item:
+    """Build one record; any failure inside it becomes a bad item at its line, never an exception.
+
+    This is the rule for every reader: one record's contract break (RecordError) or a parser
+    crash (TypeError, RecursionError, ...) quarantines that record and the file goes on.
+    """
+    try:
+        item = build()
+    except RecordError as exc:
+        return bad(line, exc, raw, span)
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        return bad(line, unexpected(exc), raw, span)
+    item.line, item.span = line, span
+    return item
 
 
 def pick(row: dict[str, Any], field_name: str, mapping: dict[str, str], aliases: tuple[str, ...]) -> Any:
@@ -116,6 +95,15 @@ def pick(row: dict[str, Any], field_name: str, mapping: dict[str, str], aliases:
     return None
 
 
+def first_of(obj: dict[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` whose value is present (0 and False count as present; None and "" do not)."""
+    for k in keys:
+        v = obj.get(k)
+        if v is not None and v != "":
+            return v
+    return None
+
+
 def text_or_none(value: Any) -> str | None:
     if value is None:
         return None
@@ -125,6 +113,13 @@ def text_or_none(value: Any) -> str | None:
     return s or None
 
 
+def as_text(value: Any, field_name: str) -> str | None:
+    """Text of a transcript/turn field: strings and numbers are text; objects and lists are errors."""
+    if isinstance(value, (dict, list, tuple, set, bool)):
+        raise RecordError(f"expected text, found {type(value).__name__}", field_name)
+    return text_or_none(value)
+
+
 def parse_number(value: Any, field_name: str, lo: float | None = None, hi: float | None = None) -> float | None:
     """Parse an optional number; out-of-range or non-numeric values are record errors."""
     s = text_or_none(value)
@@ -132,8 +127,8 @@ def parse_number(value: Any, field_name: str, lo: float | None = None, hi: float
         return None
     try:
         x = float(s.replace(",", ".")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise RecordError(f"not a number: {s!r}", field_name) from None
+    except (TypeError, ValueError, OverflowError):
+        raise RecordError(f"not a number: {excerpt(s)}", field_name) from None
     if math.isnan(x):
         return None
     if (lo is not None and x < lo) or (hi is not None and x > hi):
@@ -153,29 +148,32 @@ def parse_ts(value: Any, field_name: str) -> datetime | None:
         if s is None:
             return None
         dt = None
-        if re.fullmatch(r"\d{9,10}(\.\d+)?", s):
-            dt = datetime.fromtimestamp(float(s), tz=timezone.utc)
-        else:
-            try:
+        try:
+            if re.fullmatch(r"\d{9,10}(\.\d+)?", s):
+                dt = datetime.fromtimestamp(float(s), tz=timezone.utc)
+            else:
                 dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-            except ValueError:
-                for fmt in _FORMATS:
-                    try:
-                        dt = datetime.strptime(s, fmt)
-                        break
-                    except ValueError:
-                        continue
+        except (ValueError, OverflowError, OSError):
+            for fmt in _FORMATS:
+                try:
+                    dt = datetime.strptime(s, fmt)
+                    break
+                except ValueError:
+                    continue
         if dt is None:
-            raise RecordError(f"unparseable timestamp {s!r} (use ISO 8601)", field_name)
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+            raise RecordError(f"unparseable timestamp {excerpt(s)} (use ISO 8601)", field_name)
+    try:
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise RecordError("timestamp outside 1990-2100", field_name) from None
     if not (1990 <= dt.year <= 2100):
         raise RecordError(f"timestamp {dt.isoformat()} outside 1990-2100", field_name)
     return dt
 
 
 def require_text(value: Any, field_name: str, max_chars: int) -> str:
-    s = text_or_none(value)
+    s = as_text(value, field_name)
     if s is None:
         raise RecordError("empty text", field_name)
     if len(s) > max_chars:
@@ -183,10 +181,34 @@ def require_text(value: Any, field_name: str, max_chars: int) -> str:
     return s
 
 
-def require_id(value: Any, field_name: str) -> str:
+def optional_id(value: Any) -> str | None:
     s = text_or_none(value)
-    if s is None:
-        raise RecordError("missing id", field_name)
-    if s.endswith(".0") and s[:-2].isdigit():  # ids read back from float columns
+    if s is not None and s.endswith(".0") and s[:-2].isdigit():  # ids read back from float columns
         s = s[:-2]
     return s
+
+
+def require_id(value: Any, field_name: str) -> str:
+    s = optional_id(value)
+    if s is None:
+        raise RecordError("missing id", field_name)
+    return s
+
+
+def derived_id(*parts: Any) -> str:
+    """A content key for a record that has no id: ``h-`` + 16 hex digits of a hash of ``parts``.
+
+    Callers pass the author, the time and the text, so two customers who both wrote "Great app"
+    get two keys while an identical re-export gets the same key. Whitespace is collapsed so a
+    re-export that changes line endings inside the text keeps its key.
+    """
+    norm = []
+    for p in parts:
+        if p is None:
+            norm.append("")
+        elif isinstance(p, datetime):
+            norm.append(p.isoformat())
+        else:
+            norm.append(" ".join(str(p).split()))
+    digest = hashlib.sha256("\x1f".join(norm).encode("utf-8", "surrogatepass")).hexdigest()
+    return "h-" + digest[:16]

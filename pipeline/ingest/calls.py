@@ -1,4 +1,6 @@
-"""Call-centre transcripts: ASR-style JSON segments and WebVTT with voice tags.
+"""Call-centre transcripts from JSON (generic ASR segments or a vendor's shape, see ``vendors``).
+
+WebVTT files are read by ``pipeline.ingest.vtt`` into the same call record.
 
 Speaker labels become roles by the source's ``speakers`` mapping. Without one, the heuristic is:
 the first speaker who uses an agent phrase ("thank you for calling", "how can I help", ...) is the
@@ -15,8 +17,10 @@ from typing import Any
 
 from configs import SourceConfig
 from pipeline.errors import RecordError
-from pipeline.ingest.base import Item, bad, iter_json_array, iter_jsonl, parse_number, parse_ts, text_or_none
+from pipeline.ingest.base import Item, bad, derived_id, guard, optional_id, parse_ts, text_or_none
 from pipeline.ingest.chats import ROLE_WORDS
+from pipeline.ingest.lines import iter_json_doc, iter_jsonl
+from pipeline.ingest.vendors import call_shape
 
 AGENT_PHRASES = re.compile(
     r"thank(s| you) for calling|how (can|may) i (help|assist)|my name is \w+.{0,20}(speaking|here)"
@@ -67,91 +71,46 @@ def call_record(call_id: str, segments: list[dict[str, Any]], meta: dict[str, An
     return data, utts
 
 
-def _segments(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    segs = obj.get("segments") or obj.get("utterances") or obj.get("results")
-    if not isinstance(segs, list):
-        raise RecordError("no list of segments", "segments")
-    out = []
-    for i, s in enumerate(segs):
-        if not isinstance(s, dict):
-            raise RecordError(f"segment {i} is not an object", f"segments[{i}]")
-        speaker = s.get("speaker") or s.get("speaker_label") or s.get("channel")
-        if speaker is None:
-            raise RecordError(f"segment {i} has no speaker label", f"segments[{i}].speaker")
-        out.append({
-            "speaker": str(speaker), "text": s.get("text") or s.get("transcript"),
-            "start": parse_number(s.get("start"), f"segments[{i}].start", 0, 1e7),
-            "end": parse_number(s.get("end"), f"segments[{i}].end", 0, 1e7),
-        })
-    return out
+META_KEYS = ("customer_id", "interaction_id", "started_at", "touchpoint", "language")
+
+
+def _language(code: Any) -> str | None:
+    """A vendor language code ("en-US", "en_us") as the base language hint ("en")."""
+    s = text_or_none(code)
+    return s.replace("_", "-").split("-")[0].lower() if s else None
+
+
+def call_from_object(obj: dict[str, Any], source: SourceConfig, max_chars: int, fallback_id: str | None) -> Item:
+    """One call record from a JSON object of any supported shape.
+
+    The id is the object's ``call_id``/``id``, else the vendor's (contact id, job name, request id),
+    else ``fallback_id`` (the file name, for a file holding one call), else a content key
+    ``derived_id(customer, start time, every segment's text)`` marked ``id_derived``.
+    """
+    shape = call_shape(obj)
+    meta = {k: text_or_none(obj.get(k)) for k in META_KEYS}
+    vendor_meta = {k: v for k, v in shape.meta.items() if v is not None and v != ""}
+    for k in ("started_at", "language"):
+        if meta.get(k) is None and k in vendor_meta:
+            meta[k] = vendor_meta[k]
+    meta["language"] = _language(meta["language"]) if "language" in vendor_meta else meta["language"]
+    call_id = optional_id(obj.get("call_id")) or optional_id(obj.get("id")) or optional_id(vendor_meta.get("call_id"))
+    data, utts = call_record(call_id or fallback_id or "", shape.segments, meta, source, max_chars)
+    if not (call_id or fallback_id):
+        data["source_id"] = derived_id(data["customer_id"], data["occurred_at"], *(u["text"] for u in utts))
+        data["id_derived"] = True
+    if shape.vendor:
+        data["vendor"] = shape.vendor
+    return Item(line=0, kind="feedback", data=data, utterances=utts)
 
 
 def read_call_json(path: Path, source: SourceConfig, fmt: str, max_chars: int) -> Iterator[Item]:
-    records = iter_jsonl(path) if fmt == "jsonl" else iter_json_array(path)
-    for line, obj, raw, err in records:
-        if err is None and not isinstance(obj, dict):
-            err = RecordError("expected a call object", None)
-        if err is not None:
-            yield bad(line, err, raw)
+    records = iter_jsonl(path) if fmt == "jsonl" else iter_json_doc(path)
+    for rec in records:
+        if rec.error is None and not isinstance(rec.value, dict):
+            rec.error = RecordError("expected a call object", None)
+        if rec.error is not None:
+            yield bad(rec.line, rec.error, rec.raw, rec.span)
             continue
-        try:
-            call_id = text_or_none(obj.get("call_id") or obj.get("id")) or path.stem
-            meta = {k: text_or_none(obj.get(k)) for k in
-                    ("customer_id", "interaction_id", "started_at", "touchpoint", "language")}
-            data, utts = call_record(call_id, _segments(obj), meta, source, max_chars)
-            yield Item(line=line, kind="feedback", data=data, utterances=utts)
-        except RecordError as exc:
-            yield bad(line, exc, raw or obj)
-
-
-_CUE = re.compile(r"(?:(\d+):)?(\d{2}):(\d{2})[.,](\d{3})\s+-->\s+(?:(\d+):)?(\d{2}):(\d{2})[.,](\d{3})")
-_VOICE = re.compile(r"<v(?:\.[\w.]+)?\s+([^>]+)>(.*?)(?:</v>|$)", re.DOTALL)
-
-
-def _secs(h, m, s, ms) -> float:
-    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
-
-
-def read_vtt(path: Path, source: SourceConfig, max_chars: int) -> Iterator[Item]:
-    """One WebVTT file is one call. ``NOTE key=value`` lines carry customer_id, started_at, ..."""
-    try:
-        lines = path.read_bytes().decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        yield bad(1, RecordError(f"invalid UTF-8 at byte {exc.start}", None), "")
-        return
-    if not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT"):
-        yield bad(1, RecordError("not a WebVTT file (first line must be WEBVTT)", None), lines[0] if lines else "")
-        return
-    meta: dict[str, Any] = {}
-    segs: list[dict[str, Any]] = []
-    cur: dict[str, Any] | None = None
-    for n, line in enumerate(lines, start=1):
-        if line.startswith("NOTE"):
-            for kv in line[4:].split():
-                if "=" in kv:
-                    k, v = kv.split("=", 1)
-                    meta[k.strip()] = v.strip()
-            continue
-        m = _CUE.search(line)
-        if m:
-            g = m.groups()
-            cur = {"start": _secs(*g[:4]), "end": _secs(*g[4:]), "speaker": None, "text": "", "line": n}
-            segs.append(cur)
-        elif cur is not None and line.strip():
-            v = _VOICE.search(line)
-            if v:
-                cur["speaker"], txt = v.group(1).strip(), v.group(2)
-            else:
-                txt = line
-            cur["text"] = (cur["text"] + " " + re.sub(r"<[^>]+>", "", txt).strip()).strip()
-        elif not line.strip():
-            cur = None
-    missing = next((s for s in segs if s["speaker"] is None), None)
-    if missing is not None:
-        yield bad(missing["line"], RecordError("cue without a <v Speaker> voice tag", "speaker"), missing["text"])
-        return
-    try:
-        data, utts = call_record(meta.get("call_id") or path.stem, segs, meta, source, max_chars)
-        yield Item(line=1, kind="feedback", data=data, utterances=utts)
-    except RecordError as exc:
-        yield bad(1, exc, path.name)
+        obj, fallback = rec.value, (path.stem if rec.only else None)
+        yield guard(rec.line, rec.raw or obj, lambda: call_from_object(obj, source, max_chars, fallback), rec.span)

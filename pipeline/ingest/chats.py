@@ -14,13 +14,17 @@ from typing import Any
 from configs import SourceConfig
 from pipeline.errors import RecordError
 from pipeline.ingest.base import (
-    Item, bad, iter_csv, iter_json_array, iter_jsonl, parse_ts, pick, require_id, text_or_none,
+    Item, as_text, bad, derived_id, excerpt, first_of, guard, optional_id, parse_ts, pick, require_id, text_or_none,
+    unexpected,
 )
+from pipeline.ingest.lines import iter_csv, iter_json_doc, iter_jsonl
 
 ROLE_WORDS = {
     "customer": "customer", "user": "customer", "client": "customer", "visitor": "customer",
     "agent": "agent", "operator": "agent", "staff": "agent", "support": "agent", "assistant": "agent",
     "bot": "bot", "system": "bot", "action": "bot", "automated": "bot",
+    # vendor role names (Google CCAI / Dialogflow)
+    "end_user": "customer", "human_agent": "agent", "automated_agent": "bot", "virtual_agent": "bot",
 }
 
 CONV_ALIASES: dict[str, tuple[str, ...]] = {
@@ -44,12 +48,12 @@ def map_role(label: Any, source: SourceConfig) -> str:
 
 def _turn(t: Any, idx: int) -> tuple[str, str | None, Any]:
     if isinstance(t, (list, tuple)) and len(t) >= 2:
-        return str(t[0]), text_or_none(t[1]), t[2] if len(t) > 2 else None
+        return str(t[0]), as_text(t[1], f"turns[{idx}]"), t[2] if len(t) > 2 else None
     if isinstance(t, dict):
-        role = t.get("role") or t.get("speaker") or t.get("sender") or t.get("author")
-        text = t.get("text") or t.get("message") or t.get("content") or t.get("body")
-        at = t.get("time") or t.get("timestamp") or t.get("at") or t.get("created_at")
-        return str(role or ""), text_or_none(text), at
+        role = first_of(t, "role", "speaker", "sender", "author")
+        text = first_of(t, "text", "message", "content", "body")
+        at = first_of(t, "time", "timestamp", "at", "created_at")
+        return str("" if role is None else role), as_text(text, f"turns[{idx}].text"), at
     raise RecordError(f"turn {idx} is neither an object nor a [role, text] pair", f"turns[{idx}]")
 
 
@@ -93,24 +97,28 @@ def _from_object(obj: dict[str, Any], source: SourceConfig, max_chars: int) -> I
         "touchpoint": text_or_none(get("touchpoint")),
         "language": text_or_none(get("language")),
     }
-    data, utts = conversation(require_id(get("source_id"), "conversation_id"), turns, meta, source, max_chars)
+    conv_id = optional_id(get("source_id"))
+    data, utts = conversation(conv_id or "", turns, meta, source, max_chars)
+    if conv_id is None:  # a content key: customer, time and every turn's text
+        data["source_id"] = derived_id(data["customer_id"], data["occurred_at"], *(u["text"] for u in utts))
+        data["id_derived"] = True
     return Item(line=0, kind="feedback", data=data, utterances=utts)
 
 
 def read_conversations(path: Path, source: SourceConfig, fmt: str, max_chars: int) -> Iterator[Item]:
-    records = iter_jsonl(path) if fmt == "jsonl" else iter_json_array(path)
-    for line, obj, raw, err in records:
-        if err is None and not isinstance(obj, dict):
-            err = RecordError("expected a conversation object", None)
-        if err is not None:
-            yield bad(line, err, raw)
+    """Conversations from JSON Lines (one per line) or a JSON document (a list, or one object).
+
+    A conversation with no id gets ``derived_id(customer, time, turn texts)`` and ``id_derived``.
+    """
+    records = iter_jsonl(path) if fmt == "jsonl" else iter_json_doc(path)
+    for rec in records:
+        if rec.error is None and not isinstance(rec.value, dict):
+            rec.error = RecordError("expected a conversation object", None)
+        if rec.error is not None:
+            yield bad(rec.line, rec.error, rec.raw, rec.span)
             continue
-        try:
-            item = _from_object(obj, source, max_chars)
-            item.line = line
-            yield item
-        except RecordError as exc:
-            yield bad(line, exc, raw or obj)
+        obj = rec.value
+        yield guard(rec.line, rec.raw or obj, lambda: _from_object(obj, source, max_chars), rec.span)
 
 
 ROW_ALIASES: dict[str, tuple[str, ...]] = {
@@ -122,36 +130,48 @@ ROW_ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def read_chat_rows(path: Path, source: SourceConfig, max_chars: int) -> Iterator[Item]:
-    """One message per row; rows of one conversation must be contiguous (documented)."""
+    """One message per row; rows of one conversation must be contiguous (documented).
+
+    Rows need a conversation id (it is what groups them), so a row without one is quarantined.
+    A conversation's item spans the physical lines of all its rows (``runs`` when bad rows sit
+    between them).
+    """
     get = lambda row, f: pick(row, f, source.columns, ROW_ALIASES[f])  # noqa: E731
     seen: set[str] = set()
-    cur_id, cur_line, turns, meta = None, 0, [], {}
+    cur_id, turns, meta, runs = None, [], {}, []
+
+    def build() -> Item:
+        data, utts = conversation(cur_id, turns, meta, source, max_chars)
+        return Item(line=0, kind="feedback", data=data, utterances=utts)
 
     def flush() -> Iterator[Item]:
         if cur_id is None:
             return
-        try:
-            data, utts = conversation(cur_id, turns, meta, source, max_chars)
-            yield Item(line=cur_line, kind="feedback", data=data, utterances=utts)
-        except RecordError as exc:
-            yield bad(cur_line, exc, f"conversation {cur_id}")
+        item = guard(runs[0][0], f"conversation {cur_id}", build, sum(c for _, c in runs))
+        item.runs = tuple(runs) if len(runs) > 1 else ()
+        yield item
 
-    for line, row, raw, err in iter_csv(path):
-        if err is not None:
-            yield bad(line, err, raw)
+    for rec in iter_csv(path):
+        if rec.error is not None:
+            yield bad(rec.line, rec.error, rec.raw, rec.span)
             continue
+        row = rec.value
         try:
             conv_id = require_id(get(row, "source_id"), source.columns.get("source_id", "conversation_id"))
             if conv_id != cur_id and conv_id in seen:
-                raise RecordError(f"conversation {conv_id} is not contiguous in the file", "conversation_id")
+                raise RecordError(f"conversation {excerpt(conv_id)} is not contiguous in the file", "conversation_id")
             parse_ts(get(row, "at"), "at")
+            turn = (str(get(row, "role") or ""), as_text(get(row, "text"), "text"), get(row, "at"))
         except RecordError as exc:
-            yield bad(line, exc, raw)
+            yield bad(rec.line, exc, rec.raw, rec.span)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one row never stops the file
+            yield bad(rec.line, unexpected(exc), rec.raw, rec.span)
             continue
         if conv_id != cur_id:
             yield from flush()
             seen.add(conv_id)
-            cur_id, cur_line, turns = conv_id, line, []
+            cur_id, turns, runs = conv_id, [], []
             meta = {
                 "customer_id": text_or_none(get(row, "customer_id")),
                 "interaction_id": text_or_none(get(row, "interaction_id")),
@@ -159,5 +179,9 @@ def read_chat_rows(path: Path, source: SourceConfig, max_chars: int) -> Iterator
                 "touchpoint": text_or_none(get(row, "touchpoint")),
                 "language": text_or_none(get(row, "language")),
             }
-        turns.append((str(get(row, "role") or ""), text_or_none(get(row, "text")), get(row, "at")))
+        turns.append(turn)
+        if runs and runs[-1][0] + runs[-1][1] == rec.line:
+            runs[-1] = (runs[-1][0], runs[-1][1] + rec.span)
+        else:
+            runs.append((rec.line, rec.span))
     yield from flush()

@@ -8,9 +8,8 @@ from typing import Any
 
 from configs import SourceConfig
 from pipeline.errors import RecordError
-from pipeline.ingest.base import (
-    Item, bad, iter_csv, parse_number, parse_ts, pick, require_id, text_or_none,
-)
+from pipeline.ingest.base import Item, bad, guard, parse_number, parse_ts, pick, require_id, text_or_none
+from pipeline.ingest.lines import iter_csv
 from pipeline.records import CSAT_SCALES
 
 SURVEY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -95,26 +94,18 @@ def ticket_from_row(row: dict[str, Any], source: SourceConfig) -> Item:
 
 
 def read_surveys(path: Path, source: SourceConfig, max_chars: int) -> Iterator[Item]:
-    for line, row, raw, err in iter_csv(path):
-        if err is not None:
-            yield bad(line, err, raw)
+    for rec in iter_csv(path):
+        if rec.error is not None:
+            yield bad(rec.line, rec.error, rec.raw, rec.span)
             continue
-        try:
-            item = survey_from_row(row, source, max_chars)
-            item.line = line
-            yield item
-        except RecordError as exc:
-            yield bad(line, exc, raw)
+        row = rec.value
+        yield guard(rec.line, rec.raw, lambda: survey_from_row(row, source, max_chars), rec.span)
 
 
 def read_tickets(path: Path, source: SourceConfig) -> Iterator[Item]:
-    for line, row, raw, err in iter_csv(path):
-        if err is not None:
-            yield bad(line, err, raw)
+    for rec in iter_csv(path):
+        if rec.error is not None:
+            yield bad(rec.line, rec.error, rec.raw, rec.span)
             continue
-        try:
-            item = ticket_from_row(row, source)
-            item.line = line
-            yield item
-        except RecordError as exc:
-            yield bad(line, exc, raw)
+        row = rec.value
+        yield guard(rec.line, rec.raw, lambda: ticket_from_row(row, source), rec.span)
