@@ -119,6 +119,16 @@ def cmd_rerun(args) -> int:
     return 0
 
 
+def cmd_rescore(args) -> int:
+    from flows.nightly import rescore
+
+    settings = _settings(args)
+    t0 = time.perf_counter()
+    res = rescore(since=args.since, all_files=args.all, config=args.config, data_dir=settings.data_dir)
+    _print_result(res, t0, settings.data_dir)
+    return 0
+
+
 def cmd_report(args) -> int:
     from pipeline.report import terminal_summary, write_report
 
@@ -172,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("path", help="a file or folder; files are matched to sources by the config's patterns")
     rr.add_argument("--source", help="treat every file as this configured source (skips pattern matching)")
     rr.set_defaults(func=cmd_rerun)
+
+    rs = sub.add_parser("rescore", help="reprocess stored files scored by an older config or model version")
+    rs.add_argument("--since", help="only files ingested by runs started on or after this date (YYYY-MM-DD)")
+    rs.add_argument("--all", action="store_true", help="rescore every ingested file, current or not")
+    rs.set_defaults(func=cmd_rescore)
 
     from flows.cli_models import add_parser as add_models_parser
 

@@ -41,8 +41,21 @@ def rerun(path: str, config: str | None = None, data_dir: str | None = None,
     return run_inputs("rerun", path, config, settings.data_dir, incremental=False, source=source)
 
 
-def run_inputs(flow_name: str, root: str, config: str | None, data_dir: str, incremental: bool,
-               source: str | None = None) -> dict[str, Any]:
+@flow(name="touchpoint-rescore")
+def rescore(since: str | None = None, all_files: bool = False, config: str | None = None,
+            data_dir: str | None = None) -> dict[str, Any]:
+    """Reprocess ingested files whose rows came from another config or model version (after a promotion).
+
+    ``since`` (a date) limits it to files ingested by runs started then or later; ``all_files``
+    rescores them even when their versions are current.
+    """
+    settings = load_settings(config, data_dir)
+    return run_inputs("rescore", None, config, settings.data_dir, incremental=False,
+                      stale=(since, all_files))
+
+
+def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: str, incremental: bool,
+               source: str | None = None, stale: tuple | None = None) -> dict[str, Any]:
     settings = load_settings(config, data_dir)
     if not models_ready(settings):
         raise TouchpointError(f"no models in {Path(data_dir) / 'models'}; run `touchpoint models build` first")
@@ -52,7 +65,11 @@ def run_inputs(flow_name: str, root: str, config: str | None, data_dir: str, inc
     store.check_writable(data_dir)  # a read-only or locked store fails now, not after the processing
     with store.run_lock(data_dir):
         tasks.clean_stale_staging(data_dir)
-        found = tasks.discover_inputs(root, config, data_dir, incremental, source)
+        if stale is not None:
+            found = tasks.discover_stale(config, data_dir, stale[0], stale[1], current_models(settings))
+            root = "the store's ingested files"
+        else:
+            found = tasks.discover_inputs(root, config, data_dir, incremental, source)
         files, warnings = found["files"], list(found["refused"])
         if not files:
             return {"run_id": None, "files": 0, "warnings": warnings,
@@ -62,12 +79,16 @@ def run_inputs(flow_name: str, root: str, config: str | None, data_dir: str, inc
             results = [process(f, config, data_dir, stage_dir) for f in files]
             run = {"run_id": run_id, "flow": flow_name, "started_at": started,
                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "warnings": warnings,
-                   "config_hash": settings.hash(), "models": {k: m.meta_.tag for k, m in tasks.load_models(settings).items()}}
+                   "config_hash": settings.hash(), "models": current_models(settings)}
             t0 = time.perf_counter()
             published = tasks.publish_run(data_dir, results, run, settings.join.customer_window_days)
             t1 = time.perf_counter()
         finally:
             tasks.cleanup_stage(stage_dir)
+        n_stale = len(store.stale_files(data_dir, settings.hash(), current_models(settings)))
+        if n_stale:
+            published["warnings"].append(f"{n_stale} ingested files were scored with another config or model "
+                                         f"version; `touchpoint rescore` brings them up to date")
         # Analysis after publish may fail without undoing the publish or breaking later runs.
         emerging, report_path = None, None
         try:
@@ -88,6 +109,10 @@ def run_inputs(flow_name: str, root: str, config: str | None, data_dir: str, inc
             "unmatched_feedback": published["unmatched_feedback"], "conflicts": published["conflicts"],
             "warnings": published["warnings"], "emerging_topics": emerging,
             "seconds": seconds, "records_in": sum(r["rows_in"] for r in results)}
+
+
+def current_models(settings) -> dict[str, str]:
+    return {k: m.meta_.tag for k, m in tasks.load_models(settings).items()}
 
 
 def _analysis_failed(data_dir: str, run_id: str, step: str, exc: Exception, published: dict[str, Any]) -> None:

@@ -83,6 +83,27 @@ def discover_inputs(root: str, config: str | None, data_dir: str | None, increme
     return {"files": out, "refused": refused}
 
 
+@task(name="discover-stale-inputs")
+def discover_stale(config: str | None, data_dir: str | None, since: str | None, include_current: bool,
+                   models: dict[str, str]) -> dict[str, Any]:
+    """Ingested files to rescore (another config or model version produced their rows), still on disk
+    with the same content; the rest are reported as missing or changed."""
+    settings = load_settings(config, data_dir)
+    roots = allowed_roots(settings)
+    out, warnings = [], []
+    for f in store.stale_files(settings.data_dir, settings.hash(), models, since, include_current):
+        path = Path(f["path"] or "")
+        why = refusal(path, [*roots, path.parent.resolve()]) if f["path"] else "no recorded path"
+        if why is None and file_sha256(path) != f["sha256"]:
+            why = f"{path}: content changed since it was ingested; use `touchpoint rerun` for the new content"
+        if why:
+            warnings.append(f"cannot rescore {f['input_file']}: {why}")
+            continue
+        out.append({"path": str(path), "rel": f["input_file"], "sha256": f["sha256"], "source": f["source"],
+                    "seq": len(out)})
+    return {"files": out, "refused": warnings}
+
+
 @task(name="process-input", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only)
 def process_input(item: dict[str, Any], config: str | None, data_dir: str | None, stage_dir: str) -> dict[str, Any]:
     settings = load_settings(config, data_dir)

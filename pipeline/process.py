@@ -50,6 +50,7 @@ class FileResult:
     source: str
     channel: str
     seq: int = 0
+    path: str = ""
     rows_in: int = 0
     rows_out: int = 0  # records staged; publish decides how many are really published
     quarantined: int = 0
@@ -305,7 +306,8 @@ def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settin
     attempt never sees what a failed one left behind.
     """
     ctx = FileContext(rel=rel, sha256=sha256, seq=seq, source=source, settings=settings, pseudonym_key=pseudonym_key)
-    result = FileResult(input_file=rel, sha256=sha256, source=source.name, channel=source.channel, seq=seq)
+    result = FileResult(input_file=rel, sha256=sha256, source=source.name, channel=source.channel, seq=seq,
+                        path=str(Path(path).resolve()))
     timer = Timer(result.seconds)
     file_dir = Path(stage_dir) / f"{seq:05d}-{sha256[:16]}"
     shutil.rmtree(file_dir, ignore_errors=True)

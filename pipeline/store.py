@@ -56,7 +56,9 @@ SCHEMA = {
     # History of keys that arrived again with different content: the later record wins, nothing silently.
     "conflicts": """run_id VARCHAR, table_name VARCHAR, record_key VARCHAR, kind VARCHAR, previous_hash VARCHAR,
         new_hash VARCHAR, previous_file VARCHAR, previous_line INTEGER, new_file VARCHAR, new_line INTEGER""",
-    "ingested_files": """sha256 VARCHAR, input_file VARCHAR, source VARCHAR, run_id VARCHAR, rows_in INTEGER""",
+    # What the store holds from each input file, and which config and model versions produced it.
+    "ingested_files": """sha256 VARCHAR, input_file VARCHAR, source VARCHAR, run_id VARCHAR, rows_in INTEGER,
+        path VARCHAR, config_hash VARCHAR, models VARCHAR""",
 }
 # Natural keys used for upserts (no PRIMARY KEY constraints: delete-then-insert in one transaction).
 KEYS = {
@@ -166,6 +168,26 @@ def ingested_hashes(data_dir: str | os.PathLike) -> set[str]:
         return {r[0] for r in con.execute("SELECT sha256 FROM ingested_files").fetchall()}
     finally:
         con.close()
+
+
+def stale_files(data_dir: str | os.PathLike, config_hash: str, models: dict[str, str],
+                since: Any = None, include_current: bool = False) -> list[dict[str, Any]]:
+    """Ingested files whose stored rows came from another config or model version (or all, with
+    ``include_current``), optionally only those ingested by runs started on or after ``since``."""
+    if not db_path(data_dir).exists():
+        return []
+    con = connect(data_dir, read_only=True)
+    try:
+        rows = con.execute("""SELECT i.sha256, i.input_file, i.source, i.path, i.config_hash, i.models,
+                r.started_at FROM ingested_files i LEFT JOIN runs r USING (run_id)
+            WHERE (? OR i.config_hash IS DISTINCT FROM ? OR i.models IS DISTINCT FROM ?)
+              AND (CAST(? AS TIMESTAMP) IS NULL OR r.started_at >= CAST(? AS TIMESTAMP))
+            ORDER BY r.started_at, i.input_file""",
+                           [include_current, config_hash, json.dumps(models, sort_keys=True), since, since]).fetchall()
+    finally:
+        con.close()
+    cols = ["sha256", "input_file", "source", "path", "config_hash", "models", "started_at"]
+    return [dict(zip(cols, r)) for r in rows]
 
 
 def _stage(con: duckdb.DuckDBPyConnection, name: str, parts: list[str]) -> None:
@@ -323,8 +345,10 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         conflicts = con.execute("SELECT count(*) FROM conflicts WHERE run_id = ?", [run["run_id"]]).fetchone()[0]
         for f in files:
             con.execute("DELETE FROM ingested_files WHERE sha256 = ?", [f["sha256"]])
-            con.execute("INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?)",
-                        [f["sha256"], f["input_file"], f["source"], run["run_id"], f["rows_in"]])
+            con.execute(f"INSERT INTO ingested_files ({', '.join(columns('ingested_files'))}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [f["sha256"], f["input_file"], f["source"], run["run_id"], f["rows_in"], f.get("path"),
+                         run["config_hash"], json.dumps(run["models"], sort_keys=True)])
         warnings = [w for f in files for w in f.get("warnings", [])] + list(run.get("warnings", []))
         con.execute(f"INSERT INTO runs ({', '.join(columns('runs'))}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             run["run_id"], run["flow"], run["started_at"], run["finished_at"], "published", run["config_hash"],

@@ -299,3 +299,22 @@ def test_bounded_time_a_slow_file_is_stopped_by_the_task_timeout(tmp_path, data_
     assert "timed out" in str(exc.value).lower() or "timeout" in type(exc.value).__name__.lower()
     assert time.perf_counter() - t0 < 60
     assert not store.db_path(data_dir).exists() or q(data_dir, "SELECT count(*) FROM feedback")[0][0] == 0
+
+
+def test_rescore_after_a_config_change_updates_every_row(config, landing, data_dir, tmp_path):
+    from flows.nightly import rescore
+
+    nightly(landing=str(landing), config=str(config))
+    old_hash = load_settings(config).hash()
+    changed = write_config(tmp_path / "changed.yaml", data_dir, contract={"max_bad_fraction": 0.55},
+                           join={"customer_window_days": 30})
+    new_hash = load_settings(changed).hash()
+    assert new_hash != old_hash
+    assert nightly(landing=str(landing), config=str(changed))["files"] == 0  # same content: nightly skips it
+    res = rescore(config=str(changed))
+    assert res["files"] == 9 and res["counts"]["review"]["out"] == 8
+    assert q(data_dir, "SELECT DISTINCT config_hash FROM feedback") == [(new_hash,)]
+    models = json.loads(q(data_dir, "SELECT models FROM runs ORDER BY finished_at DESC LIMIT 1")[0][0])
+    assert store.stale_files(data_dir, new_hash, models) == []
+    assert len(store.stale_files(data_dir, old_hash, models)) == 9
+    assert rescore(config=str(changed))["files"] == 0
