@@ -250,7 +250,8 @@ def iter_json_doc(path: Path) -> Iterator[Rec]:
         yield Rec(1, None, "", RecordError(f"invalid UTF-8 at byte {exc.start}", None))
         return
     except json.JSONDecodeError as exc:
-        yield Rec(exc.lineno, None, "", RecordError(f"broken JSON: {exc.msg} (column {exc.colno})", None))
+        line = min(exc.lineno, max(1, len(data.splitlines())))  # an error at EOF is on the last line
+        yield Rec(line, None, "", RecordError(f"broken JSON: {exc.msg} (column {exc.colno})", None))
         return
     except RecursionError:
         yield Rec(1, None, "", RecordError("broken JSON: nested too deeply", None))

@@ -353,7 +353,8 @@ def test_vendor_metadata_language_and_time():
 
 def test_any_exception_inside_a_record_quarantines_only_that_record(tmp_path):
     good, bad = by_kind(read(READERS / "calls_numeric_and_nested.jsonl", "callcentre"))
-    assert [g.data["source_id"] for g in good] == ["N1", "N3"]
+    assert [g.data["source_id"] for g in good] == ["N1", "N3", "N4"]
+    assert good[2].data["text"] == "7\n12.5"
     assert good[0].utterances[1]["text"] == "42"  # a number said is text
     assert bad[0].line == 2 and "expected text" in bad[0].error.reason
     p = tmp_path / "reviews.jsonl"
