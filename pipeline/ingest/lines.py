@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import RecordError
-from pipeline.ingest.base import Item, excerpt, unexpected
+from pipeline.ingest.base import Item, unexpected
 
 csv.field_size_limit(max(csv.field_size_limit(), 10_000_000))  # MAX_RECORD_CHARS applies first, located
 
