@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow
 
 from configs import load_settings
-from flows import tasks
+from flows import progress, tasks
 from models.train import models_ready
 from pipeline import store
 from pipeline.errors import TouchpointError
@@ -75,8 +75,10 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
             return {"run_id": None, "files": 0, "warnings": warnings,
                     "message": f"nothing new under {root}" + (f" ({len(warnings)} refused)" if warnings else "")}
         process = tasks.process_input.with_options(timeout_seconds=settings.run.task_timeout_s)
+        total = sum(Path(f["path"]).stat().st_size for f in files)
         try:
-            results = [process(f, config, data_dir, stage_dir) for f in files]
+            with progress.files_progress(total, flow_name):
+                results = [process(f, config, data_dir, stage_dir) for f in files]
             run = {"run_id": run_id, "flow": flow_name, "started_at": started,
                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "warnings": warnings,
                    "config_hash": settings.hash(), "models": current_models(settings)}
@@ -101,6 +103,10 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
         except Exception as exc:  # noqa: BLE001
             _analysis_failed(data_dir, run_id, "report", exc, published)
         t3 = time.perf_counter()
+        try:
+            tasks.publish_artifacts(data_dir, run_id, {"report": report_path})
+        except Exception as exc:  # noqa: BLE001
+            _analysis_failed(data_dir, run_id, "Prefect artifacts", exc, published)
     seconds: dict[str, float] = {"publish": t1 - t0, "emerging_topics": t2 - t1, "report": t3 - t2}
     for r in results:
         for k, v in r["seconds"].items():

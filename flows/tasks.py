@@ -15,6 +15,8 @@ from typing import Any
 
 from prefect import task
 
+from flows import progress
+
 from configs import Settings, load_settings
 from models.registry import Registry
 from pipeline import store
@@ -107,9 +109,12 @@ def discover_stale(config: str | None, data_dir: str | None, since: str | None, 
 @task(name="process-input", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only)
 def process_input(item: dict[str, Any], config: str | None, data_dir: str | None, stage_dir: str) -> dict[str, Any]:
     settings = load_settings(config, data_dir)
+    bar = progress.current()
+    bar.file_started(item["rel"])
     res: FileResult = process_file(Path(item["path"]), item["rel"], item["sha256"], settings.source(item["source"]),
                                    settings, load_models(settings), Path(stage_dir), seq=item["seq"],
-                                   pseudonym_key=pseudonym_key(settings.data_dir))
+                                   pseudonym_key=pseudonym_key(settings.data_dir), on_batch=bar.batch_done)
+    bar.file_done(Path(item["path"]).stat().st_size)
     log.info("%s: %d in, %d staged, %d quarantined, %d duplicate", item["rel"], res.rows_in, res.rows_out,
              res.quarantined, res.duplicates)
     return res.to_dict()
@@ -137,6 +142,22 @@ def report(data_dir: str, run_id: str) -> str:
     from pipeline.report import write_report
 
     return str(write_report(data_dir, run_id=run_id))
+
+
+@task(name="publish-artifacts")
+def publish_artifacts(data_dir: str, run_id: str, result: dict[str, Any]) -> None:
+    """The run's summary (markdown) and scorecard (table) as Prefect artifacts, shown in the Prefect UI."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    from pipeline.report import collect, run_markdown
+
+    data = collect(data_dir, run_id)
+    create_markdown_artifact(key="touchpoint-run-summary", markdown=run_markdown(data, result.get("report")),
+                             description=f"Touchpoint run {run_id}")
+    create_table_artifact(key="touchpoint-scorecard", table=[{k: (v if isinstance(v, (int, float, str)) or v is None
+                                                                   else str(v)) for k, v in r.items()}
+                                                              for r in data["scorecard"]],
+                          description="NPS, CSAT, CES, time to resolution and sentiment per touchpoint")
 
 
 def clean_stale_staging(data_dir: str) -> int:

@@ -19,7 +19,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -299,7 +299,7 @@ def process_batch(items: list[Item], ctx: FileContext, models: dict[str, Any], s
 
 def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settings: Settings,
                  models: dict[str, Any], stage_dir: Path, seq: int = 0,
-                 pseudonym_key: bytes | None = None) -> FileResult:
+                 pseudonym_key: bytes | None = None, on_batch: Callable[[int], None] | None = None) -> FileResult:
     """Stream one file through the stages, writing Parquet parts under ``stage_dir/<seq>-<sha>/<table>/``.
 
     Each call starts from clean state (its own dedupe map and an emptied part folder), so a retried
@@ -335,6 +335,8 @@ def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settin
                 p = d / f"{n_batch:05d}.parquet"
                 df.to_parquet(p, index=False)
                 result.parts.setdefault(table, []).append(str(p))
+        if on_batch is not None:
+            on_batch(out.rows_in)
         t_read = time.perf_counter()
     if result.rows_in == 0:
         result.warnings.append(f"{rel}: the file holds no records (empty or header only)")

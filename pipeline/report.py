@@ -107,7 +107,9 @@ def _table(rows: list[dict[str, Any]], title: str, note: str = "") -> str:
         return f"<h2>{html.escape(title)}</h2><p class=muted>Nothing to show.</p>"
     cols = list(rows[0])
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols) + "</tr>" for r in rows)
+    # dir="auto": each cell takes its direction from its own text (Persian and Arabic right to left)
+    body = "".join("<tr>" + "".join(f"<td dir=auto>{html.escape(_fmt(r[c]))}</td>" for c in cols) + "</tr>"
+                   for r in rows)
     note_html = f"<p class=muted>{html.escape(note)}</p>" if note else ""
     return f"<h2>{html.escape(title)}</h2>{note_html}<table><tr>{head}</tr>{body}</table>"
 
@@ -125,7 +127,10 @@ def render_html(data: dict[str, Any]) -> str:
     parts = [
         f"<!doctype html><html><head><meta charset=utf-8><meta name=generator content={GENERATOR}>"
         "<title>Touchpoint report</title><style>",
-        "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}",
+        # a font stack with Latin, CJK and Persian/Arabic coverage on Linux, macOS and Windows
+        "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC','Noto Sans SC',",
+        "'PingFang SC','Microsoft YaHei','Noto Naskh Arabic','Vazirmatn','Tahoma','DejaVu Sans',sans-serif;",
+        "margin:2em auto;max-width:1100px;color:#222}td[dir=auto]{unicode-bidi:plaintext}",
         "table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}td,th{border-bottom:1px solid #ddd;",
         "padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}.muted{color:#777}",
         ".cards{display:flex;flex-wrap:wrap;gap:8px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px}",
@@ -155,6 +160,35 @@ def render_html(data: dict[str, Any]) -> str:
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def run_markdown(data: dict[str, Any], report_path: str | None = None) -> str:
+    """The run summary as markdown (a Prefect artifact): counts, quarantine, unmatched, models, warnings."""
+    run = data["run"] or {}
+    counts = json.loads(run.get("counts") or "{}")
+    models = json.loads(run.get("models") or "{}")
+    warnings = json.loads(run.get("warnings") or "[]")
+    t = data["totals"]
+    lines = [f"# Touchpoint run {run.get('run_id', '–')} ({run.get('flow', '')})", "",
+             "| channel | in | out | quarantined | duplicates | superseded | files |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for ch, c in sorted(counts.items()):
+        lines.append(f"| {ch} | {c.get('in')} | {c.get('out')} | {c.get('quarantined')} | {c.get('duplicates')} | "
+                     f"{c.get('superseded', 0)} | {c.get('files')} |")
+    lines += ["", f"- Store: {t['feedback']} feedback rows, {t['scores']} scores, {t['tickets']} tickets, "
+              f"{t['quarantined']} quarantined records",
+              f"- Feedback with no score or ticket match: {run.get('unmatched_feedback', t['unmatched'])}",
+              f"- Records that arrived again with different content (conflicts): {run.get('conflicts') or 0}",
+              f"- Models: {', '.join(f'{k} `{v}`' for k, v in models.items())}; config `{run.get('config_hash')}`"]
+    if report_path:
+        lines.append(f"- HTML report: [{report_path}](file://{report_path})")
+    if warnings:
+        lines += ["", "## Warnings", *[f"- {w}" for w in warnings]]
+    if data["quarantine"]:
+        lines += ["", "## Quarantined (first 10)", "| file | line | field | reason |", "|---|---:|---|---|"]
+        lines += [f"| {r['input_file']} | {r['input_line']} | {r['field'] or ''} | {str(r['reason'])[:80]} |"
+                  for r in data["quarantine"][:10]]
+    return "\n".join(lines)
 
 
 GENERATOR = "touchpoint-report"

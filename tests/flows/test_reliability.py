@@ -318,3 +318,26 @@ def test_rescore_after_a_config_change_updates_every_row(config, landing, data_d
     assert store.stale_files(data_dir, new_hash, models) == []
     assert len(store.stale_files(data_dir, old_hash, models)) == 9
     assert rescore(config=str(changed))["files"] == 0
+
+
+def test_each_run_publishes_a_summary_and_a_scorecard_artifact(config, landing, data_dir):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    state = nightly(landing=str(landing), config=str(config), return_state=True)
+    res = state.result()
+    flow_run_id = state.state_details.flow_run_id
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+
+    arts = {a.key: a for a in asyncio.run(read())}
+    summary = arts["touchpoint-run-summary"].data
+    assert arts["touchpoint-run-summary"].type == "markdown" and res["run_id"] in summary
+    assert "| review | 14 | 8 | 6 | 0 | 0 | 2 |" in summary and res["report"] in summary
+    assert arts["touchpoint-scorecard"].type == "table"
+    assert {r["touchpoint"] for r in json.loads(arts["touchpoint-scorecard"].data)} >= {"app", "support"}
