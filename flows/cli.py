@@ -17,8 +17,13 @@ EPILOG = """examples:
   touchpoint demo                      generate demo data, build models if missing, run nightly, report
   touchpoint run nightly               process new files under <data_dir>/landing
   touchpoint rerun dumps/reviews.csv   process one dump (file or folder) ad hoc
+  touchpoint rescore                   after a promotion: rescore files scored by older models
+  touchpoint export out/ --format parquet
   touchpoint models build              train the default models into <data_dir>/models
   touchpoint models evaluate ../shared/devdata
+  touchpoint models train sentiment --data labels.csv --no-promote
+  touchpoint models compare A B --data labels.csv
+  touchpoint models retrain sentiment --data labels.csv   (promotes only when better)
   touchpoint report --out report.html
 
 Configuration: configs/touchpoint.yaml (or --config FILE); data directory: --data-dir or TOUCHPOINT_DATA_DIR.
@@ -48,6 +53,13 @@ def say(text: str = "") -> None:
     from pipeline.safety import terminal_safe
 
     print(terminal_safe(str(text)))
+
+
+def _quiet_say(text: str = "") -> None:
+    from pipeline.safety import terminal_safe
+
+    if str(text).startswith("warning:"):
+        print(terminal_safe(str(text)), file=sys.stderr)
 
 
 def _print_result(res: dict, t0: float, data_dir: str) -> None:
@@ -163,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML config (default: configs/touchpoint.yaml)")
     p.add_argument("--data-dir", help="store, models, landing and reports folder (default from config: data/)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log per-file progress, Prefect's task logs, and the traceback of an error")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -218,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("touchpoint").setLevel(logging.INFO if args.verbose else logging.WARNING)
     os.environ.setdefault("TOUCHPOINT_CLI", "1")
+    if not args.quiet and sys.stderr.isatty():
+        os.environ.setdefault("TOUCHPOINT_PROGRESS", "1")
+    if args.quiet:
+        global say
+        say = _quiet_say
     from flows.ops import mark_owner, reap_orphaned_servers
 
     mark_owner()
