@@ -55,6 +55,7 @@ class FileResult:
     rows_out: int = 0  # records staged; publish decides how many are really published
     quarantined: int = 0
     duplicates: int = 0  # exact duplicates inside this file
+    fragments: int = 0  # bad parts of records that were still read (quarantined, not records)
     feedback: int = 0
     scores: int = 0
     tickets: int = 0
@@ -88,6 +89,7 @@ class BatchOutput:
     quarantined: int = 0
     duplicates: int = 0
     pii_redacted: int = 0
+    fragments: int = 0
     reasons: Counter = field(default_factory=Counter)
 
 
@@ -265,7 +267,11 @@ def process_batch(items: list[Item], ctx: FileContext, models: dict[str, Any], s
     """One batch of parsed items -> staged DataFrames and counts. ``seen`` is the file's dedupe state."""
     good = [it for it in items if it.kind != "bad"]
     bad = [it for it in items if it.kind == "bad"]
-    out = BatchOutput(frames={}, rows_in=len(items), quarantined=len(bad), reasons=reason_counts(bad))
+    # A bad *part* of a record that was still read (a broken WebVTT cue of a call) is quarantined with
+    # its own line, but it is not a record: it stays out of the record counts and the contract.
+    whole = [it for it in bad if it.parent_line is None]
+    out = BatchOutput(frames={}, rows_in=len(items) - (len(bad) - len(whole)), quarantined=len(whole),
+                      reasons=reason_counts(whole), fragments=len(bad) - len(whole))
     if bad:
         out.frames["quarantine"] = quarantine_frame(bad, ctx)
     kept, out.duplicates = drop_file_duplicates(good, ctx.source, seen)
@@ -320,6 +326,7 @@ def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settin
         result.rows_in += out.rows_in
         result.quarantined += out.quarantined
         result.duplicates += out.duplicates
+        result.fragments += out.fragments
         result.rows_out += out.rows_in - out.quarantined - out.duplicates
         result.pii_redacted += out.pii_redacted
         for reason, n in out.reasons.items():

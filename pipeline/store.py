@@ -267,6 +267,8 @@ def reconcile(files: list[dict[str, Any]], fates: dict[str, dict[str, int]],
         c["quarantined"] += f["quarantined"]
         c["duplicates"] += f["duplicates"]
         c["files"] += 1
+        if f.get("fragments"):
+            c["fragments_quarantined"] = c.get("fragments_quarantined", 0) + f["fragments"]
     for ch, c in counts.items():
         fate = fates.get(ch, {})
         c["out"] = published.get(ch, 0)

@@ -341,3 +341,15 @@ def test_each_run_publishes_a_summary_and_a_scorecard_artifact(config, landing, 
     assert "| review | 14 | 8 | 6 | 0 | 0 | 2 |" in summary and res["report"] in summary
     assert arts["touchpoint-scorecard"].type == "table"
     assert {r["touchpoint"] for r in json.loads(arts["touchpoint-scorecard"].data)} >= {"app", "support"}
+
+
+def test_broken_webvtt_cues_are_quarantined_while_the_call_is_published(config, data_dir):
+    src = ROOT / "tests" / "data" / "readers" / "broken_cues.vtt"
+    dump = data_dir / "dump" / "calls"
+    dump.mkdir(parents=True)
+    (dump / "broken_cues.vtt").write_bytes(src.read_bytes())
+    res = rerun(path=str(data_dir / "dump"), config=str(config))
+    c = res["counts"]["call"]
+    assert (c["in"], c["out"], c["quarantined"]) == (1, 1, 0) and c["fragments_quarantined"] >= 3
+    assert q(data_dir, "SELECT count(*) FROM quarantine WHERE channel = 'call'")[0][0] == c["fragments_quarantined"]
+    assert q(data_dir, "SELECT count(*) FROM feedback WHERE channel = 'call'")[0][0] == 1
