@@ -14,7 +14,7 @@ from pipeline.errors import StoreError
 from pipeline.safety import neutralize_cell
 
 EXPORT_TABLES = ["feedback", "feedback_scores", "sentences", "utterances", "scores", "tickets", "aggregates",
-                 "quarantine", "conflicts", "emerging_topics"]
+                 "quarantine", "conflicts", "emerging_topics", *store.VIEWS]
 
 
 def _neutralize(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -32,7 +32,7 @@ def export_tables(data_dir: str | os.PathLike, out_dir: str | os.PathLike, fmt: 
     if fmt not in ("csv", "parquet"):
         raise StoreError(f"unknown export format {fmt!r}; use csv or parquet")
     tables = tables or EXPORT_TABLES
-    unknown = [t for t in tables if t not in store.SCHEMA]
+    unknown = [t for t in tables if t not in store.SCHEMA and t not in store.VIEWS]
     if unknown:
         raise StoreError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(EXPORT_TABLES)}")
     out = Path(out_dir)

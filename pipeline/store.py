@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import duckdb
 
 from pipeline.errors import StoreError
-from pipeline.metrics import AGGREGATES_SQL, FEEDBACK_SCORES_SQL
+from pipeline.metrics import AGGREGATES_SQL, DETRACTOR_MAX, FEEDBACK_SCORES_SQL
 
 SCHEMA = {
     "feedback": """feedback_id VARCHAR, channel VARCHAR, source VARCHAR, source_id VARCHAR, customer_id VARCHAR,
@@ -79,6 +79,28 @@ DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quar
                "aggregates"]
 
 
+# Documented views for BI tools and analysts (README "Use the results"); recreated on every connect.
+VIEWS = {
+    "v_nps_by_touchpoint_day": """
+        SELECT event_date, touchpoint, sum(volume) AS volume, sum(n_nps) AS n_nps,
+               round(sum(nps * n_nps) / nullif(sum(n_nps), 0), 1) AS nps,
+               round(sum(sentiment_mean * volume) / nullif(sum(volume), 0), 3) AS sentiment
+        FROM aggregates GROUP BY event_date, touchpoint""",
+    "v_topic_sentiment_by_touchpoint": """
+        SELECT f.touchpoint, s.topic, count(*) AS sentences,
+               count_if(s.sentiment_label = 'negative') AS negative,
+               count_if(s.sentiment_label = 'neutral') AS neutral,
+               count_if(s.sentiment_label = 'positive') AS positive,
+               round(avg(s.sentiment_score), 3) AS sentiment
+        FROM sentences s JOIN feedback f USING (feedback_id) GROUP BY f.touchpoint, s.topic""",
+    "v_detractor_reasons": f"""
+        SELECT f.feedback_id, f.channel, f.touchpoint, f.language, f.event_date, fs.nps, f.top_topic,
+               f.topics, f.sentiment_label, f.text
+        FROM feedback f JOIN feedback_scores fs USING (feedback_id)
+        WHERE fs.nps <= {DETRACTOR_MAX}""",
+}
+
+
 def columns(table: str) -> list[str]:
     return [c.strip().split()[0] for c in SCHEMA[table].split(",")]
 
@@ -117,6 +139,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             name, typ = col.split()[:2]
             if name not in have:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
+    for name, sql in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
     for old, new in (("input_file", "record_hash"),):  # quarantine keyed by content now
         con.execute(f"UPDATE quarantine SET {new} = {old} || ':' || input_line WHERE {new} IS NULL")
 

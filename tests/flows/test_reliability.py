@@ -353,3 +353,22 @@ def test_broken_webvtt_cues_are_quarantined_while_the_call_is_published(config, 
     assert (c["in"], c["out"], c["quarantined"]) == (1, 1, 0) and c["fragments_quarantined"] >= 3
     assert q(data_dir, "SELECT count(*) FROM quarantine WHERE channel = 'call'")[0][0] == c["fragments_quarantined"]
     assert q(data_dir, "SELECT count(*) FROM feedback WHERE channel = 'call'")[0][0] == 1
+
+
+def test_bi_views_agree_with_the_metric_definitions(config, landing, data_dir, tmp_path):
+    from pipeline.export import export_tables
+    from pipeline.metrics import nps
+
+    nightly(landing=str(landing), config=str(config))
+    rows = q(data_dir, """SELECT f.event_date, f.touchpoint, s.nps FROM feedback f JOIN feedback_scores s
+                          USING (feedback_id)""")
+    view = {(d, tp): (n, v) for d, tp, _vol, n, v, _s in q(data_dir, "SELECT * FROM v_nps_by_touchpoint_day")}
+    assert view
+    for (d, tp), (n, v) in view.items():
+        vals = [x for dd, t, x in rows if dd == d and t == tp and x is not None]
+        assert n == len(vals)
+        assert v == (None if not vals else round(nps(vals), 1)), (d, tp)
+    detractors = q(data_dir, "SELECT count(*) FROM v_detractor_reasons")[0][0]
+    assert detractors == sum(1 for *_, x in rows if x is not None and x <= 6) > 0
+    written = export_tables(data_dir, tmp_path / "bi", "parquet", ["v_topic_sentiment_by_touchpoint"])
+    assert len(pd.read_parquet(written["v_topic_sentiment_by_touchpoint"])) > 0
