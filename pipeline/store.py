@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import duckdb
 
 from pipeline.errors import StoreError
-from pipeline.metrics import AGGREGATES_SQL, DETRACTOR_MAX, FEEDBACK_SCORES_SQL
+from pipeline.metrics import AGGREGATES_SQL, DETRACTOR_MAX, FEEDBACK_SCORES_SQL, nps_sql
 
 SCHEMA = {
     "feedback": """feedback_id VARCHAR, channel VARCHAR, source VARCHAR, source_id VARCHAR, customer_id VARCHAR,
@@ -81,11 +81,10 @@ DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quar
 
 # Documented views for BI tools and analysts (README "Use the results"); recreated on every connect.
 VIEWS = {
-    "v_nps_by_touchpoint_day": """
-        SELECT event_date, touchpoint, sum(volume) AS volume, sum(n_nps) AS n_nps,
-               round(sum(nps * n_nps) / nullif(sum(n_nps), 0), 1) AS nps,
-               round(sum(sentiment_mean * volume) / nullif(sum(volume), 0), 3) AS sentiment
-        FROM aggregates GROUP BY event_date, touchpoint""",
+    "v_nps_by_touchpoint_day": f"""
+        SELECT f.event_date, f.touchpoint, count(*) AS volume, count(s.nps) AS n_nps, {nps_sql("s.nps", 1)} AS nps,
+               round(avg(f.sentiment_score), 3) AS sentiment
+        FROM feedback f JOIN feedback_scores s USING (feedback_id) GROUP BY f.event_date, f.touchpoint""",
     "v_topic_sentiment_by_touchpoint": """
         SELECT f.touchpoint, s.topic, count(*) AS sentences,
                count_if(s.sentiment_label = 'negative') AS negative,
