@@ -110,23 +110,25 @@ def cmd_demo(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from flows.nightly import nightly
+    from flows.nightly import nightly, with_runner
 
     settings = _settings(args)
     landing = str(_check_inside(Path(args.landing), settings)) if args.landing else None
     t0 = time.perf_counter()
-    res = nightly(landing=landing, config=args.config, data_dir=settings.data_dir)
+    res = with_runner(nightly, args.runner, args.address, args.workers)(
+        landing=landing, config=args.config, data_dir=settings.data_dir)
     _print_result(res, t0, settings.data_dir)
     return 0
 
 
 def cmd_rerun(args) -> int:
-    from flows.nightly import rerun
+    from flows.nightly import rerun, with_runner
 
     settings = _settings(args)
     path = _check_inside(Path(args.path), settings)
     t0 = time.perf_counter()
-    res = rerun(path=str(path), config=args.config, data_dir=settings.data_dir, source=args.source)
+    res = with_runner(rerun, args.runner, args.address, args.workers)(
+        path=str(path), config=args.config, data_dir=settings.data_dir, source=args.source)
     _print_result(res, t0, settings.data_dir)
     return 0
 
@@ -169,6 +171,13 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _runner_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runner", choices=["local", "dask"], default="local",
+                   help="where per-file tasks run: this process (default) or Dask (pip install -e '.[dask]')")
+    p.add_argument("--address", help="dask: scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=2, help="dask: local cluster worker processes (default 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="touchpoint", description="Omnichannel customer-feedback analytics: "
                                 "reviews, chats and calls joined to NPS, CSAT, CES and tickets.",
@@ -189,11 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scheduled flow")
     r.add_argument("flow", choices=["nightly"], help="nightly: new files under the landing folder")
     r.add_argument("--landing", help="landing folder (default <data_dir>/landing)")
+    _runner_args(r)
     r.set_defaults(func=cmd_run)
 
     rr = sub.add_parser("rerun", help="process one dump (file or folder) ad hoc, even if seen before")
     rr.add_argument("path", help="a file or folder; files are matched to sources by the config's patterns")
     rr.add_argument("--source", help="treat every file as this configured source (skips pattern matching)")
+    _runner_args(rr)
     rr.set_defaults(func=cmd_rerun)
 
     rs = sub.add_parser("rescore", help="reprocess stored files scored by an older config or model version")

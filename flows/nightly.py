@@ -25,6 +25,13 @@ from pipeline.errors import TouchpointError
 log = logging.getLogger("touchpoint")
 
 
+def with_runner(flow_fn, runner: str = "local", address: str | None = None, workers: int = 2):
+    """The flow with its per-file tasks on the chosen runner (see flows/runners.py)."""
+    from flows.runners import task_runner
+
+    return flow_fn.with_options(task_runner=task_runner(runner, address, workers))
+
+
 @flow(name="touchpoint-nightly")
 def nightly(landing: str | None = None, config: str | None = None, data_dir: str | None = None) -> dict[str, Any]:
     """Process every file under the landing folder that no earlier run has ingested (by content hash)."""
@@ -78,7 +85,8 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
         total = sum(Path(f["path"]).stat().st_size for f in files)
         try:
             with progress.files_progress(total, flow_name):
-                results = [process(f, config, data_dir, stage_dir) for f in files]
+                futures = [process.submit(f, config, data_dir, stage_dir) for f in files]
+                results = [fu.result() for fu in futures]
             run = {"run_id": run_id, "flow": flow_name, "started_at": started,
                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "warnings": warnings,
                    "config_hash": settings.hash(), "models": current_models(settings)}

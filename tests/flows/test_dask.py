@@ -1,0 +1,27 @@
+"""The same flow on a Dask LocalCluster of two worker processes gives the same tables as the default runner."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from flows.nightly import nightly, with_runner
+from pipeline import store
+from tests.conftest import write_config
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def test_dask_local_cluster_gives_identical_tables(tmp_path, model_dir, landing):
+    pytest.importorskip("prefect_dask")
+    snapshots = {}
+    for runner in ("local", "dask"):
+        data = tmp_path / runner
+        shutil.copytree(model_dir, data / "models")
+        cfg = write_config(tmp_path / f"{runner}.yaml", data, contract={"max_bad_fraction": 0.55})
+        res = with_runner(nightly, runner, workers=2)(landing=str(landing), config=str(cfg))
+        assert res["files"] == 9
+        snapshots[runner] = {t: store.table_rows(data, t) for t in store.DATA_TABLES}
+    assert snapshots["dask"] == snapshots["local"]
+    assert len(snapshots["dask"]["feedback"]) == 15
