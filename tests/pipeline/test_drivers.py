@@ -1,0 +1,113 @@
+"""Key drivers recover planted effects within their intervals, adjusted for the channel mix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import drivers, store
+from pipeline.metrics import nps
+
+PLANTED = {"delivery": -30.0, "price_value": -10.0, "app_website": 0.0}
+
+
+def synthetic(n: int = 6000, seed: int = 3) -> pd.DataFrame:
+    """Feedback whose expected NPS is additive in the planted topic effects and a channel effect.
+
+    Delivery complaints come mostly through calls, and callers score 30 points lower whatever they
+    say: a naive comparison overstates the delivery effect, the adjusted one must not.
+    """
+    rng = np.random.default_rng(seed)
+    channel = rng.choice(["review", "chat", "call"], size=n, p=[0.5, 0.3, 0.2])
+    language = rng.choice(["en", "it", "zh", "fa"], size=n)
+    p_delivery = np.where(channel == "call", 0.6, 0.2)
+    topics = {"delivery": rng.random(n) < p_delivery, "price_value": rng.random(n) < 0.25,
+              "app_website": rng.random(n) < 0.2}
+    # NPS = 100 * (P(promoter) - P(detractor)): each effect moves 0.5 * effect / 100 from one to the other
+    shift = sum(0.5 * PLANTED[t] / 100 * topics[t] for t in topics) + np.where(channel == "call", -0.15, 0.0)
+    p_pro, p_det = 0.55 + shift, 0.20 - shift
+    u = rng.random(n)
+    score = np.where(u < p_pro, 10, np.where(u < p_pro + p_det, 3, 8))
+    lists = [[t for t in topics if topics[t][i]] for i in range(n)]
+    return pd.DataFrame({
+        "feedback_id": [f"f{i}" for i in range(n)], "customer_id": [f"c{i // 2}" for i in range(n)],
+        "touchpoint": np.where(np.arange(n) % 2 == 0, "delivery", "product"), "channel": channel,
+        "language": language, "sentiment_label": np.where(score <= 6, "negative", "positive"),
+        "nps": score.astype(float), "csat": np.nan, "csat_scale": np.nan, "ces": np.nan,
+        "topics": lists, "negative_topics": [[] for _ in range(n)],
+    })
+
+
+def test_planted_topic_effects_are_recovered_within_their_intervals():
+    frame = synthetic()
+    res = drivers.fit_drivers(frame, "nps", "topics", min_n=30).set_index("driver")
+    for topic, truth in PLANTED.items():
+        r = res.loc[f"topic:{topic}"]
+        assert r.ci_low <= truth <= r.ci_high, (topic, truth, r.to_dict())
+        assert r.ci_high - r.ci_low < 12  # informative, not a trivially wide interval
+        assert not r.small_n and r.n_with + r.n_without == len(frame)
+    assert res.loc["topic:delivery", "ci_high"] < 0 and res.loc["topic:price_value", "ci_high"] < 0
+    # the naive difference is confounded by the call channel; the adjusted estimate is not
+    naive = res.loc["topic:delivery", "mean_with"] - res.loc["topic:delivery", "mean_without"]
+    assert naive < PLANTED["delivery"] - 4
+
+
+def test_outcome_coding_means_are_the_metric():
+    frame = synthetic(500)
+    assert drivers.outcome(frame, "nps").mean() == pytest.approx(nps(frame["nps"]), abs=0.01)
+    with pytest.raises(ValueError, match="unknown metric"):
+        drivers.outcome(frame, "nsp")
+
+
+def test_small_cells_are_flagged_not_shown_as_facts():
+    frame = synthetic(1500)
+    rare = frame.index[:12]
+    frame.loc[rare, "topics"] = frame.loc[rare, "topics"].apply(lambda ts: ts + ["account"])
+    frame.loc[frame.index[12:14], "topics"] = frame.loc[frame.index[12:14], "topics"].apply(lambda ts: ts + ["rare"])
+    res = drivers.fit_drivers(frame, "nps", "topics", min_n=30).set_index("driver")
+    assert res.loc["topic:account", "small_n"] and res.loc["topic:account", "n_with"] == 12
+    assert res.loc["topic:rare", "small_n"] and pd.isna(res.loc["topic:rare", "effect"])  # below MIN_FIT: no fit
+    assert not res.loc["topic:delivery", "small_n"]
+    shown = {r["driver"]: r for r in drivers.report_rows(res.reset_index())}
+    assert shown["topic:account"]["effect"] == "too few to tell"
+    assert shown["topic:delivery"]["effect"].startswith("-")
+    assert "too few to tell" in drivers.render_html(res.reset_index())
+
+
+def test_signals_family_uses_optional_columns_when_present():
+    frame = synthetic(2000)
+    rng = np.random.default_rng(1)
+    frame["effort_score"] = np.where(frame["nps"] <= 6, rng.uniform(0.5, 1, len(frame)), rng.uniform(0, 0.7, len(frame)))
+    frame["emotion"] = np.where(frame["nps"] <= 6, "anger", "none")
+    res = drivers.fit_drivers(frame, "nps", "signals").set_index("driver")
+    assert {"signal:negative_sentiment", "signal:high_effort", "emotion:anger"} <= set(res.index)
+    assert "emotion:none" not in res.index
+    assert res.loc["signal:high_effort", "n_with"] == int((frame["effort_score"] >= 0.6).sum())
+
+
+def test_refresh_drivers_from_a_store_per_touchpoint_and_overall(tmp_path):
+    frame = synthetic(3000)
+    con = store.connect(tmp_path)
+    feedback = frame.assign(text="x", event_date=pd.Timestamp("2026-10-01"))[
+        ["feedback_id", "customer_id", "touchpoint", "channel", "language", "sentiment_label", "text"]]
+    con.register("fb", feedback)
+    con.execute("INSERT INTO feedback (feedback_id, customer_id, touchpoint, channel, language, sentiment_label, text) "
+                "SELECT * FROM fb")
+    con.register("sc", frame[["feedback_id", "nps"]])
+    con.execute("INSERT INTO feedback_scores (feedback_id, nps) SELECT * FROM sc")
+    sent = frame[["feedback_id", "topics"]].explode("topics").dropna().rename(columns={"topics": "topic"})
+    sent["idx"] = sent.groupby("feedback_id").cumcount()
+    sent["sentiment_label"] = "neutral"
+    con.register("se", sent)
+    con.execute("INSERT INTO sentences (feedback_id, idx, topic, sentiment_label) "
+                "SELECT feedback_id, idx, topic, sentiment_label FROM se")
+    res = drivers.refresh_drivers(con, min_n=30)
+    stored = con.execute("SELECT scope, driver, effect, ci_low, ci_high FROM key_drivers "
+                         "WHERE metric = 'nps' AND family = 'topics' ORDER BY scope, driver").fetchall()
+    assert {s for s, *_ in stored} == {"overall", "touchpoint:delivery", "touchpoint:product"}
+    overall = {d: (e, lo, hi) for s, d, e, lo, hi in stored if s == "overall"}
+    assert overall["topic:delivery"][1] <= -30 <= overall["topic:delivery"][2]
+    assert len(res) == con.execute("SELECT count(*) FROM key_drivers").fetchone()[0]
+    drivers.refresh_drivers(con)  # a rerun replaces, never appends
+    assert len(res) == con.execute("SELECT count(*) FROM key_drivers").fetchone()[0]
