@@ -166,31 +166,25 @@ def drop_file_duplicates(good: list[Item], source: SourceConfig, seen: dict[tupl
     return kept, dups
 
 
-def score_frame(items: list[Item], ctx: FileContext) -> pd.DataFrame:
+def _keyed_frame(records: list[tuple[int, dict[str, Any]]], columns: list[str], ctx: FileContext) -> pd.DataFrame:
+    """Rows of a keyed table (scores, tickets): pseudonymised ids, location, content hash, file sequence."""
     rows = []
-    for it in items:
-        for sc in it.scores:
-            row = pseudonymize_ids(dict(sc), ctx.pseudonym_key, ctx.settings.redaction)
-            row.update(source=ctx.source.name, input_file=ctx.rel, input_line=it.line)
-            row["content_hash"] = content_hash(*(row.get(c) for c in SCORE_COLUMNS if c not in STAGE_PARENT))
-            rows.append(row)
-    df = pd.DataFrame(rows, columns=SCORE_COLUMNS + ["content_hash"])
+    for line, rec in records:
+        row = pseudonymize_ids(rec, ctx.pseudonym_key, ctx.settings.redaction)
+        row.update(source=ctx.source.name, input_file=ctx.rel, input_line=line)
+        row["content_hash"] = content_hash(*(row.get(c) for c in columns if c not in STAGE_PARENT))
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=columns + ["content_hash"])
     df[SEQ] = ctx.seq
     return df
+
+
+def score_frame(items: list[Item], ctx: FileContext) -> pd.DataFrame:
+    return _keyed_frame([(it.line, sc) for it in items for sc in it.scores], SCORE_COLUMNS, ctx)
 
 
 def ticket_frame(items: list[Item], ctx: FileContext) -> pd.DataFrame:
-    rows = []
-    for it in items:
-        if it.kind != "ticket":
-            continue
-        row = pseudonymize_ids(dict(it.data), ctx.pseudonym_key, ctx.settings.redaction)
-        row.update(source=ctx.source.name, input_file=ctx.rel, input_line=it.line)
-        row["content_hash"] = content_hash(*(row.get(c) for c in TICKET_COLUMNS if c not in STAGE_PARENT))
-        rows.append(row)
-    df = pd.DataFrame(rows, columns=TICKET_COLUMNS + ["content_hash"])
-    df[SEQ] = ctx.seq
-    return df
+    return _keyed_frame([(it.line, it.data) for it in items if it.kind == "ticket"], TICKET_COLUMNS, ctx)
 
 
 def feedback_frames(items: list[Item], ctx: FileContext) -> tuple[pd.DataFrame, pd.DataFrame, int]:

@@ -9,28 +9,17 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from configs import load_settings
 from flows.nightly import nightly, rerun
 from pipeline import store
 from pipeline.errors import ContractError, StoreError
+from tests.flows.conftest import TEST_RUN, q, snapshot, stage_file
 from tests.conftest import PLANTED_PII, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def snapshot(data_dir: Path) -> dict[str, list[tuple]]:
-    return {t: store.table_rows(data_dir, t) for t in store.DATA_TABLES}
-
-
-def q(data_dir: Path, sql: str, params=None):
-    con = duckdb.connect(str(store.db_path(data_dir)), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_fixture_dump_end_to_end(config, landing, data_dir):
@@ -137,18 +126,10 @@ def test_contract_breach_fails_the_run_and_leaves_store_unchanged(config, landin
 
 
 def test_publish_is_all_or_nothing(config, landing, data_dir, tmp_path):
-    from flows.tasks import load_models
-    from pipeline.ingest import file_sha256
-    from pipeline.process import process_file
-
-    settings = load_settings(config)
     nightly(landing=str(landing / "surveys"), config=str(config))
     before = snapshot(data_dir)
-    path = landing / "reviews" / "marketplace_sample.jsonl"
-    res = process_file(path, "x.jsonl", file_sha256(path), settings.source("marketplace"), settings,
-                       load_models(settings), tmp_path / "stage")
-    run = {"run_id": "r", "flow": "test", "started_at": None, "finished_at": None, "config_hash": "h",
-           "models": {}, "counts": {}}
+    res = stage_file(config, landing / "reviews" / "marketplace_sample.jsonl", "marketplace", tmp_path / "stage")
+    run = TEST_RUN
 
     def fail(table):
         if table == "sentences":

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -21,22 +19,13 @@ from configs import load_settings
 from flows.nightly import nightly, rerun
 from pipeline import store
 from pipeline.errors import ContractError, StoreError
+from tests.flows.conftest import TEST_RUN, q, snapshot, stage_file
 from tests.conftest import write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def q(data_dir: Path, sql: str, params=None):
-    con = duckdb.connect(str(store.db_path(data_dir)), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def snapshot(data_dir: Path) -> dict[str, list[tuple]]:
-    return {t: store.table_rows(data_dir, t) for t in store.DATA_TABLES}
 
 
 def write_reviews(path: Path, rows: list[tuple]) -> Path:
@@ -134,19 +123,12 @@ def test_a_retried_attempt_starts_from_clean_state(config, landing, tmp_path):
 
 
 def test_reconcile_compares_with_what_was_published(config, landing, data_dir, tmp_path):
-    from flows.tasks import load_models
-    from pipeline.ingest import file_sha256
-    from pipeline.process import process_file
-
-    settings = load_settings(config)
     nightly(landing=str(landing / "surveys"), config=str(config))
     before = snapshot(data_dir)
-    path = landing / "reviews" / "marketplace_sample.jsonl"
-    res = process_file(path, "x.jsonl", file_sha256(path), settings.source("marketplace"), settings,
-                       load_models(settings), tmp_path / "stage")
+    res = stage_file(config, landing / "reviews" / "marketplace_sample.jsonl", "marketplace", tmp_path / "stage")
     part = res.parts["feedback"][0]
     pd.read_parquet(part).iloc[1:].to_parquet(part, index=False)  # one staged record lost on the way
-    run = {"run_id": "r", "flow": "test", "started_at": None, "finished_at": None, "config_hash": "h", "models": {}}
+    run = TEST_RUN
     with pytest.raises(StoreError, match="do not reconcile"):
         store.publish(data_dir, res.parts, run, [res.to_dict()], 14)
     assert snapshot(data_dir) == before
