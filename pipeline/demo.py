@@ -6,6 +6,11 @@ speaks about that experience in their language, and their NPS/CSAT/CES follow it
 relationships the tests check: late-delivery customers are mostly NPS detractors, happy customers
 mostly promoters; PII (emails, phones, Luhn-valid cards, IBANs) appears in chats, calls and
 reviews; a few malformed records land in quarantine. No wall clock: dates count back from BASE_DATE.
+
+Planted review cases (pipeline/manipulation.py and pipeline/alerts.py must find them), written by
+accounts that answer no survey so the NPS relationships above are unchanged: a burst of five-star
+marketplace reviews on BURST_DAY, one long text pasted by several accounts (COPY_PASTE), incentive
+language in each language (INCENTIVE), and a spike of app-crash reviews on BASE_DATE's day.
 """
 
 from __future__ import annotations
@@ -87,6 +92,54 @@ PII = {
     "iban": ["refund to IBAN DE89 3704 0044 0532 0130 00", "IBAN GB82WEST12345698765432"],
 }
 ORDER_NO = "order number 1234567812345678"  # 16 digits that fail Luhn: must survive redaction
+
+
+BURST_DAY = BASE_DATE - timedelta(days=5)
+COPY_PASTE = {  # language -> (text, accounts): the same long text from different accounts
+    "en": ("Absolutely the best {p} I have ever owned, the build quality is outstanding, shipping was "
+           "lightning fast and customer support answered within minutes. Five stars, buy it now!", 5),
+    "it": ("Il miglior {p} che abbia mai comprato: qualità costruttiva eccezionale, spedizione velocissima e "
+           "assistenza clienti gentilissima. Cinque stelle, compratelo subito!", 3),
+}
+INCENTIVE = {
+    "en": "I received this {p} free in exchange for my honest review. Works great so far.",
+    "it": "Ho ricevuto il {p} gratuitamente in cambio di una recensione onesta. Funziona benissimo.",
+    "zh": "免费收到这个{p}，以换取评价。质量不错，推荐。",
+    "fa": "این {p} را رایگان دریافت کردم در ازای نوشتن نظر. کیفیتش خوب است.",
+}
+APP_SPIKE = {
+    "en": "The new update crashes the app on start, I cannot log in at all.",
+    "it": "Il nuovo aggiornamento fa crashare l'app all'avvio, non riesco ad accedere.",
+    "zh": "新版本一打开应用就闪退，完全无法登录。",
+    "fa": "به‌روزرسانی جدید باعث می‌شود برنامه هنگام باز شدن بسته شود و نمی‌توانم وارد شوم.",
+}
+
+
+def _plant_review_signals(appstore: list[dict], market: list[dict], size: int, rng: random.Random) -> None:
+    """Append the planted review cases (own rng: the main sequence, and so every other record, is unchanged)."""
+    langs, lw = list(LANG_WEIGHTS), list(LANG_WEIGHTS.values())
+
+    def market_row(key: str, day: datetime, stars: int, text: str) -> None:
+        market.append({"id": f"MP{key}", "customer": f"CP{key}", "order_id": f"OP{key}",
+                       "ts": day.isoformat() + "Z", "score": stars, "content": text})
+
+    for i in range(max(12, size // 60)):  # five-star burst: many new accounts on one day
+        lang = rng.choices(langs, lw)[0]
+        text = rng.choice(T["happy"][lang]).format(p=rng.choice(PRODUCTS[lang]), n=2)
+        market_row(f"B{i:04d}", BURST_DAY + timedelta(minutes=rng.randint(0, 600)), 5, text)
+    for lang, (text, accounts) in COPY_PASTE.items():
+        product = rng.choice(PRODUCTS[lang])
+        for j in range(accounts):
+            day = BASE_DATE - timedelta(days=rng.randint(1, 10), minutes=rng.randint(0, 300))
+            market_row(f"D{lang}{j}", day, 5, text.format(p=product) + ("" if j % 2 else " 👍"))
+    for lang, text in INCENTIVE.items():
+        day = BASE_DATE - timedelta(days=rng.randint(1, 12), minutes=rng.randint(0, 300))
+        market_row(f"I{lang}", day, 5, text.format(p=rng.choice(PRODUCTS[lang])))
+    for i in range(max(10, size // 100)):  # app-crash spike on the last day (an alert, not manipulation)
+        lang = rng.choices(langs, lw)[0]
+        appstore.append({"review_id": f"AP{i:04d}", "user_id": f"CPS{i:04d}",
+                         "created": (BASE_DATE - timedelta(minutes=rng.randint(0, 400))).isoformat(),
+                         "stars": 1, "body": APP_SPIKE[lang], "lang": ""})
 
 
 def _nps(exp: str, rng: random.Random) -> int:
@@ -171,6 +224,7 @@ def generate(out_dir: str | Path, size: int = 3000, seed: int = 7, bad_records: 
                             "interaction_id": f"I{c}" if has_contact else oid,
                             "submitted_at": (day + timedelta(days=1)).isoformat(), "nps": nps, "csat": csat,
                             "csat_scale": 5, "ces": effort, "comment": comment})
+    _plant_review_signals(appstore, market, size, random.Random(seed * 7919 + 1))
     _write_csv(out / "reviews" / "appstore_export.csv", appstore)
     with open(out / "reviews" / "marketplace_export.jsonl", "w", encoding="utf-8") as fh:
         for r in market:
