@@ -1,0 +1,182 @@
+"""Evaluate the CX models: emotion and effort cues on the hand-written check sets (tests/data/cx),
+per class and language, tuning and held-out parts; few-shot intent on the Bitext support intents.
+
+    python bench/eval_cx.py                      # check sets + Bitext (8 examples per intent, seed 13)
+    python bench/eval_cx.py --shots 8 --seeds 13 14 15 --emb-cache /tmp/me/emb.npz
+    python bench/eval_cx.py --skip-bitext
+
+The Bitext file lives outside the repository (../shared/devdata, see its README); it is skipped with a
+note when absent. ``--emb-cache`` keeps encoder vectors in an .npz between runs (experiments only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models.cx import read_check_set  # noqa: E402
+from models.effort import CUES, EffortModel  # noqa: E402
+from models.emotion import EMOTIONS, EmotionModel  # noqa: E402
+from models.encoders import DEFAULT_ENCODER, get_encoder  # noqa: E402
+from models.intent import FewShotIntent, load_intents  # noqa: E402
+
+CHECK_DIR = ROOT / "tests" / "data" / "cx"
+BITEXT = ROOT.parent / "shared" / "devdata" / "en_support_bitext_intents.csv"
+LANGS = ["en", "zh", "fa", "it"]
+
+
+def prf(gold: list[str], pred: list[str], label: str) -> tuple[float, float, float, int]:
+    tp = sum(g == label and p == label for g, p in zip(gold, pred))
+    fp = sum(g != label and p == label for g, p in zip(gold, pred))
+    fn = sum(g == label and p != label for g, p in zip(gold, pred))
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return prec, rec, f1, tp + fn
+
+
+def macro_f1(gold: list[str], pred: list[str], labels: list[str]) -> float:
+    return float(np.mean([prf(gold, pred, lab)[2] for lab in labels]))
+
+
+def f1_table(title: str, rows: list[dict], pred_key: str, labels: list[str]) -> None:
+    """Per-class F1 by language plus all languages, for single-label predictions."""
+    print(f"\n{title}")
+    print(f"{'class':<16}" + "".join(f"{lg:>7}" for lg in LANGS) + f"{'all':>7}{'P':>7}{'R':>7}{'n':>6}")
+    for lab in labels + ["macro"]:
+        cells = []
+        for lg in LANGS + ["all"]:
+            sub = [r for r in rows if lg == "all" or r["lang"] == lg]
+            g, p = [r["label"] for r in sub], [r[pred_key] for r in sub]
+            cells.append(macro_f1(g, p, labels) if lab == "macro" else prf(g, p, lab)[2])
+        g, p = [r["label"] for r in rows], [r[pred_key] for r in rows]
+        P, R, _, n = prf(g, p, lab) if lab != "macro" else (np.nan, np.nan, 0, len(rows))
+        print(f"{lab:<16}" + "".join(f"{c:7.2f}" for c in cells) + f"{P:7.2f}{R:7.2f}{n:6d}")
+
+
+def effort_table(title: str, rows: list[dict]) -> None:
+    """Each cue as a detection task over all sentences (a sentence may get several cues); "none" =
+    no cue detected."""
+    print(f"\n{title}")
+    print(f"{'cue':<16}" + "".join(f"{lg:>7}" for lg in LANGS) + f"{'all':>7}{'P':>7}{'R':>7}{'n':>6}")
+    f1s = defaultdict(list)
+    for lab in CUES + ["none"]:
+        cells = []
+        for lg in LANGS + ["all"]:
+            sub = [r for r in rows if lg == "all" or r["lang"] == lg]
+            g = [r["label"] == lab for r in sub]
+            p = [(not r["cues"]) if lab == "none" else (lab in r["cues"]) for r in sub]
+            f = prf(["y" if x else "n" for x in g], ["y" if x else "n" for x in p], "y")
+            cells.append(f[2])
+            f1s[lg].append(f[2])
+            if lg == "all":
+                P, R, n = f[0], f[1], f[3]
+        print(f"{lab:<16}" + "".join(f"{c:7.2f}" for c in cells) + f"{P:7.2f}{R:7.2f}{n:6d}")
+    print(f"{'macro':<16}" + "".join(f"{np.mean(f1s[lg]):7.2f}" for lg in LANGS + ["all"]))
+
+
+def load_emb_cache(path: Path | None) -> None:
+    if path and path.is_file():
+        enc = get_encoder(DEFAULT_ENCODER)
+        with np.load(path, allow_pickle=False) as z:
+            for t, v in zip(z["texts"], z["X"]):
+                enc._cache[str(t)] = v  # experiments only: prefill the process cache
+
+
+def save_emb_cache(path: Path | None) -> None:
+    if path:
+        enc = get_encoder(DEFAULT_ENCODER)
+        texts = list(enc._cache)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, texts=np.asarray(texts), X=np.vstack([enc._cache[t] for t in texts]))
+
+
+def eval_check_sets() -> dict:
+    emo_rows = [r for lg in LANGS for r in read_check_set(CHECK_DIR / f"emotion.{lg}.txt")]
+    eff_rows = [r for lg in LANGS for r in read_check_set(CHECK_DIR / f"effort.{lg}.txt")]
+    t0 = time.perf_counter()
+    emo, eff = EmotionModel().fit(), EffortModel().fit()
+    for r, p in zip(emo_rows, emo.predict([r["text"] for r in emo_rows])):
+        r["pred"], r["score"] = p["emotion"], p["emotion_score"]
+    for r, p in zip(eff_rows, eff.predict([r["text"] for r in eff_rows])):
+        r["cues"], r["effort"] = [c for c in p["effort_cues"].split(",") if c], p["effort_score"]
+    print(f"emotion {emo.meta_.tag}, effort {eff.meta_.tag} ({time.perf_counter() - t0:.1f}s)")
+    for part in ("tune", "heldout"):
+        f1_table(f"Emotion per-class F1, {part} part", [r for r in emo_rows if r["split"] == part], "pred", EMOTIONS)
+    for part in ("tune", "heldout"):
+        effort_table(f"Effort cue F1, {part} part", [r for r in eff_rows if r["split"] == part])
+    for part in ("tune", "heldout"):
+        sub = [r for r in eff_rows if r["split"] == part]
+        cue = np.mean([r["effort"] for r in sub if r["label"] != "none"])
+        none = np.mean([r["effort"] for r in sub if r["label"] == "none"])
+        print(f"mean effort score ({part}): cue sentences {cue:.2f}, none sentences {none:.2f}")
+    return {"emotion": emo_rows, "effort": eff_rows}
+
+
+def eval_bitext(shots: int, seeds: list[int], heads: list[str]) -> None:
+    import pandas as pd
+
+    if not BITEXT.is_file():
+        print(f"\nBitext intents: {BITEXT} not found, skipped")
+        return
+    df = pd.read_csv(BITEXT)
+    labels = sorted(df["label"].unique())
+    print(f"\nFew-shot intent on {BITEXT.name}: {len(df)} rows, {len(labels)} intents, {shots} examples per intent")
+    get_encoder(DEFAULT_ENCODER).encode(df["text"].tolist())  # one pass; the models reuse the cache
+    for head in heads:
+        scores = []
+        for seed in seeds:
+            train = df.groupby("label", group_keys=False).sample(n=shots, random_state=seed)
+            test = df.drop(train.index)
+            m = FewShotIntent(head=head, seed=seed).fit(train["text"].tolist(), train["label"].tolist())
+            pred = [p["intent"] for p in m.predict(test["text"].tolist())]
+            scores.append(macro_f1(test["label"].tolist(), pred, labels))
+            acc = float(np.mean(np.asarray(pred) == test["label"].to_numpy()))
+            print(f"  head={head:<8} seed={seed}: macro-F1 {scores[-1]:.3f}  accuracy {acc:.3f}  (test rows {len(test)})")
+        print(f"  head={head:<8} mean macro-F1 over {len(seeds)} seed(s): {np.mean(scores):.3f} (sd {np.std(scores):.3f})")
+
+
+def spot_checks() -> None:
+    emo, eff = EmotionModel().fit(), EffortModel().fit()
+    intent = FewShotIntent().fit_config(load_intents())
+    texts = ["Sono furioso, mi avete addebitato due volte e nessuno risponde!", "你们太过分了，我要投诉，气死我了！",
+             "خیلی ممنون، مشکلم حل شد.", "I'm not sure what this fee on my invoice is for.",
+             "Third time I'm calling about this.", "È la terza volta che chiamo per questo.",
+             "这是我第三次打电话说这件事了。", "سومین بار است که برای این موضوع زنگ می‌زنم.",
+             "I want to cancel my contract, I'm moving to your competitor.", "Voglio il rimborso, subito."]
+    print("\nSpot checks")
+    for t, e, f, i in zip(texts, emo.predict(texts), eff.predict(texts), intent.predict(texts)):
+        print(f"  {t}\n    emotion={e['emotion']} ({e['emotion_score']:.2f})  effort={f['effort_score']:.2f} "
+              f"[{f['effort_cues']}]  intent={i['intent']} ({i['intent_score']:.2f})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shots", type=int, default=8)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[13])
+    ap.add_argument("--heads", nargs="+", default=["centroid", "logreg"])
+    ap.add_argument("--skip-bitext", action="store_true")
+    ap.add_argument("--skip-checks", action="store_true")
+    ap.add_argument("--emb-cache", type=Path)
+    a = ap.parse_args(argv)
+    load_emb_cache(a.emb_cache)
+    try:
+        if not a.skip_checks:
+            eval_check_sets()
+            spot_checks()
+        if not a.skip_bitext:
+            eval_bitext(a.shots, a.seeds, a.heads)
+    finally:
+        save_emb_cache(a.emb_cache)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Emotion, effort and intent per feedback and per customer turn (pure functions, no I/O).
+
+Called after sentence scoring. The units read are the customer turns of chats and calls (agent turns
+say nothing about how the customer feels), otherwise the feedback's sentences (already embedded by
+sentiment and topics, so the encoder cache answers) or, without sentences, the feedback text. All
+units of a batch go through the encoder in one call, then each model predicts from those vectors.
+
+Roll-up to feedback:
+- emotion: the strongest non-"none" emotion of any unit (one furious sentence in a long review is
+  what a CX team acts on); "none" when no unit shows one;
+- effort: each cue's strongest unit, plus cue patterns run on the whole text (a cue may span
+  sentences), combined by the effort model's noisy-OR into ``effort_score``;
+- intent (chat and call only, else None): the most actionable intent any customer turn expresses
+  with ``intent_score >= ACTION_MIN_SCORE`` (cancellation, then refund, then complaint, then company
+  intents, then question, then praise), else the turn intent with the highest score.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+CONVERSATION_CHANNELS = ("chat", "call")
+CX_COLUMNS = ["feedback_id", "emotion", "emotion_score", "effort_score", "effort_cues", "intent", "intent_score"]
+TURN_COLUMNS = ["feedback_id", "turn", "emotion", "emotion_score", "effort_score", "effort_cues", "intent",
+                "intent_score"]
+PRIORITY_FIRST = ["cancellation", "refund_request", "complaint"]
+PRIORITY_LAST = ["question", "praise"]
+ACTION_MIN_SCORE = 0.5
+EFFORT_CES_SQL = """SELECT f.feedback_id, f.channel, f.effort_score, s.ces
+FROM feedback f JOIN feedback_scores s USING (feedback_id)
+WHERE s.ces IS NOT NULL AND f.effort_score IS NOT NULL"""
+
+
+def _customer_turns(utterances: pd.DataFrame | None) -> pd.DataFrame:
+    cols = ["feedback_id", "turn", "text"]
+    if utterances is None or utterances.empty:
+        return pd.DataFrame(columns=cols)
+    u = utterances
+    if "role" in u.columns and u["role"].notna().any():
+        u = u[u["role"].fillna("").str.lower() == "customer"]
+    u = u[u["text"].fillna("").str.strip() != ""]
+    turn = u["turn"] if "turn" in u.columns else pd.Series(range(len(u)), index=u.index)
+    return pd.DataFrame({"feedback_id": u["feedback_id"].to_numpy(), "turn": turn.to_numpy(),
+                         "text": u["text"].astype(str).to_numpy()}, columns=cols)
+
+
+def _units(feedback: pd.DataFrame, turns: pd.DataFrame, sentences: pd.DataFrame | None) -> pd.DataFrame:
+    """(feedback_id, text) units: customer turns for chats/calls that have them, else sentences/text."""
+    have_turns = set(turns["feedback_id"])
+    parts = [turns[["feedback_id", "text"]]]
+    rest = feedback[~feedback["feedback_id"].isin(have_turns)]
+    if sentences is not None and not sentences.empty:
+        s = sentences[sentences["feedback_id"].isin(set(rest["feedback_id"]))][["feedback_id", "text"]]
+        parts.append(s)
+        rest = rest[~rest["feedback_id"].isin(set(s["feedback_id"]))]
+    parts.append(rest[["feedback_id", "text"]])
+    units = pd.concat(parts, ignore_index=True)
+    units["text"] = units["text"].fillna("").astype(str)
+    return units[units["text"].str.strip() != ""].reset_index(drop=True)
+
+
+def _encode(texts: list[str], models: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One encoder pass per distinct encoder among the models (normally one)."""
+    from models.encoders import get_encoder
+
+    out: dict[str, np.ndarray] = {}
+    for m in models.values():
+        if m is not None and m.encoder not in out:
+            out[m.encoder] = get_encoder(m.encoder).encode(texts)
+    return out
+
+
+def _unit_predictions(texts: list[str], models: Mapping[str, Any], with_intent: bool):
+    vecs = _encode(texts, models)
+    emo, eff = models["emotion"], models["effort"]
+    emotions = emo.predict_from_embeddings(vecs[emo.encoder], texts)
+    strengths = eff.strengths_from_embeddings(vecs[eff.encoder], texts)
+    intent = models.get("intent")
+    intents = intent.predict_from_embeddings(vecs[intent.encoder]) if (with_intent and intent is not None) else None
+    return emotions, strengths, intents
+
+
+def _pick_intent(recs: list[dict[str, Any]], labels: list[str]) -> tuple[str | None, float | None]:
+    named = [r for r in recs if r["intent"] != "other"]
+    if not recs:
+        return None, None
+    if not named:
+        best = max(recs, key=lambda r: r["intent_score"])
+        return best["intent"], best["intent_score"]
+    middle = [lab for lab in labels if lab not in PRIORITY_FIRST + PRIORITY_LAST]
+    order = {lab: i for i, lab in enumerate(PRIORITY_FIRST + middle + PRIORITY_LAST)}
+    strong = [r for r in named if r["intent_score"] >= ACTION_MIN_SCORE]
+    if strong:
+        best = min(strong, key=lambda r: (order.get(r["intent"], len(order)), -r["intent_score"]))
+    else:
+        best = max(named, key=lambda r: r["intent_score"])
+    return best["intent"], best["intent_score"]
+
+
+def cx_signals(feedback: pd.DataFrame, utterances: pd.DataFrame | None, models: Mapping[str, Any],
+               sentences: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per feedback_id with emotion, emotion_score, effort_score, effort_cues, intent, intent_score.
+
+    Args:
+        feedback: needs feedback_id, channel, text.
+        utterances: turns of chats and calls (feedback_id, turn, role, text) or None.
+        models: {"emotion": EmotionModel, "effort": EffortModel, "intent": FewShotIntent or None}.
+        sentences: the sentence frame already scored (feedback_id, text), to reuse its vectors.
+    """
+    if feedback.empty:
+        return pd.DataFrame(columns=CX_COLUMNS)
+    conv = set(feedback.loc[feedback["channel"].isin(CONVERSATION_CHANNELS), "feedback_id"])
+    turns = _customer_turns(utterances)
+    turns = turns[turns["feedback_id"].isin(set(feedback["feedback_id"]))]
+    units = _units(feedback, turns, sentences)
+    texts = units["text"].tolist()
+    emotions, strengths, intents = _unit_predictions(texts, models, with_intent=bool(conv))
+    eff = models["effort"]
+    whole = eff.pattern_hits(feedback["text"].fillna("").astype(str).tolist())
+    by_fid: dict[str, list[int]] = {}
+    for i, fid in enumerate(units["feedback_id"]):
+        by_fid.setdefault(fid, []).append(i)
+    intent_model = models.get("intent")
+    labels = intent_model.labels_ if intent_model is not None else []
+    none_rec = {"emotion": "none", "emotion_score": None}
+    rows = []
+    for j, (fid, channel) in enumerate(zip(feedback["feedback_id"], feedback["channel"])):
+        idx = by_fid.get(fid, [])
+        recs = [emotions[i] for i in idx]
+        emotional = [r for r in recs if r["emotion"] != "none"]
+        if emotional:
+            best = max(emotional, key=lambda r: r["emotion_score"])
+        elif recs:
+            best = max(recs, key=lambda r: r["emotion_score"])
+        else:
+            best = none_rec
+        s = strengths[idx].max(axis=0) if idx else np.zeros(len(whole[j]), dtype=np.float32)
+        effort = eff.record(np.maximum(s, whole[j]))
+        intent, iscore = (None, None)
+        if channel in CONVERSATION_CHANNELS and intents is not None:
+            intent, iscore = _pick_intent([intents[i] for i in idx], labels)
+        rows.append({"feedback_id": fid, "emotion": best["emotion"], "emotion_score": best["emotion_score"],
+                     "effort_score": effort["effort_score"], "effort_cues": effort["effort_cues"],
+                     "intent": intent, "intent_score": iscore})
+    return pd.DataFrame(rows, columns=CX_COLUMNS)
+
+
+def cx_turns(utterances: pd.DataFrame | None, models: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per customer turn (feedback_id, turn) with emotion, effort and intent."""
+    turns = _customer_turns(utterances)
+    if turns.empty:
+        return pd.DataFrame(columns=TURN_COLUMNS)
+    texts = turns["text"].tolist()
+    emotions, strengths, intents = _unit_predictions(texts, models, with_intent=True)
+    eff = models["effort"]
+    rows = []
+    for i, (fid, turn) in enumerate(zip(turns["feedback_id"], turns["turn"])):
+        e = eff.record(strengths[i])
+        rows.append({"feedback_id": fid, "turn": turn, "emotion": emotions[i]["emotion"],
+                     "emotion_score": emotions[i]["emotion_score"], "effort_score": e["effort_score"],
+                     "effort_cues": e["effort_cues"],
+                     "intent": intents[i]["intent"] if intents else None,
+                     "intent_score": intents[i]["intent_score"] if intents else None})
+    return pd.DataFrame(rows, columns=TURN_COLUMNS)
+
+
+def effort_ces_correlation(feedback: pd.DataFrame, feedback_scores: pd.DataFrame, n_boot: int = 1000,
+                           seed: int = 13) -> dict[str, Any]:
+    """How the text effort score tracks CES where both exist (CES: higher = more effort).
+
+    Returns n, Spearman and Pearson correlations, a 95% bootstrap interval for Spearman, and mean CES
+    for feedback with no effort cue vs. with one. Correlations are None below 10 pairs.
+    """
+    df = feedback[["feedback_id", "effort_score"]].merge(feedback_scores[["feedback_id", "ces"]], on="feedback_id")
+    df = df.dropna(subset=["effort_score", "ces"])
+    n = len(df)
+    out: dict[str, Any] = {"n": n, "spearman": None, "spearman_ci95": None, "pearson": None,
+                           "ces_mean_no_cue": None, "ces_mean_cue": None, "n_cue": int((df["effort_score"] > 0).sum())}
+    if n == 0:
+        return out
+    no_cue, cue = df.loc[df["effort_score"] == 0, "ces"], df.loc[df["effort_score"] > 0, "ces"]
+    out["ces_mean_no_cue"] = round(float(no_cue.mean()), 3) if len(no_cue) else None
+    out["ces_mean_cue"] = round(float(cue.mean()), 3) if len(cue) else None
+    if n < 10 or df["effort_score"].nunique() < 2 or df["ces"].nunique() < 2:
+        return out
+    x, y = df["effort_score"].to_numpy(float), df["ces"].to_numpy(float)
+    out["pearson"] = round(float(np.corrcoef(x, y)[0, 1]), 4)
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    out["spearman"] = round(float(np.corrcoef(rx, ry)[0, 1]), 4)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        i = rng.integers(0, n, n)
+        bx, by = pd.Series(x[i]).rank().to_numpy(), pd.Series(y[i]).rank().to_numpy()
+        if bx.std() > 0 and by.std() > 0:
+            boots.append(np.corrcoef(bx, by)[0, 1])
+    if boots:
+        out["spearman_ci95"] = [round(float(np.percentile(boots, 2.5)), 4), round(float(np.percentile(boots, 97.5)), 4)]
+    return out
