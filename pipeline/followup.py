@@ -157,7 +157,7 @@ def refresh_queue(con: duckdb.DuckDBPyConnection, run_date: date, due_hours: int
         con.execute("ROLLBACK")
         raise
     end_of_day = start_of_run + pd.Timedelta(days=1)
-    open_n, overdue = con.execute("""SELECT count(*), count_if(due_at < ?) FROM followup_queue
+    open_n, overdue = con.execute("""SELECT count(*), coalesce(count_if(due_at < ?), 0) FROM followup_queue
                                      WHERE status IN ('open', 'in_progress')""", [end_of_day]).fetchone()
     return {"added": int(added), "open": int(open_n), "overdue": int(overdue)}
 
@@ -255,7 +255,7 @@ def export_queue(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike, fmt
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     sql = "SELECT * FROM followup_queue WHERE (CAST(? AS VARCHAR) IS NULL OR status = ?) ORDER BY priority, due_at, item_id"
     if fmt == "parquet":
-        pq.write_table(con.execute(sql, [status, status]).fetch_arrow_table(), tmp)
+        pq.write_table(con.sql(sql, params=[status, status]).to_arrow_table(), tmp)
     else:
         cur = con.execute(sql, [status, status])
         cols = [d[0] for d in cur.description]
