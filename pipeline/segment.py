@@ -1,51 +1,74 @@
-"""Sentence segmentation with spaCy's rule-based sentencizer (Chinese tokenised by jieba).
+"""Sentence segmentation: a rule-based splitter that follows spaCy's sentencizer, without spaCy.
 
-Line breaks are hard boundaries (chat and call turns are joined by newlines). Very long
+spaCy's sentencizer ends a sentence after a token that is a sentence-final character (. ! ? 。 ！ ？ ؟
+...) once a non-punctuation token follows; its tokenizer keeps "...", "3.5", "e.g." or "Mr." whole, so
+those never split. The regular expression below does the same on the raw line: a run of final
+characters (not an ellipsis of bare dots, not a known abbreviation), plus any closing quotes or
+brackets, followed by whitespace, by any text after full-width marks, by a Han character, or by a
+capital letter after a lower-case one ("sera.Poi": spaCy's infix rule). It is about 20x
+faster than spaCy's pipe and agrees with it on the stage tests and almost all real reviews (see
+bench/). Line breaks are hard boundaries (chat and call turns are joined by newlines). Very long
 feedback keeps its first ``max_sentences`` sentences for scoring; the full text stays stored.
 """
 
 from __future__ import annotations
 
-import logging
-from functools import lru_cache
+import re
 
-_SPACY_LANGS = {"en", "it", "fa", "ar", "de", "fr", "es", "pt", "nl", "zh"}
 MAX_SENTENCE_CHARS = 512
 
+_FINAL = "!?\u061f\u06d4\u0964\u0965\u203c\u203d\u2047\u2048\u2049\uff01\uff1f\uff0e\uff61\u3002"
+_CLOSE = "\"'\u201d\u2019\u00bb\u300d\u300f\uff09)\\]}\u3011"
+# Abbreviations spaCy's English/Italian tokenizer exceptions keep whole (no split after their dot).
+_ABBREV = ("mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "jr", "sr", "inc", "ltd", "co", "corp",
+           "e.g", "i.e", "a.m", "p.m", "sig", "sigg", "dott", "ing", "ecc")
+_ABBREV_RE = "|".join(re.escape(a) for a in sorted(_ABBREV, key=len, reverse=True))
+# A boundary: final marks (a lone '.', or a run starting with ! ? or another final mark), closing
+# quotes, then whitespace -- or no whitespace after full-width CJK marks.
+_F = re.escape(_FINAL)
+_BOUNDARY = re.compile(r"(?:(?<!\.)\.(?!\.)|[" + _F + r"][" + _F + r".]*)[" + re.escape(_CLOSE) + r"]*(?![" + _F + r"])"
+                       r"(?:\s+|(?<=[\u3002\uff01\uff1f\uff61\uff0e" + re.escape(_CLOSE) + r"])(?=\S)"
+                       r"|(?=[\u3400-\u4dbf\u4e00-\u9fff])|(?<=[a-z\u00df-\u00ff]\.)(?=[A-Z\u00c0-\u00de]))")
 
-@lru_cache(maxsize=16)
-def _nlp(lang: str):
-    import spacy
 
-    if lang == "zh":
-        import jieba
+def _split_line(line: str) -> list[str]:
+    out, start = [], 0
+    for m in _BOUNDARY.finditer(line):
+        end = m.end()
+        seg = line[start:end].strip()
+        if seg and not _abbrev_before(line, m.start()):
+            out.append(seg)
+            start = end
+    tail = line[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
 
-        jieba.setLogLevel(logging.WARNING)
-        nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-    else:
-        nlp = spacy.blank(lang if lang in _SPACY_LANGS else "xx")
-    nlp.add_pipe("sentencizer")
-    return nlp
+
+_ABBREV_TAIL = re.compile(r"(?:^|[\s(])(?:" + _ABBREV_RE + r")$", re.IGNORECASE)
+_INITIALS = re.compile(r"(?:^|\s)(?:[^\W\d_]\.)*[^\W\d_]$")  # U.S. / e.g / P. (initials)
+
+
+def _abbrev_before(line: str, pos: int) -> bool:
+    """True when the '.' at ``pos`` ends an abbreviation or dotted initials spaCy keeps in one token."""
+    if line[pos] != ".":
+        return False
+    head = line[max(0, pos - 12):pos]
+    return bool(_ABBREV_TAIL.search(head) or _INITIALS.search(head))
 
 
 def split_sentences(texts: list[str], languages: list[str], max_sentences: int = 100) -> list[list[str]]:
-    """Sentences per text, in order; texts are grouped by language for spaCy's batched pipe."""
-    pieces: list[tuple[int, str, str]] = []  # (text index, language, line)
-    for i, (t, lang) in enumerate(zip(texts, languages)):
+    """Sentences per text, in order (``languages`` is accepted for the stage contract; the rules
+    cover the scripts of the configured languages alike)."""
+    out: list[list[str]] = []
+    for t in texts:
+        sents: list[str] = []
         for line in t.split("\n"):
-            if line.strip():
-                pieces.append((i, lang, line.strip()))
-    out: list[list[str]] = [[] for _ in texts]
-    by_lang: dict[str, list[tuple[int, str]]] = {}
-    for i, lang, line in pieces:
-        by_lang.setdefault(lang, []).append((i, line))
-    results: dict[tuple[int, int], list[str]] = {}
-    for lang, rows in by_lang.items():
-        nlp = _nlp(lang)
-        for k, doc in enumerate(nlp.pipe((line for _, line in rows), batch_size=512)):
-            results[(rows[k][0], k)] = [s.text.strip()[:MAX_SENTENCE_CHARS] for s in doc.sents if s.text.strip()]
-    for (i, _k), sents in sorted(results.items()):
-        room = max_sentences - len(out[i])
-        if room > 0:
-            out[i].extend(sents[:room])
+            if not line.strip():
+                continue
+            for s in _split_line(line.strip()):
+                if len(sents) >= max_sentences:
+                    break
+                sents.append(s[:MAX_SENTENCE_CHARS])
+        out.append(sents)
     return out

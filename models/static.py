@@ -1,0 +1,262 @@
+"""Static multilingual token embeddings distilled from the converted e5 checkpoint (the fast tier).
+
+Registry name ``static.e5-small.v1``. Each vocabulary token is run once through the transformer as
+``<s> token </s>``; the mean of its output states is the token's vector (model2vec's recipe). The
+vectors are reduced with PCA, weighted by SIF (a / (a + p(token)), p from the unigram tokenizer's own
+log-probabilities, so frequent pieces such as "the" or "," count little) and stored. A sentence is the
+L2-normalised mean of its tokens' vectors: a table lookup, no transformer per text (about 10,000+
+texts/s on 2 cores against ~50 for the transformer).
+
+Distillation is the expensive part (one forward pass per token), so the vocabulary is restricted to
+the scripts of the configured languages (Latin, CJK, Arabic/Persian plus ASCII): 143k of the 250k
+XLM-R pieces; tokens of other scripts get no vector. The artifact lives in
+``<data_dir>/models/encoders/static-e5-small/``: ``tokenizer.json`` (copied from the checkpoint),
+``weights.npz`` (``vectors`` float16, ``row`` int32 id -> row or -1; no pickle) and ``meta.json``
+(source checkpoint fingerprint, options, sha256 of the weights, checked on load).
+
+Build it with ``python -m models.static DATA_DIR`` or ``ensure_static_encoder(data_dir)``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from models.base import ModelError, NotInstalled
+
+NAME = "static.e5-small.v1"
+DIR_NAME = "static-e5-small"
+DISTILLER_VERSION = 1  # bump when the output of distil() changes; stale artifacts are rebuilt
+DEFAULT_DIMS = 256
+DEFAULT_SCRIPTS = ("latin", "cjk", "arabic")
+SIF_A = 1e-4
+
+
+def _script(cp: int) -> str:
+    if cp < 0x80 or cp == 0x2581:  # ASCII and the sentencepiece word marker
+        return "ascii"
+    if cp < 0x250 or 0x1E00 <= cp < 0x1F00:
+        return "latin"
+    if 0x600 <= cp < 0x780 or 0x8A0 <= cp < 0x900 or 0xFB50 <= cp < 0xFE00 or 0xFE70 <= cp < 0xFF00 \
+            or 0x200C <= cp <= 0x200D:  # Arabic, Persian letter forms and the zero-width (non-)joiner
+        return "arabic"
+    if 0x4E00 <= cp < 0xA000 or 0x3400 <= cp < 0x4DC0 or 0x3000 <= cp < 0x3040 or 0xFF00 <= cp < 0xFFF0 \
+            or 0xF900 <= cp < 0xFB00 or 0x2000 <= cp < 0x2070:  # Han, CJK punctuation, full-width forms
+        return "cjk"
+    return "other"
+
+
+def keep_piece(piece: str, scripts: tuple[str, ...]) -> bool:
+    """A vocabulary piece is distilled when every character is ASCII or in one of ``scripts``."""
+    return all(s == "ascii" or s in scripts for s in (_script(ord(c)) for c in piece))
+
+
+def _vocab(tokenizer_json: Path) -> tuple[list[str], np.ndarray]:
+    tj = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    if tj.get("model", {}).get("type") != "Unigram":
+        raise ModelError(f"{tokenizer_json}: static distillation needs a Unigram tokenizer (e5/XLM-R)")
+    vocab = tj["model"]["vocab"]
+    return [p for p, _ in vocab], np.asarray([s for _, s in vocab], dtype=np.float64)
+
+
+def distil(checkpoint: str | os.PathLike, out: str | os.PathLike, dims: int = DEFAULT_DIMS,
+           scripts: tuple[str, ...] = DEFAULT_SCRIPTS, batch: int = 2048, max_tokens: int | None = None,
+           log=print) -> dict:
+    """Distil ``checkpoint`` (a converted e5 directory) into a static artifact directory ``out``.
+
+    ``max_tokens`` keeps only the most probable pieces (tests use a tiny vocabulary).
+    """
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise NotInstalled("distilling the static encoder needs torch and transformers: "
+                           "pip install -e '.[dev]' (after torch==2.13.0)") from exc
+    from models.base import checkpoint_fingerprint
+
+    ckpt, out = Path(checkpoint), Path(out)
+    t0 = time.perf_counter()
+    pieces, scores = _vocab(ckpt / "tokenizer.json")
+    special = {0, 1, 2, 3}  # <s>, <pad>, </s>, <unk> in XLM-R order
+    ids = [i for i, p in enumerate(pieces) if i not in special and p != "<mask>" and keep_piece(p, scripts)]
+    if max_tokens:
+        ids = sorted(sorted(ids, key=lambda i: (-scores[i], i))[:max_tokens])
+    model = AutoModel.from_pretrained(str(ckpt)).eval()
+    cfg = model.config
+    bos, eos = cfg.bos_token_id, cfg.eos_token_id
+    hidden = np.empty((len(ids), cfg.hidden_size), dtype=np.float32)
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        for a in range(0, len(ids), batch):
+            chunk = torch.tensor(ids[a:a + batch], dtype=torch.long)[:, None]
+            x = torch.cat([torch.full_like(chunk, bos), chunk, torch.full_like(chunk, eos)], dim=1)
+            h = model(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state.mean(1)
+            hidden[a:a + len(chunk)] = h.numpy()
+            if log and a and a % (batch * 16) == 0:
+                log(f"  distilled {a}/{len(ids)} tokens ({time.perf_counter() - t0:.0f}s)")
+    del model
+    dims = min(dims, hidden.shape[1], len(ids))
+    mean = hidden.mean(0)
+    # PCA by SVD of the covariance (384 x 384): deterministic, no sklearn randomness.
+    cov = np.cov((hidden - mean).T.astype(np.float64))
+    evals, evecs = np.linalg.eigh(cov)
+    order = np.argsort(evals)[::-1][:dims]
+    comp = evecs[:, order]
+    comp *= np.sign(comp[np.abs(comp).argmax(0), range(dims)])  # fix the eigenvector sign
+    vecs = (hidden - mean) @ comp.astype(np.float32)
+    logp = scores[ids] - np.log(np.exp(scores[ids]).sum())
+    sif = SIF_A / (SIF_A + np.exp(logp))
+    vecs = (vecs * sif[:, None].astype(np.float32)).astype(np.float16)
+    row = np.full(len(pieces), -1, dtype=np.int32)
+    row[ids] = np.arange(len(ids), dtype=np.int32)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ckpt / "tokenizer.json", out / "tokenizer.json")
+    with open(out / "weights.npz", "wb") as fh:
+        np.savez(fh, vectors=vecs, row=row)
+    meta = {"name": NAME, "distiller_version": DISTILLER_VERSION, "dims": int(dims), "scripts": list(scripts),
+            "max_tokens": max_tokens, "tokens": len(ids), "vocab_size": len(pieces), "sif_a": SIF_A,
+            "source_checkpoint": str(ckpt.resolve()), "source_fingerprint": checkpoint_fingerprint(ckpt),
+            "weights_sha256": _sha256(out / "weights.npz"),
+            "tokenizer_sha256": _sha256(out / "tokenizer.json"),
+            "distil_seconds": round(time.perf_counter() - t0, 1)}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return meta
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def static_dir(data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / "models" / "encoders" / DIR_NAME
+
+
+def _is_current(out: Path, source_fp: str, dims: int, scripts: tuple[str, ...], max_tokens: int | None) -> bool:
+    try:
+        m = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return (m.get("distiller_version") == DISTILLER_VERSION and m.get("source_fingerprint") == source_fp
+            and m.get("dims") == dims and tuple(m.get("scripts", ())) == tuple(scripts)
+            and m.get("max_tokens") == max_tokens and (out / "weights.npz").is_file())
+
+
+def ensure_static_encoder(data_dir: str | os.PathLike, dims: int = DEFAULT_DIMS,
+                          scripts: tuple[str, ...] = DEFAULT_SCRIPTS, max_tokens: int | None = None,
+                          log=print) -> Path:
+    """``<data_dir>/models/encoders/static-e5-small``, distilled (atomically) if missing or stale."""
+    from models.base import checkpoint_fingerprint
+    from models.convert import ensure_e5_checkpoint
+
+    ckpt = ensure_e5_checkpoint(data_dir)
+    out = static_dir(data_dir)
+    fp = checkpoint_fingerprint(ckpt)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_current(out, fp, dims, tuple(scripts), max_tokens):
+            return out
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            meta = distil(ckpt, tmp, dims=dims, scripts=tuple(scripts), max_tokens=max_tokens, log=log)
+            os.chmod(tmp, 0o755)
+            old = None
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                os.replace(out, old)
+            os.replace(tmp, out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        if log:
+            log(f"static encoder: {meta['tokens']} tokens x {meta['dims']} dims in {meta['distil_seconds']}s -> {out}")
+    return out
+
+
+class StaticEncoder:
+    """Mean of static token vectors, L2-normalised; tokenised by the checkpoint's own fast tokenizer."""
+
+    def __init__(self, path: str | os.PathLike, name: str = NAME, batch: int = 4096):
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise NotInstalled("tokenizers is missing: pip install -e . (it comes with transformers)") from exc
+        d = Path(path)
+        try:
+            self.meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{d}: not a static encoder artifact ({exc}); build it with "
+                             f"`python -m models.static DATA_DIR`") from None
+        for f, key in (("weights.npz", "weights_sha256"), ("tokenizer.json", "tokenizer_sha256")):
+            if not (d / f).is_file() or _sha256(d / f) != self.meta.get(key):
+                raise ModelError(f"{d / f}: missing or checksum mismatch with meta.json (tampered or partially "
+                                 f"written); rebuild with `python -m models.static DATA_DIR`")
+        with np.load(d / "weights.npz", allow_pickle=False) as z:
+            self._vecs = z["vectors"].astype(np.float32)
+            self._row = z["row"]
+        self._tok = Tokenizer.from_file(str(d / "tokenizer.json"))
+        self._tok.no_padding()
+        self._tok.no_truncation()
+        self.name = name
+        self.path = str(d)
+        self.dim = int(self._vecs.shape[1])
+        self.batch = batch
+        self.fingerprint = f"{name}@{self.meta['weights_sha256'][:16]}:d{self.meta.get('distiller_version')}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for a in range(0, len(texts), self.batch):
+            part = texts[a:a + self.batch]
+            encs = self._tok.encode_batch(part, add_special_tokens=False)
+            lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
+            if lens.sum() == 0:
+                continue
+            ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lens.sum()))
+            rows = self._row[ids]
+            keep = rows >= 0
+            owner = np.repeat(np.arange(len(part)), lens)[keep]
+            acc = np.zeros((len(part), self.dim), dtype=np.float32)
+            if len(owner):
+                _segment_sum(acc, owner, self._vecs[rows[keep]])
+            norms = np.linalg.norm(acc, axis=1, keepdims=True)
+            out[a:a + len(part)] = np.divide(acc, norms, out=np.zeros_like(acc), where=norms > 0)
+        return out
+
+
+def _segment_sum(acc: np.ndarray, owner: np.ndarray, vals: np.ndarray) -> None:
+    """acc[owner[i]] += vals[i] for sorted ``owner`` (reduceat is far faster than np.add.at)."""
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    acc[owner[starts]] = np.add.reduceat(vals, starts, axis=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m models.static DATA_DIR [--dims N]``: distil the static encoder and print where and how long."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m models.static", description=main.__doc__)
+    ap.add_argument("data_dir", nargs="?", default=os.environ.get("TOUCHPOINT_DATA_DIR", "data"))
+    ap.add_argument("--dims", type=int, default=DEFAULT_DIMS)
+    ap.add_argument("--max-tokens", type=int, default=None)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    out = ensure_static_encoder(args.data_dir, dims=args.dims, max_tokens=args.max_tokens)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"{out}  {time.perf_counter() - t0:.1f} s  {size / 2**20:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
