@@ -53,7 +53,12 @@ def item_id(record_id: str, reason: str) -> str:
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"CREATE TABLE IF NOT EXISTS followup_queue ({DDL['followup_queue']})")
+    """Create the queue table when missing (a read-only connection gets an empty temporary stand-in)."""
+    if "followup_queue" in {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
+        return
+    temp = "TEMP " if con.execute("SELECT readonly FROM duckdb_databases() WHERE database_name = "
+                                  "current_database()").fetchone()[0] else ""
+    con.execute(f"CREATE {temp}TABLE IF NOT EXISTS followup_queue ({DDL['followup_queue']})")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -146,3 +147,32 @@ def test_report_helpers(con):
     rows = followup.report_rows(con, RUN)
     assert [r["priority"] for r in rows] == sorted(r["priority"] for r in rows) and len(rows) == 4
     assert "4 new items" in followup.summary_markdown(stats)
+
+
+def test_cli_list_close_export_import(con, tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from flows.cli_followup import add_parser
+
+    followup.refresh_queue(con, RUN)
+    con.close()
+    monkeypatch.chdir(tmp_path)
+    p = argparse.ArgumentParser()
+    p.add_argument("--config")
+    p.add_argument("--data-dir")
+    add_parser(p.add_subparsers(dest="command"))
+
+    def cli(*argv):
+        args = p.parse_args(["--data-dir", str(tmp_path), "followup", *argv])
+        assert args.func(args) == 0
+        return capsys.readouterr().out
+
+    assert "4 item(s)" in cli("list")
+    chat = followup.item_id("f_chat", "strong_negative")
+    assert f"closed {chat}" in cli("close", chat, "--note", "called back", "--at", "2026-11-02T10:00")
+    assert "3 item(s)" in cli("list") and "1 item(s)" in cli("list", "--status", "closed")
+    out = cli("export", str(tmp_path / "exp"), "--format", "parquet")
+    assert out.strip().endswith("followup_queue.parquet")
+    (tmp_path / "st.csv").write_text(f"item_id,status\n{chat},in_progress\n", encoding="utf-8")
+    assert "updated 1 item(s)" in cli("import", "st.csv", "--at", "2026-11-03T08:00")
+    assert json.loads(cli("list", "--status", "in_progress", "--json"))[0]["item_id"] == chat
