@@ -111,3 +111,22 @@ def test_refresh_drivers_from_a_store_per_touchpoint_and_overall(tmp_path):
     assert len(res) == con.execute("SELECT count(*) FROM key_drivers").fetchone()[0]
     drivers.refresh_drivers(con)  # a rerun replaces, never appends
     assert len(res) == con.execute("SELECT count(*) FROM key_drivers").fetchone()[0]
+
+
+def test_demo_data_planted_delivery_effect_is_negative(tmp_path, data_dir, prefect_harness):
+    """The real path: demo dumps -> nightly flow -> store -> drivers. Late deliveries make detractors."""
+    from flows.nightly import nightly
+    from pipeline.demo import generate
+    from tests.conftest import write_config
+
+    cfg = write_config(tmp_path / "demo.yaml", data_dir, run={"discover_topics": 0})
+    generate(tmp_path / "demo", size=400, seed=11)
+    nightly(landing=str(tmp_path / "demo"), config=str(cfg))
+    con = store.connect(data_dir)
+    try:
+        res = drivers.refresh_drivers(con).set_index(["scope", "metric", "family", "driver"])
+    finally:
+        con.close()
+    complaint = res.loc[("overall", "nps", "negative_topics", "negative:delivery")]
+    assert complaint.ci_high < 0 and not complaint.small_n, complaint.to_dict()
+    assert res.loc[("overall", "nps", "signals", "signal:negative_sentiment")].ci_high < 0
