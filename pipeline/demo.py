@@ -142,12 +142,23 @@ def _plant_review_signals(appstore: list[dict], market: list[dict], size: int, r
                          "stars": 1, "body": APP_SPIKE[lang], "lang": ""})
 
 
+NPS_DRAWS = {  # experience -> (NPS answers, weights); every other experience uses "other"
+    "happy": ([10, 9, 8, 7], [5, 4, 1, 0.5]),
+    "late_delivery": ([0, 2, 3, 5, 6, 7, 8, 9], [2, 2, 3, 3, 3, 1, 0.6, 0.4]),
+    "other": ([1, 3, 5, 6, 7, 8, 9], [1, 2, 3, 3, 2, 1, 0.5]),
+}
+
+
+def planted_nps(exp: str) -> float:
+    """The NPS (points) the generator plants for customers with experience ``exp``: the drivers' truth."""
+    values, weights = NPS_DRAWS.get(exp, NPS_DRAWS["other"])
+    total = sum(weights)
+    return 100.0 * sum(w * ((v >= 9) - (v <= 6)) for v, w in zip(values, weights)) / total
+
+
 def _nps(exp: str, rng: random.Random) -> int:
-    if exp == "happy":
-        return rng.choices([10, 9, 8, 7], [5, 4, 1, 0.5])[0]
-    if exp == "late_delivery":
-        return rng.choices([0, 2, 3, 5, 6, 7, 8, 9], [2, 2, 3, 3, 3, 1, 0.6, 0.4])[0]
-    return rng.choices([1, 3, 5, 6, 7, 8, 9], [1, 2, 3, 3, 2, 1, 0.5])[0]
+    values, weights = NPS_DRAWS.get(exp, NPS_DRAWS["other"])
+    return rng.choices(values, weights)[0]
 
 
 def _say(exp: str, lang: str, rng: random.Random, k: int = 2) -> str:

@@ -130,3 +130,31 @@ def test_demo_data_planted_delivery_effect_is_negative(tmp_path, data_dir, prefe
     complaint = res.loc[("overall", "nps", "negative_topics", "negative:delivery")]
     assert complaint.ci_high < 0 and not complaint.small_n, complaint.to_dict()
     assert res.loc[("overall", "nps", "signals", "signal:negative_sentiment")].ci_high < 0
+
+
+def test_demo_generator_planted_nps_contrasts_are_recovered(tmp_path, monkeypatch):
+    """With the generator's own experience per customer as the driver, each planted contrast with the
+    happy path (from the generator's NPS weights) lies inside its interval."""
+    import csv
+
+    from pipeline import demo
+
+    seen: list[str] = []
+    real = demo._nps
+    monkeypatch.setattr(demo, "_nps", lambda exp, rng: (seen.append(exp), real(exp, rng))[1])
+    demo.generate(tmp_path / "demo", size=3000, seed=7)
+    with open(tmp_path / "demo" / "surveys" / "nps_responses.csv", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["response_id"].startswith("S") and r["nps"].isdigit()]
+    rows = [r for r in rows if r["response_id"][1:].isdigit() and int(r["nps"]) <= 10]
+    exp = [seen[int(r["response_id"][1:])] for r in rows]
+    frame = pd.DataFrame({
+        "feedback_id": [r["response_id"] for r in rows], "customer_id": [r["customer_id"] for r in rows],
+        "touchpoint": "survey", "channel": "survey",
+        "language": "und", "sentiment_label": None, "nps": [float(r["nps"]) for r in rows],
+        "csat": np.nan, "csat_scale": np.nan, "ces": np.nan,
+        "topics": [[e] if e != "happy" else [] for e in exp], "negative_topics": [[] for _ in rows]})
+    res = drivers.fit_drivers(frame, "nps", "topics").set_index("driver")
+    for e in ("late_delivery", "broken", "billing", "app", "refund"):
+        truth = demo.planted_nps(e) - demo.planted_nps("happy")
+        r = res.loc[f"topic:{e}"]
+        assert r.ci_low <= truth <= r.ci_high, (e, truth, r.to_dict())
