@@ -101,7 +101,8 @@ def candidates(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: in
                AND c.occurred_at > f.occurred_at - to_days(CAST($repeat_days AS INTEGER))) >= $repeats),
     linked AS (  -- the customer's most negative text for each detractor answer: same interaction first
         SELECT sc.score_id, f.feedback_id, f.channel, f.touchpoint, f.language, f.text,
-               row_number() OVER (PARTITION BY sc.score_id ORDER BY coalesce(f.interaction_id = sc.interaction_id, false) DESC,
+               row_number() OVER (PARTITION BY sc.score_id
+                                  ORDER BY coalesce(f.interaction_id = sc.interaction_id, false) DESC,
                                   f.sentiment_score, f.feedback_id) AS rn
         FROM scores sc JOIN feedback f ON f.interaction_id = sc.interaction_id OR (f.customer_id = sc.customer_id
              AND abs(epoch(f.occurred_at) - epoch(sc.occurred_at)) <= 14 * 86400)
@@ -258,7 +259,8 @@ def export_queue(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike, fmt
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"followup_queue.{fmt}"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sql = "SELECT * FROM followup_queue WHERE (CAST(? AS VARCHAR) IS NULL OR status = ?) ORDER BY priority, due_at, item_id"
+    sql = ("SELECT * FROM followup_queue WHERE (CAST(? AS VARCHAR) IS NULL OR status = ?) "
+           "ORDER BY priority, due_at, item_id")
     if fmt == "parquet":
         pq.write_table(con.sql(sql, params=[status, status]).to_arrow_table(), tmp)
     else:

@@ -99,10 +99,11 @@ def five_star_bursts(reviews: pd.DataFrame, fdr: float = 0.05, min_count: int = 
     return pd.DataFrame({
         "signal": "five_star_burst", "source": out["source"], "product": out["product"],
         "feedback_id": out["feedback_id"], "source_id": out["source_id"], "customer_id": out["customer_id"],
-        "event_date": out["event_date"], "group_key": out["source"] + "|" + out["event_date"].astype(str),
+        "event_date": out["event_date"],
+        "group_key": out["source"] + "|" + pd.to_datetime(out["event_date"]).dt.strftime("%Y-%m-%d"),
         "score": out["q"].round(10),
-        "detail": out.apply(lambda r: f"{r['n']} top-rating reviews on {pd.Timestamp(r['event_date']).date()} vs {r['usual']:.1f}/day "
-                                      f"usually (q={r['q']:.2g})", axis=1) if len(out) else pd.Series(dtype=str),
+        "detail": [f"{n} top-rating reviews on {pd.Timestamp(d).date()} vs {u:.1f}/day usually (q={q:.2g})"
+                   for n, d, u, q in zip(out["n"], out["event_date"], out["usual"], out["q"])],
     }, columns=COLUMNS)
 
 
