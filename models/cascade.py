@@ -199,9 +199,9 @@ class CascadeSentiment(SentimentBase):
 
 def _remember_data_dir(artifact: Path) -> None:
     """An artifact at <data_dir>/models/<task>/<version> finds data-dir encoders in that data dir."""
-    from models.encoders import DATA_DIR_ENCODERS, _LAST_DATA_DIR
+    from models.encoders import _LAST_DATA_DIR
 
-    root = artifact.resolve().parents[2] if len(artifact.resolve().parents) > 2 else None
+    parents = artifact.resolve().parents
+    root = parents[2] if len(parents) > 2 else None
     if root is not None and (root / "models" / "encoders").is_dir():
-        for name in DATA_DIR_ENCODERS:
-            _LAST_DATA_DIR.setdefault(name, str(root))
+        _LAST_DATA_DIR.setdefault(STATIC_E5_ENCODER, str(root))

@@ -242,9 +242,9 @@ _LAST_DATA_DIR: dict[str, str] = {}  # encoder name -> data dir it was last expl
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None, name: str = HF_E5_ENCODER) -> Path:
-    """The data dir for encoders that live in it: the argument, else ``$TOUCHPOINT_DATA_DIR``, else the
-    dir this process last loaded ``name`` from explicitly (so a model loaded from ``<data_dir>/models``
-    finds its encoder without the environment variable)."""
+    """The data dir for encoders that live in it: the argument, else ``$TOUCHPOINT_DATA_DIR``; for the
+    static encoder, else the dir this process last loaded it from explicitly (so a model loaded from
+    ``<data_dir>/models`` finds its encoder without the environment variable)."""
     d = data_dir or os.environ.get(DATA_DIR_ENV) or _LAST_DATA_DIR.get(name)
     if not d:
         raise ModelError(f"encoder {name!r} lives in a data dir: pass get_encoder(..., data_dir=...) "
@@ -256,9 +256,10 @@ def get_encoder(name: str = DEFAULT_ENCODER, data_dir: str | os.PathLike | None 
     """The process-wide encoder for a registry name (loaded once per process and data dir)."""
     if name in DATA_DIR_ENCODERS:
         d = str(resolve_data_dir(data_dir, name))
-        if data_dir is not None:
+        enc = _load(name, d)
+        if data_dir is not None and name == STATIC_E5_ENCODER:  # hf.e5 keeps needing it spelt out
             _LAST_DATA_DIR[name] = d
-        return _load(name, d)
+        return enc
     return _load(name, None)  # the other encoders do not depend on the data dir
 
 

@@ -59,12 +59,27 @@ def keep_piece(piece: str, scripts: tuple[str, ...]) -> bool:
     return all(s == "ascii" or s in scripts for s in (_script(ord(c)) for c in piece))
 
 
-def _vocab(tokenizer_json: Path) -> tuple[list[str], np.ndarray]:
+def _vocab(tokenizer_json: Path) -> tuple[list[str], np.ndarray, set[int], list[int]]:
+    """Pieces in id order, log-probabilities, special ids, and the ids the tokenizer wraps a text in.
+
+    Unigram tokenizers (e5/XLM-R) carry log-probabilities; for others (WordPiece, BPE) a Zipf law over
+    the id order stands in, as model2vec does.
+    """
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    vocab = tok.get_vocab(with_added_tokens=True)
+    pieces = [""] * (max(vocab.values()) + 1)
+    for p, i in vocab.items():
+        pieces[i] = p
     tj = json.loads(tokenizer_json.read_text(encoding="utf-8"))
-    if tj.get("model", {}).get("type") != "Unigram":
-        raise ModelError(f"{tokenizer_json}: static distillation needs a Unigram tokenizer (e5/XLM-R)")
-    vocab = tj["model"]["vocab"]
-    return [p for p, _ in vocab], np.asarray([s for _, s in vocab], dtype=np.float64)
+    if tj.get("model", {}).get("type") == "Unigram":
+        scores = np.asarray([s for _, s in tj["model"]["vocab"]], dtype=np.float64)
+    else:
+        scores = -np.log(np.arange(1, len(pieces) + 1, dtype=np.float64))
+    special = {t["id"] for t in tj.get("added_tokens", []) if t.get("special")}
+    wrap = tok.encode("", add_special_tokens=True).ids
+    return pieces, scores[:len(pieces)], special, wrap
 
 
 def distil(checkpoint: str | os.PathLike, out: str | os.PathLike, dims: int = DEFAULT_DIMS,
@@ -84,20 +99,19 @@ def distil(checkpoint: str | os.PathLike, out: str | os.PathLike, dims: int = DE
 
     ckpt, out = Path(checkpoint), Path(out)
     t0 = time.perf_counter()
-    pieces, scores = _vocab(ckpt / "tokenizer.json")
-    special = {0, 1, 2, 3}  # <s>, <pad>, </s>, <unk> in XLM-R order
-    ids = [i for i, p in enumerate(pieces) if i not in special and p != "<mask>" and keep_piece(p, scripts)]
+    pieces, scores, special, wrap = _vocab(ckpt / "tokenizer.json")
+    ids = [i for i, p in enumerate(pieces) if p and i not in special and keep_piece(p, scripts)]
     if max_tokens:
         ids = sorted(sorted(ids, key=lambda i: (-scores[i], i))[:max_tokens])
     model = AutoModel.from_pretrained(str(ckpt)).eval()
     cfg = model.config
-    bos, eos = cfg.bos_token_id, cfg.eos_token_id
+    bos, eos = (wrap[0], wrap[-1]) if len(wrap) >= 2 else (None, None)
     hidden = np.empty((len(ids), cfg.hidden_size), dtype=np.float32)
     torch.manual_seed(0)
     with torch.inference_mode():
         for a in range(0, len(ids), batch):
             chunk = torch.tensor(ids[a:a + batch], dtype=torch.long)[:, None]
-            x = torch.cat([torch.full_like(chunk, bos), chunk, torch.full_like(chunk, eos)], dim=1)
+            x = chunk if bos is None else torch.cat([torch.full_like(chunk, bos), chunk, torch.full_like(chunk, eos)], 1)
             h = model(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state.mean(1)
             hidden[a:a + len(chunk)] = h.numpy()
             if log and a and a % (batch * 16) == 0:
