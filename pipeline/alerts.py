@@ -72,6 +72,11 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def latest_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest feedback date in the store: the natural run date of a nightly run over new dumps."""
+    return con.execute("SELECT max(event_date) FROM feedback").fetchone()[0]
+
+
 def cell_counts(con: duckdb.DuckDBPyConnection, run_date: date, baseline_days: int = 28) -> tuple[pd.DataFrame, int]:
     """Per-cell counts for the run date and the baseline, and the number of baseline days with data."""
     counts = con.execute(CELLS_SQL, {"run_date": run_date, "days": baseline_days + 1}).df()
@@ -198,6 +203,16 @@ def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 5.0) -> s
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return f"failed: {type(exc).__name__}: {str(reason)[:200]}"
+
+
+def latest(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The alerts of the newest run date in the store (none on a store without the table)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'").fetchone()[0]:
+        return []
+    cur = con.execute("""SELECT * FROM alerts WHERE run_date = (SELECT max(run_date) FROM alerts)
+                         ORDER BY q_value NULLS FIRST, alert_id""")
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
 def report_rows(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ reviews; a few malformed records land in quarantine. No wall clock: dates count 
 Planted review cases (pipeline/manipulation.py and pipeline/alerts.py must find them), written by
 accounts that answer no survey so the NPS relationships above are unchanged: a burst of five-star
 marketplace reviews on BURST_DAY, one long text pasted by several accounts (COPY_PASTE), incentive
-language in each language (INCENTIVE), and a spike of app-crash reviews on BASE_DATE's day.
+language in each language (INCENTIVE), and a spike of app-crash reviews on the data's last day
+(the day after BASE_DATE, when the last surveys arrive).
 """
 
 from __future__ import annotations
@@ -135,10 +136,11 @@ def _plant_review_signals(appstore: list[dict], market: list[dict], size: int, r
     for lang, text in INCENTIVE.items():
         day = BASE_DATE - timedelta(days=rng.randint(1, 12), minutes=rng.randint(0, 300))
         market_row(f"I{lang}", day, 5, text.format(p=rng.choice(PRODUCTS[lang])))
+    last_day = BASE_DATE + timedelta(days=1)  # the last surveys arrive the day after BASE_DATE
     for i in range(max(10, size // 100)):  # app-crash spike on the last day (an alert, not manipulation)
         lang = rng.choices(langs, lw)[0]
         appstore.append({"review_id": f"AP{i:04d}", "user_id": f"CPS{i:04d}",
-                         "created": (BASE_DATE - timedelta(minutes=rng.randint(0, 400))).isoformat(),
+                         "created": (last_day - timedelta(minutes=rng.randint(0, 400))).isoformat(),
                          "stars": 1, "body": APP_SPIKE[lang], "lang": ""})
 
 

@@ -244,6 +244,17 @@ def refresh_drivers(con: duckdb.DuckDBPyConnection, min_n: int = 30) -> pd.DataF
     return result
 
 
+def stored(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The stored ``key_drivers`` (empty on a store that has none yet; works on read-only connections)."""
+    if not _has_table(con, "key_drivers"):
+        return pd.DataFrame(columns=COLUMNS)
+    return con.execute("SELECT * FROM key_drivers ORDER BY scope, metric, family, driver").df()
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+
 def report_rows(drivers: pd.DataFrame | list[dict[str, Any]], scope: str = "overall", metric: str = "nps",
                 family: str = "topics", limit: int = 15) -> list[dict[str, Any]]:
     """Display rows for the report: strongest effects first; small cells say so instead of a number."""
@@ -260,7 +271,7 @@ def report_rows(drivers: pd.DataFrame | list[dict[str, Any]], scope: str = "over
             "effect": "too few to tell" if small else f"{r['effect']:+.1f}",
             "95% CI": "" if small or pd.isna(r["ci_low"]) else f"{r['ci_low']:+.1f} .. {r['ci_high']:+.1f}",
             "n with / total": f"{r['n_with']} / {r['n_total']}",
-            "mean with / without": f"{_fmt(r['mean_with'])} / {_fmt(r['mean_without'])}",
+            "mean with / without": "" if small else f"{_fmt(r['mean_with'])} / {_fmt(r['mean_without'])}",
         })
     return rows
 

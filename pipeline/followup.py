@@ -275,14 +275,16 @@ def export_queue(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike, fmt
     return path
 
 
-def report_rows(con: duckdb.DuckDBPyConnection, run_date: date, limit: int = 25) -> list[dict[str, Any]]:
+def report_rows(con: duckdb.DuckDBPyConnection, run_date: date | None = None,
+                limit: int = 25) -> list[dict[str, Any]]:
     """Open items for the report: highest priority and most overdue first."""
     ensure_table(con)
     return [dict(zip(("item", "priority", "reason", "channel", "touchpoint", "nps", "due", "excerpt"), r))
             for r in con.execute("""SELECT item_id, priority, reason, channel, touchpoint, nps, due_at, excerpt
                                     FROM followup_queue WHERE status IN ('open', 'in_progress')
-                                    AND created_run_date <= ? ORDER BY priority, due_at, item_id LIMIT ?""",
-                                 [run_date, limit]).fetchall()]
+                                    AND (CAST(? AS DATE) IS NULL OR created_run_date <= ?)
+                                    ORDER BY priority, due_at, item_id LIMIT ?""",
+                                 [run_date, run_date, limit]).fetchall()]
 
 
 def summary_markdown(stats: dict[str, int]) -> str:

@@ -301,12 +301,16 @@ def refresh_signals(con: duckdb.DuckDBPyConnection, deleted: pd.DataFrame | None
 
 def report_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Counts per source and product for the report (signals to review, not verdicts)."""
+    if not _has_table(con):
+        return []
     c = counts(con.execute("SELECT * FROM manipulation_signals").df(), load_reviews(con))
     return c.to_dict("records")
 
 
 def examples(con: duckdb.DuckDBPyConnection, per_signal: int = 3) -> list[dict[str, Any]]:
     """A few flagged reviews per signal, with the detail and an excerpt (text is PII-redacted)."""
+    if not _has_table(con):
+        return []
     cur = con.execute("""SELECT m.signal, m.source, m.source_id, m.event_date, m.detail, left(f.text, 120) AS excerpt
         FROM manipulation_signals m LEFT JOIN feedback f USING (feedback_id)
         QUALIFY row_number() OVER (PARTITION BY m.signal ORDER BY m.group_key, m.source, m.source_id) <= ?
@@ -314,3 +318,8 @@ def examples(con: duckdb.DuckDBPyConnection, per_signal: int = 3) -> list[dict[s
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+
+
+def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'manipulation_signals'")
+                .fetchone()[0])

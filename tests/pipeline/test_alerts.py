@@ -75,6 +75,8 @@ def test_planted_volume_spike_and_negative_share_jump_alert(tmp_path):
     alerts.run_alerts(con, RUN)  # a rerun of the same date replaces its alerts
     assert con.execute("SELECT count(*) FROM alerts WHERE run_date = ?", [RUN]).fetchone()[0] == stored
     assert "volume_spike" in alerts.render_markdown(found)
+    assert {a["alert_id"] for a in alerts.latest(con)} == {a["alert_id"] for a in found}
+    assert alerts.latest_day(con) == RUN
 
 
 def test_emerging_topics_alert_once(tmp_path):

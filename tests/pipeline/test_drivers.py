@@ -102,13 +102,14 @@ def test_refresh_drivers_from_a_store_per_touchpoint_and_overall(tmp_path):
     con.register("se", sent)
     con.execute("INSERT INTO sentences (feedback_id, idx, topic, sentiment_label) "
                 "SELECT feedback_id, idx, topic, sentiment_label FROM se")
+    assert drivers.stored(con).empty  # nothing computed yet
     res = drivers.refresh_drivers(con, min_n=30)
     stored = con.execute("SELECT scope, driver, effect, ci_low, ci_high FROM key_drivers "
                          "WHERE metric = 'nps' AND family = 'topics' ORDER BY scope, driver").fetchall()
     assert {s for s, *_ in stored} == {"overall", "touchpoint:delivery", "touchpoint:product"}
     overall = {d: (e, lo, hi) for s, d, e, lo, hi in stored if s == "overall"}
     assert overall["topic:delivery"][1] <= -30 <= overall["topic:delivery"][2]
-    assert len(res) == con.execute("SELECT count(*) FROM key_drivers").fetchone()[0]
+    assert len(res) == len(drivers.stored(con))
     drivers.refresh_drivers(con)  # a rerun replaces, never appends
     assert len(res) == con.execute("SELECT count(*) FROM key_drivers").fetchone()[0]
 

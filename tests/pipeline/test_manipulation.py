@@ -122,6 +122,7 @@ def test_deleted_reviews_between_dumps(tmp_path):
 
 def test_refresh_signals_stores_counts_per_source(tmp_path, demo):
     con = store.connect(tmp_path)
+    assert m.report_rows(con) == [] and m.examples(con) == []  # a store from before the signals existed
     df = demo.assign(channel="review")
     cols = ["feedback_id", "channel", "source", "source_id", "customer_id", "event_date", "rating", "rating_scale", "text"]
     con.register("_rows", df[cols])
