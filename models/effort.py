@@ -38,6 +38,7 @@ _NUM_FA = r"(\d+|[۰-۹]+|یک|دو|سه|چهار|پنج|ده|چند|بیست|س
 
 PATTERNS: dict[str, list[str]] = {
     "repeat_contact": [
+        '\\b(contacted|called|emailed|written to|messaged|phoned)\\b.{0,25}\\b(twice|three times|four times|five times|\\d+ times|several times|multiple times)', 'here i am again', 'keep (having to )?(contact|call|email|writ)', '\\band again on\\b', "once more i'?m (contacting|calling|writing)", '(umpteenth|nth) time', '\\b(previous|last|earlier) (call|email|ticket|chat|contact)\\b', '(chiamato|telefonato|scritto|contattato|segnalato)\\b.{0,20}\\b(due|tre|quattro|cinque|\\d+|varie|diverse|più) volte', 'continuare a (contattare|chiamare|scrivere)', '(segnalat|chiamat|scritt|contattat)\\w* .{0,30}\\be di nuovo\\b', '(chiamata|telefonata|email|segnalazione) precedente', 'ho dovuto richiamare', 'eccomi di nuovo', '联系了你们[两三四五六七八九十几\\d]+次', '又反映', '投诉过', '上次来电', '打多少次', '(反映|投诉|联系)过.{0,8}(又|再)', 'دوباره آمدهام', 'مدام.{0,20}تماس بگیرم', '(گزارش|شکایت|تماس).{0,20}دوباره', '(سه|چند|دو|چهار) تیکت', '(ماه|هفته) (پیش|قبل) هم', 'چندین تماس', 'تماس قبلی',
         _ORD_EN + r" (call|email|message|ticket|attempt|complaint|contact)",
         _ORD_EN + r" time (i'm |i am |i've |i have |that i )?(call|contact|writ|email|reach|chat|ask|report|complain)",
         r"\b(called|contacted|emailed|written|wrote|reported|complained|reached out|messaged|spoke)\b.{0,40}"
@@ -49,7 +50,7 @@ PATTERNS: dict[str, list[str]] = {
         r"\b(opened|raised|logged) (two|three|four|several|\d+) tickets", r"(calling|called) every day",
         r"(second|seconda|terza|quarta|quinta|ennesima) volta che", r"(seconda|terza|quarta|quinta) (email|chiamata|telefonata)",
         r"(quarto|quinto|terzo|secondo) (tentativo|reclamo)", r"\b(ho|avevo) già (chiamato|scritto|segnalato|contattato|aperto|lamentat)",
-        r"(chiamo|scrivo|contatto|richiamo|ricontatto|sollecito|riscrivo) (di nuovo|ancora)", r"\bricontatt", r"\brichiam",
+        r"(chiamo|scrivo|contatto|richiamo|ricontatto|sollecito|riscrivo) (di nuovo|ancora)", r"\bricontatt", r"\brichiam(o|are|ato)\b",
         r"(più|varie|diverse|tante) (chiamate|telefonate|email|segnalazioni)", r"dopo (varie|diverse|molte) chiamate",
         r"quante volte devo", r"(vi|ti) (contatto|scrivo) ancora", r"di nuovo qui", r"ancora una volta (devo|vi|per)",
         r"già lamentat", r"ho chiamato (tutti i giorni|il \d)",
@@ -62,7 +63,8 @@ PATTERNS: dict[str, list[str]] = {
         r"هر روز.{0,25}زنگ", r"دوباره برگشتم",
     ],
     "transfer": [
-        r"\btransferr?(ed|ing)?\b(?! (money|funds))", r"\btransfer (me|you)\b",
+        '\\bput (me )?through to\\b.{0,40}\\b(then|another|back|who)', 'forwarding my call', 'sent me to another agent', 'escalated and then', '(sent|passed|put) me back', 'who sent me back', 'girare la (mia )?chiamata', 'mi passava a', 'rimandato indietro', "mi (ha|hanno) rimandato (al|alla|all')", '推给', '又让我回来', '每转一次', '让我找.{1,8}又让我找', '之间被推', 'ارجاع میدادند', 'به اپراتور دیگری', 'وصلم میکند', 'انتقال(ها|های)? ', 'فرستاد و .{0,25}دوباره به',
+        r"(?<!bank )(?<!wire )(?<!money )\btransfer(s|red|ring)?\b(?! (money|funds))", r"\beach transfer\b", r"\btransfer (me|you)\b",
         r"\b(passed|bounced|handed|forwarded|redirected|shunted|sent|moved)\b.{0,30}\b(around|between|from one|to another|"
         r"to (a |the )?(different|another|other|wrong)|back and forth|over to)",
         r"pillar to post", r"\b(different|several) (people|agents|departments|teams|offices)\b", r"\bnot (my|her|his|our) department",
@@ -75,6 +77,7 @@ PATTERNS: dict[str, list[str]] = {
         r"از این (کارشناس|اتاق|داخلی|بخش|تیم) به آن", r"سپرد",
     ],
     "long_wait": [
+        'nobody (replied|answered|responded|got back).{0,30}\\b(for|in) (\\d+|an?|one|two|three|four|several|many|few)', 'stuck in the (phone )?queue', 'hold music', '(waiting|stuck|queue|on hold).{0,30}\\bsince\\b', 'took (them )?(a|one|two|three) (week|month)', 'nessuno ha risposto.{0,30}\\bper\\b', '(passato|rimasto|messo|lasciato|stato)\\w* .{0,30}in attesa', 'coda telefonica', 'aspetto (una|la) richiamata', '在等回电', '过了.{1,4}(天|星期|周|月).{0,6}才', '才回复', '花了(\\d+|[一两二三四五六七八九十几半多]+)(个)?(分钟|小时)', '时间.{0,4}太长', '等客服',
         r"\bon hold\b", r"\bon the line for\b",
         r"\b(waited|waiting|wait|queue|queued|in line)\b.{0,40}\b" + _NUM_EN + r"\s*" + _UNIT_EN + r"\b",
         r"\b" + _NUM_EN + r"\s*" + _UNIT_EN + r"\b.{0,30}\b(wait|hold|queue|to (answer|reply|respond|get through|pick up|reply)|before)",
@@ -89,10 +92,11 @@ PATTERNS: dict[str, list[str]] = {
         r"等了", r"排队", r"排在第", r"还在等", r"一直在等", r"等待时间", r"等待音乐", r"好久才", r"太久", r"等(了)?很久", r"才(有人|有客服)",
         _NUM_ZH + r"(个)?(分钟|小时|天|星期|周|个月).{0,6}(都|也)?没(人)?(回|接|回复|答复)", r"我在等",
         r"منتظر", r"معطل", r"پشت خط", r"در صف", r"توی صف", r"صف ", r"موسیقی انتظار", r"زمان انتظار", r"انتظار (برای|پشت)",
-        _NUM_FA + r" ?(و نیم )?(دقیقه|ساعت|روز|هفته|ماه).{0,30}(طول کشید|منتظر|معطل|انتظار|جواب)", r"یک عمر", r"کلی طول کشید",
-        r"طول کشید تا",
+        _NUM_FA + r" ?(و نیم )?(دقیقه|ساعت|روز|هفته|ماه).{0,30}(طول کشید|منتظر|معطل|انتظار)", r"یک عمر", r"کلی طول کشید",
+        r"طول کشید تا", r"(هفته|روز|ماه) کسی.{0,20}جواب نداد",
     ],
     "repeat_self": [
+        '(verify|verified|confirm(ed)?) my identity .{0,20}(times|again)', 'same form (twice|again)', 'once to the .{0,20} twice', 'fill(ed)? out the same', 'raccontar\\w* di nuovo', 'di nuovo quello che ho detto', 'verificare la mia identità .{0,20}volte', '验证了.{0,3}次', '重讲', '填了[两三四]次', 'یک بار برای .{0,30}دو بار', '(دو|سه|چهار) بار برای',
         r"\b(repeat|repeating|repeated)\b.{0,20}\b(myself|my|the same|the whole|everything|story|complaint|information|details|it all)",
         r"\b(explain|explained|explaining|tell|told|telling|describe|spell|give|given|giving|resend|re-enter|typing|type|fill(ed)? out|"
         r"sent|send)\b.{0,40}\b(again|all over again|from (the )?(start|scratch|beginning)|over and over|once more|(\d+|two|three|four|five) times)",
@@ -101,7 +105,7 @@ PATTERNS: dict[str, list[str]] = {
         r"instead of asking me again", r"\brepeat(ing)? myself\b", r"\bfrom the (start|beginning)\b", r"\bre-?(enter|send|sent)\b",
         r"ripet(ere|uto|o|ermi|endo)", r"rispieg", r"da capo", r"dall'inizio", r"da zero", r"ricominciar", r"stesse (domande|informazioni|risposte)",
         r"(spiegare|raccontat\w*|raccontare|chiesto|descrivere|dettare|dato|dare|compilare)\b.{0,30}\b(di nuovo|ancora|da capo|dall'inizio|(due|tre|quattro|cinque) volte)",
-        r"\b(rimand|rinvi|reinser|ridett|riscriv|ridet)\w*", r"come ho già (detto|scritto|spiegato)", r"più e più volte", r"chiedermelo di nuovo",
+        r"\brimandar(le|li|lo|la)\b", r"\brinviare\b", r"\breinser", r"\bridett", r"\briscriv", r"come ho già (detto|scritto|spiegato)", r"più e più volte", r"chiedermelo di nuovo",
         r"stesso modulo", r"per la (seconda|terza|quarta) volta, ecco",
         r"重复", r"从头", r"重新(讲|说|报|填|发|输入|解释|描述|提交)", r"再(说|讲|解释|描述|问|报|发|填)(一|了)?遍", r"又问了?(我)?一遍", r"一遍又一遍",
         r"同样的(问题|信息|资料|回答)", r"[两三四五]遍", r"(再次|又一次)输入", r"从零开始", r"不要再问", r"再描述", r"又让我重新", r"说过了",
@@ -110,14 +114,16 @@ PATTERNS: dict[str, list[str]] = {
         r"بارها و بارها", r"همانطور که.{0,30}گفتم", r"(دو|سه|چهار|پنج) بار.{0,25}(گفته|توضیح|هجی|تأیید|پر کردم)", r"برای سومین بار، این",
     ],
     "channel_switch": [
-        r"\b(chat|chatbot|bot|app|website|site|portal|online|phone|hotline|call cent(re|er)|email|store|shop|branch|office|agent)\b.{0,60}"
-        r"\b(told|asked|sent|redirected|referred|directed) me to\b",
-        r"\b(had to|have to|forced to|so i)\b.{0,12}\b(call|phone|go (in person|to the (store|shop|branch|office))|visit|come to|switch|print and post)",
+        'was told to (call|phone|email|write|visit|go)', 'told me to (call|phone|email|write|send a letter|visit|go to|use)', '(came|went) to the (shop|store|branch|office) because', 'asked to (visit|go to|call|write)', '\\bsend a letter\\b', 'ora provo con', 'quindi (ora )?(provo|chiamo|scrivo|sono andat)', '非要我去', '去办公室', 'مجبور شدم.{0,30}زنگ بزنم', 'تلفنی تماس بگیرم', 'گفت برای .{0,30}(تلفنی|زنگ)',
+        r"\b(chat|chatbot|bot|app|website|site|portal|online|phone|hotline|call cent(re|er)|email|store|shop|branch|office|agent|support)\b.{0,60}"
+        r"\b(told|asked|sent|redirected|referred|directed) me to (call|phone|email|write|visit|go|use|fill|send|contact|print|"
+        r"the (app|website|site|store|shop|branch|office|phone|hotline|chat|portal|web))",
+        r"\b(had to|forced to|so i|ended up)\b.{0,12}\b(call(?! back)|phone|go (in person|to the (store|shop|branch|office))|visit|come to|switch|print and post)",
         r"\b(tried|trying)\b.{0,40}\b(then|now|finally)\b", r"\bafter trying\b", r"\b(on|via) (twitter|facebook|instagram|social media|whatsapp)\b",
-        r"\bin person\b", r"\bfrom the chat to\b", r"\b(sent|redirected|referred) me (to|back to) the (app|website|phone|store|chat)",
+        r"\bin person\b", r"\bfrom the chat to the (phone|store|shop|app|website)", r"\b(sent|redirected|referred) me (to|back to) the (app|website|phone|store|chat)",
         r"\b(use|try) the (chat|phone|app|website|web portal|portal) instead\b", r"\bnow (calling|trying the chat)\b",
         r"(mi ha|mi hanno|ha detto|hanno detto)\b.{0,20}\b(di (chiamare|telefonare|scrivere|mandare|andare|usare|compilare|contattare))",
-        r"(sono dovut\w+|ho dovuto|devo) (andare|chiamare|telefonare|passare|venire|stampare)", r"\b(su|via) (twitter|facebook|instagram|whatsapp|social)",
+        r"(sono dovut\w+|ho dovuto|(?<!volte )devo) (andare|chiamare|telefonare|passare|venire|stampare)", r"\b(su|via) (twitter|facebook|instagram|whatsapp|social)",
         r"di persona", r"(ho provato|dopo aver provato)\b.{0,40}\b(poi|ora|infine)", r"(rimandato|mandato|indirizzato) (al|alla|all'|in) (numero|telefono|sito|app|negozio|portale)",
         r"sono venut\w+ in negozio", r"ho provato .{0,20}(a chiamare|la chat)", r"passato dalla chat",
         r"让我(打电话|去|发邮件|写信|改|用|寄|填|找)", r"只好(打电话|去|到店|改|在微|把表格|试试|寄)", r"只能(去|打|亲自|在社交)", r"亲自", r"微博",
@@ -331,7 +337,7 @@ class EffortModel:
 
     runtime_libraries = ("numpy",)
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 4.0, proto_threshold: float = 0.6,
+    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 64.0, proto_threshold: float = 0.5,
                  seed: int = 13, name: str = "effort-cues"):
         self.encoder = encoder
         self.C = C

@@ -326,29 +326,29 @@ SEEDS: dict[str, dict[str, list[str]]] = {
 
 # Keyword cues per class (regular expressions on folded text, see models.cx.fold).
 CUES: dict[str, list[str]] = {
-    "anger": [r"furious", r"outrag", r"\blivid\b", r"fuming", r"infuriat", r"\bangry\b", r"\banger\b", r"\brag(e|ing)\b",
+    "anger": [r"incompeten", r"don't you dare", r"non osate", r"incompetent", r"无能", r"好意思吗", r"不可理喻", r"بیکفایت", r"جرأت نکنید", r"باورنکردنی", r"esasperant", r"furious", r"outrag", r"\blivid\b", r"fuming", r"infuriat", r"\bangry\b", r"\banger\b", r"\brag(e|ing)\b",
               r"enraged", r"disgrace", r"how dare", r"shame on you", r"\bi hate\b", r"\bscam",
               r"furios", r"furibond", r"arrabbiat", r"infuria", r"indignat", r"vergogn", r"rabbia", r"imbestialit",
               r"\bvi odio\b", r"truff",
               r"愤怒", r"生气", r"气死", r"气炸", r"火大", r"恼火", r"可耻", r"骗子", r"气愤", r"怒不可遏", r"恨死", r"气疯",
               r"عصبانی", r"خشمگین", r"خشم", r"خونم به جوش", r"کفرم", r"متنفرم", r"کلاهبردار", r"شرمآور", r"از کوره"],
-    "frustration": [r"disappoint", r"frustrat", r"letdown", r"let (me )?down", r"annoying", r"\bfed up\b", r"\bsadly\b",
+    "frustration": [r"such a shame", r"\bmeh\b", r"很一般", r"一般般", r"معمولی بود", r"آزاردهنده", r"\bche peccato\b", r"disappoint", r"frustrat", r"letdown", r"let (me )?down", r"annoying", r"\bfed up\b", r"\bsadly\b",
                     r"unfortunately", r"a pity", r"mediocre", r"out of patience",
                     r"delus", r"delud", r"frustra", r"peccato", r"purtroppo", r"fastidi", r"che nervi",
                     r"失望", r"郁闷", r"无奈", r"崩溃", r"烦", r"可惜", r"遗憾", r"心累",
                     r"ناامید", r"کلافه", r"دلسرد", r"حیف", r"متأسفانه", r"اعصاب"],
-    "worry": [r"worr(y|ied)", r"afraid", r"anxious", r"concerned", r"nervous", r"scared", r"frighten", r"\bfear",
+    "worry": [r"can't sleep", r"non riesco a dormire", r"睡不着", r"خوابم نمیبرد", r"不踏实", r"دلم شور", r"what if\b", r"万一", r"worr(y|ied)", r"afraid", r"anxious", r"concerned", r"nervous", r"scared", r"frighten", r"\bfear",
               r"uneasy", r"preoccup", r"paura", r"\bansia\b", r"in ansia", r"\btemo\b", r"nervos", r"spaventat", r"inquiet",
               r"担心", r"害怕", r"焦虑", r"我怕", r"紧张", r"不安", r"不放心",
               r"نگران", r"میترسم", r"ترسید", r"دلشوره", r"استرس", r"دلواپس", r"مضطرب"],
-    "confusion": [r"(don't|do not|can't|cannot) (understand|figure|tell)", r"confus", r"unclear", r"not sure", r"no idea",
+    "confusion": [r"^why\b", r"which one is it", r"\bi'?m lost\b", r"contradict", r"i don't know (if|whether|what|which)", r"^perché\b", r"qual è giust", r"non so (se|cosa|quale)", r"disorientat", r"contraddic", r"为什么", r"到底是哪个", r"我不知道", r"我不确定", r"找不到", r"矛盾", r"^چرا", r"کدام درست", r"نمیدانم", r"ضد و نقیض", r"این چیست", r"(don't|do not|can't|cannot) (understand|figure|tell)", r"confus", r"unclear", r"not sure", r"no idea",
                   r"makes no sense", r"puzzl", r"what does .{1,40} mean", r"clarify", r"\bexplain\b",
                   r"non capisco", r"non riesco a capire", r"confus", r"non (è|mi è) chiaro", r"perpless", r"non ha senso",
                   r"chiarire", r"cosa significa", r"cosa vuol dire", r"spiegar",
                   r"不明白", r"不懂", r"搞不懂", r"搞不清", r"不清楚", r"糊涂", r"困惑", r"迷惑", r"一头雾水", r"什么意思",
                   r"解释一下", r"نمیفهمم", r"گیج", r"سردرگم", r"مطمئن نیستم", r"روشن نیست", r"معلوم نیست",
                   r"توضیح دهید", r"یعنی چه", r"سر در نمیآورم"],
-    "joy": [r"\blove\b", r"\bhappy\b", r"thrilled", r"delight", r"amazing", r"fantastic", r"wonderful", r"awesome",
+    "joy": [r"non vedo l'ora", r"euforic", r"can't wait", r"迫不及待", r"\bevviva\b", r"\byay\b", r"\blove\b", r"\bhappy\b", r"thrilled", r"delight", r"amazing", r"fantastic", r"wonderful", r"awesome",
             r"excellent", r"perfect", r"brilliant", r"\bso excited\b",
             r"\badoro\b", r"felic", r"entusiast", r"fantastic", r"meraviglios", r"bellissim", r"stupend", r"content[oa]\b",
             r"喜欢", r"开心", r"高兴", r"太棒", r"完美", r"惊喜", r"愉快", r"享受",
@@ -364,8 +364,8 @@ class EmotionModel:
 
     runtime_libraries = ("numpy",)
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 4.0, cue_weight: float = 1.5,
-                 min_confidence: float = 0.3, seed: int = 13, name: str = "emotion-e5-seeds"):
+    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 16.0, cue_weight: float = 1.5,
+                 min_confidence: float = 0.25, seed: int = 13, name: str = "emotion-e5-seeds"):
         self.encoder = encoder
         self.C = C
         self.cue_weight = cue_weight

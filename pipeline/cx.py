@@ -111,7 +111,7 @@ def cx_signals(feedback: pd.DataFrame, utterances: pd.DataFrame | None, models: 
         sentences: the sentence frame already scored (feedback_id, text), to reuse its vectors.
     """
     if feedback.empty:
-        return pd.DataFrame(columns=CX_COLUMNS)
+        return _typed(pd.DataFrame(columns=CX_COLUMNS))
     conv = set(feedback.loc[feedback["channel"].isin(CONVERSATION_CHANNELS), "feedback_id"])
     turns = _customer_turns(utterances)
     turns = turns[turns["feedback_id"].isin(set(feedback["feedback_id"]))]
@@ -145,14 +145,21 @@ def cx_signals(feedback: pd.DataFrame, utterances: pd.DataFrame | None, models: 
         rows.append({"feedback_id": fid, "emotion": best["emotion"], "emotion_score": best["emotion_score"],
                      "effort_score": effort["effort_score"], "effort_cues": effort["effort_cues"],
                      "intent": intent, "intent_score": iscore})
-    return pd.DataFrame(rows, columns=CX_COLUMNS)
+    return _typed(pd.DataFrame(rows, columns=CX_COLUMNS))
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Stable dtypes whatever the batch holds: scores float (NaN where absent), intent None where absent."""
+    df = df.astype({"emotion_score": "float64", "effort_score": "float64", "intent_score": "float64"})
+    df["intent"] = df["intent"].astype(object).where(df["intent"].notna(), None)
+    return df
 
 
 def cx_turns(utterances: pd.DataFrame | None, models: Mapping[str, Any]) -> pd.DataFrame:
     """One row per customer turn (feedback_id, turn) with emotion, effort and intent."""
     turns = _customer_turns(utterances)
     if turns.empty:
-        return pd.DataFrame(columns=TURN_COLUMNS)
+        return _typed(pd.DataFrame(columns=TURN_COLUMNS))
     texts = turns["text"].tolist()
     emotions, strengths, intents = _unit_predictions(texts, models, with_intent=True)
     eff = models["effort"]
@@ -164,7 +171,7 @@ def cx_turns(utterances: pd.DataFrame | None, models: Mapping[str, Any]) -> pd.D
                      "effort_cues": e["effort_cues"],
                      "intent": intents[i]["intent"] if intents else None,
                      "intent_score": intents[i]["intent_score"] if intents else None})
-    return pd.DataFrame(rows, columns=TURN_COLUMNS)
+    return _typed(pd.DataFrame(rows, columns=TURN_COLUMNS))
 
 
 def effort_ces_correlation(feedback: pd.DataFrame, feedback_scores: pd.DataFrame, n_boot: int = 1000,

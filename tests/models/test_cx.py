@@ -1,0 +1,206 @@
+"""CX models (emotion, effort, intent): the protocol's properties, multilingual spot checks that must
+hold, the intents YAML validation, and the check sets' shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from configs import ConfigError
+from models.cx import read_check_set
+from models.effort import CUES, EffortModel
+from models.emotion import EMOTIONS, EmotionModel
+from models.intent import BUILTIN, FewShotIntent, load_intents
+
+CHECK_DIR = Path(__file__).resolve().parents[1] / "data" / "cx"
+LANGS = ["en", "zh", "fa", "it"]
+TEXTS = ["Sono furioso, nessuno mi risponde da giorni!", "Thank you so much for the quick help.",
+         "我不明白为什么被扣了两次钱。", "سه بار تماس گرفته‌ام و هنوز درست نشده.",
+         "I was transferred four times and waited an hour on hold.", "The parcel arrived on Monday.", ""]
+
+
+@pytest.fixture(scope="session")
+def emotion() -> EmotionModel:
+    return EmotionModel().fit()
+
+
+@pytest.fixture(scope="session")
+def effort() -> EffortModel:
+    return EffortModel().fit()
+
+
+@pytest.fixture(scope="session")
+def intent() -> FewShotIntent:
+    return FewShotIntent().fit_config(load_intents())
+
+
+@pytest.fixture(params=["emotion", "effort", "intent"])
+def fitted(request, emotion, effort, intent):
+    return {"emotion": emotion, "effort": effort, "intent": intent}[request.param]
+
+
+def _refit(model):
+    if isinstance(model, FewShotIntent):
+        return FewShotIntent().fit_config(load_intents())
+    return type(model)().fit()
+
+
+def _arrays(model) -> list[np.ndarray]:
+    names = ["coef_", "intercept_"] + (["centroids_"] if isinstance(model, FewShotIntent) else [])
+    return [getattr(model, n) for n in names]
+
+
+# -- conformance ------------------------------------------------------------------------------------
+def test_fit_returns_self_and_meta(fitted):
+    m = type(fitted)()
+    assert (m.fit_config(load_intents()) if isinstance(m, FewShotIntent) else m.fit()) is m
+    assert m.meta_.name and m.meta_.version.startswith("1.") and m.meta_.backend.startswith("touchpoint.")
+    assert m.meta_.task in {"emotion", "effort", "intent"}
+
+
+def test_predict_length_and_input_unchanged(fitted):
+    texts = list(TEXTS)
+    out = fitted.predict(texts)
+    assert len(out) == len(TEXTS) and texts == TEXTS
+    assert fitted.predict([]) == []
+
+
+def test_deterministic(fitted):
+    again = _refit(fitted)
+    assert again.meta_.version == fitted.meta_.version
+    for a, b in zip(_arrays(again), _arrays(fitted)):
+        np.testing.assert_array_equal(a, b)
+    assert again.predict(TEXTS) == fitted.predict(TEXTS)
+
+
+def test_save_load_identical(fitted, tmp_path):
+    d = fitted.save(tmp_path / "m")
+    with np.load(d / "weights.npz", allow_pickle=False) as z:  # no pickled objects in the artifact
+        assert z.files
+    loaded = type(fitted).load(d)
+    assert loaded.meta_.tag == fitted.meta_.tag
+    assert loaded.predict(TEXTS) == fitted.predict(TEXTS)
+
+
+def test_batch_equals_one_by_one(fitted):
+    assert fitted.predict(TEXTS) == [fitted.predict([t])[0] for t in TEXTS]
+
+
+def test_load_refuses_other_backend(emotion, effort, tmp_path):
+    from models.base import ModelError
+
+    d = emotion.save(tmp_path / "emo")
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        EffortModel.load(d)
+
+
+# -- outputs ----------------------------------------------------------------------------------------
+def test_output_ranges(emotion, effort, intent):
+    for r in emotion.predict(TEXTS):
+        assert r["emotion"] in EMOTIONS and 0.0 <= r["emotion_score"] <= 1.0
+        assert abs(sum(r[f"p_{e}"] for e in EMOTIONS) - 1.0) < 1e-3
+    for r in effort.predict(TEXTS):
+        assert 0.0 <= r["effort_score"] <= 1.0
+        assert set(filter(None, r["effort_cues"].split(","))) <= set(CUES)
+    for r in intent.predict(TEXTS):
+        assert r["intent"] in intent.labels_ + ["other"] and 0.0 <= r["intent_score"] <= 1.0
+
+
+@pytest.mark.parametrize("text", [
+    "Sono furioso! Mi avete addebitato il doppio e il vostro servizio clienti è una vergogna.",
+    "你们太过分了，东西坏了也没人管，气死我了！",
+    "This is outrageous, I was charged twice and nobody cares!",
+    "از خدمات شما به شدت عصبانی هستم، پولم را دزدیدید!",
+])
+def test_angry_complaints_are_anger_or_frustration(emotion, text):
+    assert emotion.predict([text])[0]["emotion"] in {"anger", "frustration"}
+
+
+@pytest.mark.parametrize("text", [
+    "Third time I'm calling about this.", "È la terza volta che chiamo per questo.",
+    "这是我第三次打电话说这件事了。", "سومین بار است که برای این موضوع زنگ می‌زنم.",
+])
+def test_third_call_is_repeated_contact(effort, text):
+    r = effort.predict([text])[0]
+    assert "repeat_contact" in r["effort_cues"].split(",") and r["effort_score"] >= 0.5
+
+
+def test_effort_score_grows_with_cues(effort):
+    one, two, none = effort.predict(["I waited on hold for an hour.",
+                                     "I waited on hold for an hour and was transferred three times.",
+                                     "The jacket fits well."])
+    assert none["effort_score"] == 0.0 and none["effort_cues"] == ""
+    assert two["effort_score"] > one["effort_score"] > 0.0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Grazie mille, gentilissimi!", "gratitude"), ("谢谢你们的帮助！", "gratitude"),
+    ("I'm worried my card details were stolen.", "worry"), ("Non capisco questa fattura.", "confusion"),
+])
+def test_emotion_spot_checks(emotion, text, expected):
+    assert emotion.predict([text])[0]["emotion"] == expected
+
+
+def test_intent_spot_checks(intent):
+    out = intent.predict(["I want to cancel my subscription today.", "Voglio il rimborso, subito.",
+                          "你们的客服太棒了，谢谢！"])
+    assert [r["intent"] for r in out] == ["cancellation", "refund_request", "praise"]
+
+
+# -- intents YAML ------------------------------------------------------------------------------------
+def test_default_intents_valid():
+    cfg = load_intents()
+    ids = [i.id for i in cfg.intents]
+    assert ids[:len(BUILTIN)] == BUILTIN and all(8 <= len(i.examples) <= 20 for i in cfg.intents)
+
+
+def _write(tmp_path, text: str) -> Path:
+    p = tmp_path / "intents.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _with_extra(extra: str) -> str:
+    return Path(load_intents.__globals__["DEFAULT_INTENTS"]).read_text(encoding="utf-8") + extra
+
+
+def test_misspelt_key_names_key_and_file(tmp_path):
+    examples = "".join(f"      - example sentence number {i}\n" for i in range(8))
+    p = _write(tmp_path, _with_extra(f"  - id: upgrade\n    exampels:\n{examples}"))
+    with pytest.raises(ConfigError) as exc:
+        load_intents(p)
+    msg = str(exc.value)
+    assert str(p) in msg and "exampels" in msg and "upgrade" in msg
+
+
+def test_too_few_examples_and_missing_builtin(tmp_path):
+    p = _write(tmp_path, _with_extra("  - id: upgrade\n    examples: [a, b, c]\n"))
+    with pytest.raises(ConfigError, match=r"intents\.5\.examples.*'upgrade'"):
+        load_intents(p)
+    p = _write(tmp_path, "version: x\nintents:\n  - id: upgrade\n    examples: [a, b, c, d, e, f, g, h]\n")
+    with pytest.raises(ConfigError, match="built-in intents missing"):
+        load_intents(p)
+
+
+def test_company_intent_is_learned(tmp_path):
+    examples = ["I'd like to upgrade to the premium plan.", "Can I move to a bigger package?",
+                "Vorrei passare al piano superiore.", "Posso fare l'upgrade dell'abbonamento?",
+                "我想升级到高级套餐。", "怎么升级我的会员？", "می‌خواهم طرحم را ارتقا دهم.", "چطور به طرح ویژه ارتقا بدهم؟"]
+    extra = "  - id: upgrade\n    examples:\n" + "".join(f"      - \"{e}\"\n" for e in examples)
+    m = FewShotIntent().fit_config(load_intents(_write(tmp_path, _with_extra(extra))))
+    assert "upgrade" in m.labels_
+    assert m.predict(["I want to upgrade my plan to premium."])[0]["intent"] == "upgrade"
+
+
+# -- check sets ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,labels", [("emotion", EMOTIONS), ("effort", CUES + ["none"])])
+def test_check_sets_have_30_per_class_and_language(kind, labels):
+    for lang in LANGS:
+        rows = read_check_set(CHECK_DIR / f"{kind}.{lang}.txt")
+        for lab in labels:
+            sub = [r for r in rows if r["label"] == lab]
+            assert len(sub) >= 30, (kind, lang, lab)
+            assert sum(r["split"] == "heldout" for r in sub) == len(sub) // 3
+        assert {r["label"] for r in rows} == set(labels)
