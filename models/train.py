@@ -86,26 +86,59 @@ def build_default_models(settings: Settings, per_corpus: int | None = None, prom
         res = train_sentiment(settings, read_labelled_file(data), promote=promote, log=log)
         sent_tag = res["tag"]
     else:
-        from models.corpora import load_training_set
-        from models.sentiment import EmbeddingSentiment
-
-        per = per_corpus or settings.models.training_per_corpus
-        t0 = time.perf_counter()
-        texts, labels, counts = load_training_set(data_dir / "corpora", per, settings.models.seed)
-        log(f"training corpora: {', '.join(f'{k}={v}' for k, v in counts.items())} "
-            f"({len(texts)} texts, {time.perf_counter() - t0:.1f}s)")
-        t1 = time.perf_counter()
-        sent = EmbeddingSentiment(encoder=settings.models.encoder, seed=settings.models.seed).fit(texts, labels)
-        sent.meta_.metrics = {"training_corpora": counts, "train_seconds": round(time.perf_counter() - t1, 2)}
-        sent_dir = reg.save(settings.models.sentiment, sent, promote=promote, reason="build (package corpora)")
-        log(f"sentiment {sent.meta_.tag} trained in {time.perf_counter() - t1:.1f}s -> {sent_dir}")
-        sent_tag = sent.meta_.tag
+        sent_tag = _build_default_sentiment(settings, reg, per_corpus, promote, log)
     tax = load_taxonomy(settings)
     topics = TaxonomyTopics(encoder=settings.models.encoder, threshold=tax.threshold,
                             keyword_bonus=tax.keyword_bonus).fit(tax)
     top_dir = reg.save(settings.models.topics, topics, promote=promote, reason="build (taxonomy)")
     log(f"topics {topics.meta_.tag} ({len(topics.topic_ids_)} topics) -> {top_dir}")
     return {"sentiment": sent_tag, "topics": topics.meta_.tag}
+
+
+def _build_default_sentiment(settings: Settings, reg: Registry, per_corpus: int | None, promote: bool,
+                             log: Callable[[str], None]) -> str:
+    """The default head: package corpora per ``DEFAULT_RECIPE``, languages' offsets projected out,
+    class intercepts calibrated on the corpora's held-out rows."""
+    from models.corpora import DEFAULT_RECIPE, load_recipe, scaled
+    from models.encoders import get_encoder
+    from models.sentiment import EmbeddingSentiment
+
+    data_dir = Path(settings.data_dir)
+    recipe = scaled(DEFAULT_RECIPE, per_corpus or settings.models.training_per_corpus, settings.models.seed)
+    t0 = time.perf_counter()
+    ts = load_recipe(data_dir / "corpora", recipe)
+    log(f"training corpora: {', '.join(f'{k}={v}' for k, v in ts.counts.items())} "
+        f"({len(ts.texts)} texts, {len(ts.dev_texts)} held out to calibrate; {time.perf_counter() - t0:.1f}s)")
+    t1 = time.perf_counter()
+    enc = get_encoder(settings.models.encoder)
+    directions = language_directions(load_taxonomy(settings), enc)
+    sent = EmbeddingSentiment(encoder=settings.models.encoder, seed=settings.models.seed)
+    sent.fit_vectors(enc.encode(ts.texts), ts.texts, ts.labels, sorted(set(ts.labels)), orthogonal_to=directions)
+    cal = sent.calibrate(enc.encode(ts.dev_texts), ts.dev_labels) if ts.dev_texts else None
+    sent.meta_.metrics = {**sent.meta_.metrics, "training_corpora": ts.counts, "recipe": recipe.describe(),
+                          "language_directions": int(len(directions)),
+                          "train_seconds": round(time.perf_counter() - t1, 2)}
+    sent_dir = reg.save(settings.models.sentiment, sent, promote=promote, reason="build (package corpora)")
+    log(f"sentiment {sent.meta_.tag} trained in {time.perf_counter() - t1:.1f}s -> {sent_dir}"
+        + (f" (calibrated: dev macro-F1 {cal['macro_f1_before']:.3f} -> {cal['macro_f1_after']:.3f})" if cal else ""))
+    return sent.meta_.tag
+
+
+def language_directions(taxonomy, encoder) -> "np.ndarray":
+    """Offsets between languages' mean embeddings of the taxonomy's seed sentences (translations of
+    each other, so the offsets are language, not content): the head is trained orthogonal to them."""
+    import numpy as np
+
+    by_lang: dict[str, list[str]] = {}
+    for t in taxonomy.topics:
+        for lang, seeds in t.seeds.items():
+            by_lang.setdefault(lang, []).extend(seeds)
+    langs = sorted(lang for lang, s in by_lang.items() if len(s) >= 5)
+    if len(langs) < 2:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    means = {lang: encoder.encode(by_lang[lang]).mean(axis=0) for lang in langs}
+    ref = "en" if "en" in means else langs[0]
+    return np.stack([means[lang] - means[ref] for lang in langs if lang != ref]).astype(np.float32)
 
 
 def models_ready(settings: Settings) -> bool:
