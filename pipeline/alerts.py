@@ -207,7 +207,7 @@ def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 5.0) -> s
 
 def latest(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The alerts of the newest run date in the store (none on a store without the table)."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'").fetchone()[0]:
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'").fetchall()[0][0]:
         return []
     cur = con.execute("""SELECT * FROM alerts WHERE run_date = (SELECT max(run_date) FROM alerts)
                          ORDER BY q_value NULLS FIRST, alert_id""")

@@ -252,7 +252,7 @@ def stored(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
 
 
 def report_rows(drivers: pd.DataFrame | list[dict[str, Any]], scope: str = "overall", metric: str = "nps",

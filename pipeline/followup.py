@@ -57,7 +57,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     if "followup_queue" in {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
         return
     temp = "TEMP " if con.execute("SELECT readonly FROM duckdb_databases() WHERE database_name = "
-                                  "current_database()").fetchone()[0] else ""
+                                  "current_database()").fetchall()[0][0] else ""
     con.execute(f"CREATE {temp}TABLE IF NOT EXISTS followup_queue ({DDL['followup_queue']})")
 
 

@@ -322,4 +322,4 @@ def examples(con: duckdb.DuckDBPyConnection, per_signal: int = 3) -> list[dict[s
 
 def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'manipulation_signals'")
-                .fetchone()[0])
+                .fetchall()[0][0])
