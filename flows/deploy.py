@@ -131,8 +131,12 @@ def serve_nightly(options: dict[str, Any], retries: int = FLOW_RETRIES, retry_de
         on_ready: called with the deployment id once it is registered.
     """
     import asyncio
+    import warnings
 
     from prefect.runner import Runner
+
+    # Prefect 3.8's runner calls its async stop() without awaiting it on SIGTERM; the warning is noise
+    warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
 
     runner = Runner(name=options["name"], pause_on_shutdown=True)
     deployment_id = runner.add_flow(nightly_flow(retries, retry_delay_s), **options)
