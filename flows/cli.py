@@ -19,6 +19,7 @@ EPILOG = """examples:
   touchpoint rerun dumps/reviews.csv   process one dump (file or folder) ad hoc
   touchpoint rescore                   after a promotion: rescore files scored by older models
   touchpoint export out/ --format parquet
+  touchpoint serve --timezone Europe/Rome   run the nightly flow every night at 02:00 (needs PREFECT_API_URL)
   touchpoint models build              train the default models into <data_dir>/models
   touchpoint models evaluate ../shared/devdata
   touchpoint models train sentiment --data labels.csv --no-promote
@@ -215,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     from flows.cli_models import add_parser as add_models_parser
 
     add_models_parser(sub)
+
+    from flows.cli_serve import add_parser as add_serve_parser
+
+    add_serve_parser(sub)
 
     rep = sub.add_parser("report", help="print the summary and write the HTML report from the store")
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
