@@ -5,7 +5,8 @@ driver family:
 
 - ``topics``: one indicator per taxonomy topic mentioned in any sentence of the feedback;
 - ``negative_topics``: one indicator per topic mentioned in a *negative* sentence (complaints);
-- ``signals``: negative sentiment, and when the store has them, high effort, each emotion, each intent.
+- ``signals``: negative sentiment, and when the store has them (pipeline/cx.py), high effort, each
+  effort cue (repeat contact, transfer, long wait...), each emotion, each intent.
 
 Families are fitted separately: sentiment is partly the consequence of the topic (a late parcel
 makes the text negative), so putting both in one model would hide the topic's effect behind it.
@@ -48,7 +49,8 @@ FAMILIES = ("topics", "negative_topics", "signals")
 MIN_FIT = 5  # fewer mentions than this: not fitted
 MIN_LEVEL = 5  # channel/language levels with fewer rows are pooled into one "(other)" level
 # Optional per-feedback signal columns (written by the emotion/effort/intent stage when present).
-EMOTION_COL, EFFORT_COL, INTENT_COL = "emotion", "effort_score", "intent"
+EMOTION_COL, EFFORT_COL, INTENT_COL, CUES_COL = "emotion", "effort_score", "intent", "effort_cues"
+EFFORT_CUES = ("repeat_contact", "transfer", "long_wait", "repeat_self", "channel_switch")  # models/effort.py
 HIGH_EFFORT = 0.6  # effort score (0-1) from which a feedback counts as high effort
 NO_LABEL = {"", "none", "other", "neutral"}
 
@@ -61,7 +63,7 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 def load_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per feedback with at least one score: outcomes, mix, topic lists and optional signals."""
     have = _columns(con, "feedback")
-    extra = ", ".join(f"f.{c}" for c in (EMOTION_COL, EFFORT_COL, INTENT_COL) if c in have)
+    extra = ", ".join(f"f.{c}" for c in (EMOTION_COL, EFFORT_COL, INTENT_COL, CUES_COL) if c in have)
     sql = f"""
         WITH t AS (
             SELECT feedback_id,
@@ -105,6 +107,10 @@ def indicators(frame: pd.DataFrame, family: str) -> pd.DataFrame:
     out = {"signal:negative_sentiment": (frame["sentiment_label"] == "negative").astype(float)}
     if EFFORT_COL in frame:
         out["signal:high_effort"] = (frame[EFFORT_COL].astype(float) >= HIGH_EFFORT).astype(float)
+    if CUES_COL in frame:
+        cues = frame[CUES_COL].fillna("").astype(str)
+        for cue in EFFORT_CUES:
+            out[f"effort:{cue}"] = cues.str.contains(rf"\b{cue}\b", regex=True).astype(float)
     for col in (EMOTION_COL, INTENT_COL):
         if col in frame:
             labels = frame[col].fillna("").astype(str).str.lower()

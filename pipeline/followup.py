@@ -8,7 +8,8 @@ an item, so statuses set with ``close`` or ``import_statuses`` survive every nig
 
 Reasons and default priority (1 = first):
   1  churn_threat (intent column), anger (emotion column), detractor with NPS 0-3
-  2  detractor with NPS 4-6, strong_negative (sentiment score <= threshold), repeated_contact
+  2  detractor with NPS 4-6, strong_negative (sentiment score <= threshold), repeated_contact (three
+     chat/call/ticket contacts within a week in the data, or the effort model's repeat_contact cue)
   3  high_effort (effort score column >= threshold)
 The due time is the feedback's time plus ``due_hours`` (48 by default: the reply-within-two-days
 rule); an item created from old feedback is therefore born overdue, which is the truth.
@@ -39,7 +40,7 @@ DDL = {
 }
 COLUMNS = [c.strip().split()[0] for c in DDL["followup_queue"].split(",")]
 STATUSES = ("open", "in_progress", "closed", "wont_fix")
-EMOTION_COL, EFFORT_COL, INTENT_COL = "emotion", "effort_score", "intent"
+EMOTION_COL, EFFORT_COL, INTENT_COL, CUES_COL = "emotion", "effort_score", "intent", "effort_cues"
 CHURN_INTENTS = ("churn_threat", "cancellation", "churn")
 EXCERPT_CHARS = 200
 
@@ -82,6 +83,8 @@ def candidates(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: in
         rules.append(("anger", 1, f"lower(f.{EMOTION_COL}) = 'anger'"))
     if EFFORT_COL in have:
         rules.append(("high_effort", 3, f"f.{EFFORT_COL} >= $effort"))
+    if CUES_COL in have:  # the customer says they had to contact us again (the effort model's cue)
+        rules.append(("repeated_contact", 2, f"f.{CUES_COL} LIKE '%repeat_contact%'"))
     incident_sql = " UNION ALL ".join(
         f"SELECT f.feedback_id AS record_id, '{reason}' AS reason, {prio} AS priority, f.feedback_id, "
         f"f.customer_id, f.interaction_id, f.channel, f.touchpoint, f.language, f.text, s.nps, f.occurred_at "

@@ -80,9 +80,11 @@ def test_signals_family_uses_optional_columns_when_present():
     rng = np.random.default_rng(1)
     frame["effort_score"] = np.where(frame["nps"] <= 6, rng.uniform(0.5, 1, len(frame)), rng.uniform(0, 0.7, len(frame)))
     frame["emotion"] = np.where(frame["nps"] <= 6, "anger", "none")
+    frame["effort_cues"] = np.where(np.arange(len(frame)) % 3 == 0, "long_wait,repeat_contact", "")
     res = drivers.fit_drivers(frame, "nps", "signals").set_index("driver")
     assert {"signal:negative_sentiment", "signal:high_effort", "emotion:anger"} <= set(res.index)
     assert "emotion:none" not in res.index
+    assert res.loc["effort:repeat_contact", "n_with"] == res.loc["effort:long_wait", "n_with"] == 667
     assert res.loc["signal:high_effort", "n_with"] == int((frame["effort_score"] >= 0.6).sum())
 
 

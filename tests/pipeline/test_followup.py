@@ -98,12 +98,14 @@ def test_optional_intent_and_emotion_columns_add_reasons(con):
     con.execute("ALTER TABLE feedback ADD COLUMN intent VARCHAR")
     con.execute("ALTER TABLE feedback ADD COLUMN emotion VARCHAR")
     con.execute("ALTER TABLE feedback ADD COLUMN effort_score DOUBLE")
-    con.execute("UPDATE feedback SET intent = 'churn_threat', emotion = 'anger', effort_score = 0.9 "
-                "WHERE feedback_id = 'f_mild'")
+    con.execute("ALTER TABLE feedback ADD COLUMN effort_cues VARCHAR")
+    con.execute("UPDATE feedback SET intent = 'cancellation', emotion = 'anger', effort_score = 0.9, "
+                "effort_cues = 'long_wait,repeat_contact' WHERE feedback_id = 'f_mild'")
     followup.refresh_queue(con, RUN)
     got = items(con)
     assert got[("f_mild", "churn_threat")]["priority"] == 1 and got[("f_mild", "anger")]["priority"] == 1
     assert got[("f_mild", "high_effort")]["priority"] == 3
+    assert got[("f_mild", "repeated_contact")]["priority"] == 2
 
 
 def test_import_statuses_is_all_or_nothing_and_round_trips_an_export(con, tmp_path):
