@@ -2,10 +2,12 @@
 (or churn threat), refund request, praise, plus the intents a company adds in configs/intents.yaml
 with 8-20 example sentences each, in any language.
 
-``touchpoint.FewShotIntent.v1``: each intent is the normalised mean of its examples' encoder vectors
-(``head="centroid"``) or a logistic-regression head on them (``head="logreg"``); the intent score is
-a softmax over cosine similarities (temperature ``temperature``). A text whose best cosine similarity
-is below ``min_similarity`` is "other" (greetings, small talk); 0 turns that off.
+``touchpoint.FewShotIntent.v1``: a logistic-regression head on the examples' encoder vectors
+(``head="logreg"``, the default: 0.908 macro-F1 on the 27 Bitext intents with 8 examples each, mean of
+5 seeds, against 0.890 for ``head="centroid"``, the normalised mean of each intent's examples scored by
+a softmax over cosine similarities at ``temperature``; see bench/eval_cx.py). A text whose best cosine
+similarity to an intent's centroid is below ``min_similarity`` is "other" (greetings, small talk); 0
+turns that off.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class FewShotIntent:
 
     runtime_libraries = ("numpy",)
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, head: str = "centroid", temperature: float = 0.02,
+    def __init__(self, encoder: str = DEFAULT_ENCODER, head: str = "logreg", temperature: float = 0.02,
                  min_similarity: float = 0.0, C: float = 10.0, seed: int = 13, name: str = "intent-fewshot"):
         self.encoder = encoder
         self.head = head
