@@ -289,6 +289,10 @@ SEEDS: dict[str, dict[str, list[str]]] = {
     },
     "none": {
         "en": [
+            'I was charged twice for my order.',
+            'The app keeps logging me out.',
+            "I'm very happy and will buy again.",
+            'The website is hard to use.',
             'The product broke after two days.',
             'The staff were lovely.',
             'I want to return these shoes.',
@@ -299,6 +303,10 @@ SEEDS: dict[str, dict[str, list[str]]] = {
             'Where can I find my invoice?',
         ],
         "it": [
+            "Mi hanno addebitato due volte l'ordine.",
+            "L'app continua a disconnettermi.",
+            'Sono molto soddisfatto e ricomprerò.',
+            'Il sito è difficile da usare.',
             'Il prodotto si è rotto dopo due giorni.',
             'Il personale è stato adorabile.',
             'Voglio restituire queste scarpe.',
@@ -309,6 +317,10 @@ SEEDS: dict[str, dict[str, list[str]]] = {
             'Dove trovo la mia fattura?',
         ],
         "zh": [
+            '订单被扣了两次钱。',
+            '应用老是把我登出。',
+            '非常满意，还会再买。',
+            '网站很难用。',
             '产品用了两天就坏了。',
             '工作人员很可爱。',
             '我想退这双鞋。',
@@ -319,6 +331,10 @@ SEEDS: dict[str, dict[str, list[str]]] = {
             '我在哪里可以找到发票？',
         ],
         "fa": [
+            'برای سفارشم دو بار پول کم شد.',
+            'اپلیکیشن مدام از حسابم خارجم می\u200cکند.',
+            'خیلی راضی\u200cام و دوباره می\u200cخرم.',
+            'کار با سایت سخت است.',
             'محصول بعد از دو روز خراب شد.',
             'کارکنان خیلی مهربان بودند.',
             'می\u200cخواهم این کفش\u200cها را پس بدهم.',
@@ -337,7 +353,7 @@ class EffortModel:
 
     runtime_libraries = ("numpy",)
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 64.0, proto_threshold: float = 0.5,
+    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 64.0, proto_threshold: float = 0.6,
                  seed: int = 13, name: str = "effort-cues"):
         self.encoder = encoder
         self.C = C

@@ -12,7 +12,7 @@ from configs import ConfigError
 from models.cx import read_check_set
 from models.effort import CUES, EffortModel
 from models.emotion import EMOTIONS, EmotionModel
-from models.intent import BUILTIN, FewShotIntent, load_intents
+from models.intent import BUILTIN, DEFAULT_INTENTS, FewShotIntent, load_intents
 
 CHECK_DIR = Path(__file__).resolve().parents[1] / "data" / "cx"
 LANGS = ["en", "zh", "fa", "it"]
@@ -163,7 +163,7 @@ def _write(tmp_path, text: str) -> Path:
 
 
 def _with_extra(extra: str) -> str:
-    return Path(load_intents.__globals__["DEFAULT_INTENTS"]).read_text(encoding="utf-8") + extra
+    return DEFAULT_INTENTS.read_text(encoding="utf-8") + extra
 
 
 def test_misspelt_key_names_key_and_file(tmp_path):
