@@ -105,6 +105,17 @@ class RunConfig(_Strict):
     discover_topics: int = Field(default=8, ge=0, description="emerging clusters per run; 0 disables")
 
 
+class AlertsConfig(_Strict):
+    webhook_url: str | None = Field(default=None, description="POST each run's alerts as JSON here (http/https)")
+    baseline_days: int = Field(default=28, ge=1)
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
+class FollowupConfig(_Strict):
+    due_hours: int = Field(default=48, ge=1, description="reply expected within this many hours of the feedback")
+    lookback_days: int = Field(default=14, ge=1)
+
+
 class Settings(_Strict):
     data_dir: str = "data"
     languages: LanguageConfig = LanguageConfig()
@@ -113,6 +124,8 @@ class Settings(_Strict):
     join: JoinConfig = JoinConfig()
     models: ModelsConfig = ModelsConfig()
     run: RunConfig = RunConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    followup: FollowupConfig = FollowupConfig()
     mapping: MappingConfig
     sources: list[SourceConfig]
     taxonomy: str = "taxonomy.yaml"

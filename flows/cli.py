@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
 
+    from flows.cli_followup import add_parser as add_followup_parser
+
+    add_followup_parser(sub)
+
     rep = sub.add_parser("report", help="print the summary and write the HTML report from the store")
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
     rep.set_defaults(func=cmd_report)

@@ -105,6 +105,11 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
             emerging = tasks.emerging_topics(config, data_dir)
         except Exception as exc:  # noqa: BLE001 - recorded on the run and shown to the user
             _analysis_failed(data_dir, run_id, "emerging topics", exc, published)
+        cx = None
+        try:
+            cx = tasks.cx_analysis(config, data_dir)
+        except Exception as exc:  # noqa: BLE001
+            _analysis_failed(data_dir, run_id, "drivers, follow-up, alerts and review signals", exc, published)
         t2 = time.perf_counter()
         try:
             report_path = tasks.report(data_dir, run_id)
@@ -112,7 +117,7 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
             _analysis_failed(data_dir, run_id, "report", exc, published)
         t3 = time.perf_counter()
         try:
-            tasks.publish_artifacts(data_dir, run_id, {"report": report_path})
+            tasks.publish_artifacts(data_dir, run_id, {"report": report_path}, cx)
         except Exception as exc:  # noqa: BLE001
             _analysis_failed(data_dir, run_id, "Prefect artifacts", exc, published)
     seconds: dict[str, float] = {"publish": t1 - t0, "emerging_topics": t2 - t1, "report": t3 - t2}
@@ -122,6 +127,7 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
     return {"run_id": run_id, "files": len(files), "counts": published["counts"], "report": report_path,
             "unmatched_feedback": published["unmatched_feedback"], "conflicts": published["conflicts"],
             "warnings": published["warnings"], "emerging_topics": emerging,
+            "alerts": cx["n_alerts"] if cx else None,
             "seconds": seconds, "records_in": sum(r["rows_in"] for r in results)}
 
 

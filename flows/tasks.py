@@ -137,6 +137,30 @@ def emerging_topics(config: str | None, data_dir: str | None) -> int:
     return refresh_emerging_topics(settings, load_models(settings)["topics"])
 
 
+@task(name="cx-analysis")
+def cx_analysis(config: str | None, data_dir: str) -> dict[str, Any]:
+    """Key drivers, follow-up queue, alerts and review signals, recomputed from the published store."""
+    from pipeline import alerts, drivers, followup, manipulation
+
+    settings = load_settings(config, data_dir)
+    con = store.connect(data_dir)
+    try:
+        day = alerts.latest_day(con)  # the data's own last day: reruns give the same result
+        emerging = con.execute("SELECT * FROM emerging_topics").df().to_dict("records")
+        drivers.refresh_drivers(con, min_n=30)
+        queue = followup.refresh_queue(con, day, due_hours=settings.followup.due_hours,
+                                       lookback_days=settings.followup.lookback_days) if day else None
+        found = alerts.run_alerts(con, day, baseline_days=settings.alerts.baseline_days, emerging=emerging,
+                                  webhook_url=settings.alerts.webhook_url, timeout_s=settings.alerts.timeout_s) \
+            if day else []
+        signals = manipulation.refresh_signals(con)
+    finally:
+        con.close()
+    return {"run_date": str(day), "n_alerts": len(found), "alerts_md": alerts.render_markdown(found),
+            "followup_md": followup.summary_markdown(queue) if queue is not None else "",
+            "review_signals": manipulation.counts(signals).to_dict("records")}
+
+
 @task(name="report")
 def report(data_dir: str, run_id: str) -> str:
     from pipeline.report import write_report
@@ -145,7 +169,7 @@ def report(data_dir: str, run_id: str) -> str:
 
 
 @task(name="publish-artifacts")
-def publish_artifacts(data_dir: str, run_id: str, result: dict[str, Any]) -> None:
+def publish_artifacts(data_dir: str, run_id: str, result: dict[str, Any], cx: dict[str, Any] | None = None) -> None:
     """The run's summary (markdown) and scorecard (table) as Prefect artifacts, shown in the Prefect UI."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -158,6 +182,12 @@ def publish_artifacts(data_dir: str, run_id: str, result: dict[str, Any]) -> Non
                                                                    else str(v)) for k, v in r.items()}
                                                               for r in data["scorecard"]],
                           description="NPS, CSAT, CES, time to resolution and sentiment per touchpoint")
+    if cx:
+        create_markdown_artifact(key="touchpoint-alerts", markdown=cx["alerts_md"] or "No alerts.",
+                                 description=f"{cx['n_alerts']} alerts for {cx['run_date']}")
+        if cx.get("followup_md"):
+            create_markdown_artifact(key="touchpoint-followup", markdown=cx["followup_md"],
+                                     description="Follow-up queue: detractors and critical incidents")
 
 
 def clean_stale_staging(data_dir: str) -> int:

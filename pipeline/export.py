@@ -14,7 +14,8 @@ from pipeline.errors import StoreError
 from pipeline.safety import neutralize_cell
 
 EXPORT_TABLES = ["feedback", "feedback_scores", "sentences", "utterances", "scores", "tickets", "aggregates",
-                 "quarantine", "conflicts", "emerging_topics", *store.VIEWS]
+                 "quarantine", "conflicts", "emerging_topics", "key_drivers", "followup_queue", "alerts",
+                 "manipulation_signals", *store.VIEWS]
 
 
 def _neutralize(batch: pa.RecordBatch) -> pa.RecordBatch:

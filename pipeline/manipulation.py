@@ -269,13 +269,17 @@ def detect(reviews: pd.DataFrame, **options: Any) -> pd.DataFrame:
 
 def counts(signals: pd.DataFrame, reviews: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per source and product: reviews, and how many carry each signal."""
-    c = (signals.groupby(["source", "product", "signal"]).size().unstack("signal", fill_value=0)
-         if not signals.empty else pd.DataFrame())
+    keys = ["source", "product"]
+    if signals.empty:  # keep the (source, product) index so the frame has its columns either way
+        c = pd.DataFrame(columns=list(SIGNALS), index=pd.MultiIndex.from_tuples([], names=keys))
+    else:
+        c = signals.groupby([*keys, "signal"]).size().unstack("signal", fill_value=0)
     c = c.reindex(columns=list(SIGNALS), fill_value=0)
     if reviews is not None:
-        n = reviews.groupby(["source", "product"]).size().rename("reviews")
+        n = reviews.groupby(keys).size().rename("reviews")
         c = pd.concat([n, c], axis=1).fillna(0)
-    return c.astype(int).reset_index().sort_values(["source", "product"], ignore_index=True)
+        c.index = c.index.set_names(keys)
+    return c.astype(int).reset_index().sort_values(keys, ignore_index=True)
 
 
 def refresh_signals(con: duckdb.DuckDBPyConnection, deleted: pd.DataFrame | None = None,

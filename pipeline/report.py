@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN, csat_top2_sql, nps_sql
+from pipeline import alerts, drivers, followup, manipulation
 from pipeline.errors import StoreError
 from pipeline.store import connect
 
@@ -43,15 +44,6 @@ SELECT topic,
 FROM t, base GROUP BY topic ORDER BY pct_of_detractors DESC NULLS LAST, topic
 """
 
-INCIDENTS_SQL = """
-SELECT f.feedback_id, f.channel, f.touchpoint, f.language, f.customer_id, s.nps, s.ces, f.top_topic,
-       f.sentiment_score, left(f.text, 160) AS excerpt
-FROM feedback f JOIN feedback_scores s USING (feedback_id)
-WHERE f.sentiment_label = 'negative' AND (s.nps <= 3 OR s.ces >= 6)
-ORDER BY f.sentiment_score, f.feedback_id LIMIT 25
-"""
-
-
 def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
     cur = con.execute(sql, params or [])
     cols = [d[0] for d in cur.description]
@@ -81,7 +73,6 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
                 FROM feedback GROUP BY language ORDER BY feedback DESC, language"""),
             "scorecard": _rows(con, SCORECARD_SQL),
             "drivers": _rows(con, DRIVERS_SQL),
-            "incidents": _rows(con, INCIDENTS_SQL),
             "daily": _rows(con, """SELECT event_date, sum(volume) AS volume,
                 round(sum(nps * n_nps) / nullif(sum(n_nps), 0), 1) AS nps,
                 round(sum(sentiment_mean * volume) / sum(volume), 3) AS sentiment
@@ -89,6 +80,11 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
             "emerging": _rows(con, "SELECT * FROM emerging_topics ORDER BY size DESC, cluster_id LIMIT 10"),
             "quarantine": _rows(con, """SELECT input_file, input_line, field, reason FROM quarantine
                 ORDER BY input_file, input_line LIMIT 50"""),
+            "key_drivers": drivers.stored(con),
+            "alerts": alerts.latest(con),
+            "followup": followup.report_rows(con),
+            "review_signals": manipulation.report_rows(con),
+            "review_examples": manipulation.examples(con),
         }
     finally:
         con.close()
@@ -149,11 +145,20 @@ def render_html(data: dict[str, Any]) -> str:
                "time to resolution median hours; sentiment -1..1"),
         _table(data["drivers"], "What drives detractors",
                "Topics mentioned by feedback rows joined to an NPS answer, by share of detractors who mention them"),
-        _table(data["incidents"], "Follow-up candidates",
-               "Negative feedback from customers with NPS 0-3 or effort 6-7 (text is PII-redacted)"),
+        _table(alerts.report_rows(data["alerts"]), "Alerts",
+               "The run date against the previous 28 days per touchpoint x topic x channel; "
+               "q = Benjamini-Hochberg adjusted p-value"),
+        drivers.render_html(data["key_drivers"], "overall", "nps", "negative_topics"),
+        drivers.render_html(data["key_drivers"], "overall", "nps", "signals"),
+        _table(data["followup"], "Follow-up queue (open)",
+               "Detractors and critical incidents, due two days after the feedback; close with "
+               "`touchpoint followup close ID --note ...` (text is PII-redacted)"),
         _table(data["daily"], "Daily trend"),
         _table(data["channels"], "Channels"),
         _table(data["languages"], "Languages"),
+        _table(data["review_signals"], "Review manipulation signals",
+               "Counts per source and product: signals to check, not verdicts"),
+        _table(data["review_examples"], "Review signal examples"),
         _table(data["emerging"], "Emerging topics (not in the taxonomy)",
                "Clusters of sentences the taxonomy labels 'other'; ids are hashes of their top terms"),
         _table(data["quarantine"], "Quarantined records", "Fix these at the source and rerun; nothing else was lost"),
@@ -244,5 +249,7 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
         lines.append("Top detractor topics: " + ", ".join(
             f"{r['topic']} ({_fmt(r['pct_of_detractors'])}% of detractors, NPS {_fmt(r['nps_when_mentioned'])} when mentioned)"
             for r in top))
-    lines.append(f"Follow-up candidates: {len(d['incidents'])} (see the report)")
+    open_items = sum(int(r.get("open") or 0) for r in d["followup"]) if d["followup"] and "open" in d["followup"][0] \
+        else len(d["followup"])
+    lines.append(f"Follow-up queue: {open_items} open items; alerts for the last day: {len(d['alerts'])} (see the report)")
     return "\n".join(lines)

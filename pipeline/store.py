@@ -60,6 +60,11 @@ SCHEMA = {
     "ingested_files": """sha256 VARCHAR, input_file VARCHAR, source VARCHAR, run_id VARCHAR, rows_in INTEGER,
         path VARCHAR, config_hash VARCHAR, models VARCHAR""",
 }
+# Analysis tables recomputed from the published store after each run (their modules own the DDL).
+from pipeline import alerts as _alerts, drivers as _drivers, followup as _followup, manipulation as _manip  # noqa: E402
+
+SCHEMA.update({**_drivers.DDL, **_followup.DDL, **_alerts.DDL, **_manip.DDL})
+
 # Natural keys used for upserts (no PRIMARY KEY constraints: delete-then-insert in one transaction).
 KEYS = {
     "feedback": ["feedback_id"], "utterances": ["feedback_id", "turn"], "sentences": ["feedback_id", "idx"],
@@ -76,7 +81,7 @@ def _channel(table: str, alias: str) -> str:
     return {"feedback": f"{alias}.channel", "scores": "'survey'", "tickets": "'ticket'"}[table]
 # Data tables compared by the determinism tests (run bookkeeping excluded).
 DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quarantine", "feedback_scores",
-               "aggregates"]
+               "aggregates", "key_drivers", "alerts", "manipulation_signals", "followup_queue"]
 
 
 # Documented views for BI tools and analysts (README "Use the results"); recreated on every connect.
