@@ -83,6 +83,8 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
             "key_drivers": drivers.stored(con),
             "alerts": alerts.latest(con),
             "followup": followup.report_rows(con),
+            "followup_open": _rows(con, """SELECT count(*) AS n FROM followup_queue
+                WHERE status IN ('open', 'in_progress')""")[0]["n"],
             "review_signals": manipulation.report_rows(con),
             "review_examples": manipulation.examples(con),
         }
@@ -150,7 +152,7 @@ def render_html(data: dict[str, Any]) -> str:
                "q = Benjamini-Hochberg adjusted p-value"),
         drivers.render_html(data["key_drivers"], "overall", "nps", "negative_topics"),
         drivers.render_html(data["key_drivers"], "overall", "nps", "signals"),
-        _table(data["followup"], "Follow-up queue (open)",
+        _table(data["followup"], f"Follow-up queue ({data['followup_open']} open, most urgent first)",
                "Detractors and critical incidents, due two days after the feedback; close with "
                "`touchpoint followup close ID --note ...` (text is PII-redacted)"),
         _table(data["daily"], "Daily trend"),
@@ -249,7 +251,6 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
         lines.append("Top detractor topics: " + ", ".join(
             f"{r['topic']} ({_fmt(r['pct_of_detractors'])}% of detractors, NPS {_fmt(r['nps_when_mentioned'])} when mentioned)"
             for r in top))
-    open_items = sum(int(r.get("open") or 0) for r in d["followup"]) if d["followup"] and "open" in d["followup"][0] \
-        else len(d["followup"])
-    lines.append(f"Follow-up queue: {open_items} open items; alerts for the last day: {len(d['alerts'])} (see the report)")
+    lines.append(f"Follow-up queue: {d['followup_open']} open items; alerts for the last day: {len(d['alerts'])} "
+                 f"(see the report)")
     return "\n".join(lines)
