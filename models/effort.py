@@ -388,6 +388,10 @@ class EffortModel:
                                training_rows=len(texts), hyperparameters=hp)
         return self
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The encoder vectors this model predicts from (shared content cache); for batch callers."""
+        return get_encoder(self.encoder).encode(list(texts))
+
     # -- prediction -----------------------------------------------------------------------------
     def strengths_from_embeddings(self, X: np.ndarray, texts: list[str]) -> np.ndarray:
         """(n, cues) cue strength in [0, 1]: 1 for a pattern match, else the head's probability when it

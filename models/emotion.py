@@ -396,6 +396,10 @@ class EmotionModel:
                                training_rows=len(texts), hyperparameters=hp)
         return self
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The encoder vectors this model predicts from (shared content cache); for batch callers."""
+        return get_encoder(self.encoder).encode(list(texts))
+
     # -- prediction -----------------------------------------------------------------------------
     def proba_from_embeddings(self, X: np.ndarray, texts: list[str]) -> np.ndarray:
         """(n, 7) probabilities in ``EMOTIONS`` order from precomputed vectors and their texts."""

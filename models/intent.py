@@ -156,6 +156,10 @@ class FewShotIntent:
         self.meta_.metrics["intents_config_version"] = config.version
         return self
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The encoder vectors this model predicts from (shared content cache); for batch callers."""
+        return get_encoder(self.encoder).encode(list(texts))
+
     # -- prediction -----------------------------------------------------------------------------
     def scores_from_embeddings(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, cosine similarities), both (n, intents)."""

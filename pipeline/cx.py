@@ -63,13 +63,11 @@ def _units(feedback: pd.DataFrame, turns: pd.DataFrame, sentences: pd.DataFrame 
 
 
 def _encode(texts: list[str], models: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """One encoder pass per distinct encoder among the models (normally one)."""
-    from models.encoders import get_encoder
-
+    """One encoder pass per distinct encoder among the models (normally one), through ``model.embed``."""
     out: dict[str, np.ndarray] = {}
     for m in models.values():
         if m is not None and m.encoder not in out:
-            out[m.encoder] = get_encoder(m.encoder).encode(texts)
+            out[m.encoder] = m.embed(texts)
     return out
 
 
