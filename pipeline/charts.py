@@ -118,20 +118,20 @@ def nps_trend_svg(rows: Iterable[dict[str, Any]], width: int = 760) -> str:
         return empty("no NPS answers")
     days = sorted({d for c in cells.values() for d in c})
     order = sorted(cells, key=lambda t: (-sum(v[0] for v in cells[t].values()), t))[:MAX_PANELS]
-    left, right, ph, gap = 110, 20, 110, 18
+    left, right, ph, gap = 50, 40, 100, 34
     pw = width - left - right
     x = (lambda i: left + pw / 2) if len(days) == 1 else (lambda i: left + i * pw / (len(days) - 1))
-    height = 10 + len(order) * (ph + gap) + 24
+    height = 24 + len(order) * (ph + gap) + 10
     body = []
     for k, tp in enumerate(order):
-        top = 10 + k * (ph + gap)
+        top = 24 + k * (ph + gap)
         y = lambda v, top=top: top + (100 - v) / 200 * ph  # noqa: E731
         color = COLORS[k % len(COLORS)]
-        body.append(_text(left - 8, top + ph / 2 + 4, tp, "end", ' font-weight="bold"'))
+        body.append(_text(left, top - 8, tp, "start", ' font-weight="bold"'))
         for g in (-100, 0, 100):
             dash = ' stroke-dasharray="3 3"' if g else ""
             body.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(g):.1f}" y2="{y(g):.1f}" stroke="#ddd"{dash}/>')
-            body.append(_text(left - 36, y(g) + 4, f"{g:+d}" if g else "0", "end", ' fill="#777" font-size="10"'))
+            body.append(_text(left - 6, y(g) + 4, f"{g:+d}" if g else "0", "end", ' fill="#777" font-size="10"'))
         pts = []
         for i, d in enumerate(days):
             if d in cells[tp]:
@@ -148,7 +148,7 @@ def nps_trend_svg(rows: Iterable[dict[str, Any]], width: int = 760) -> str:
             body.append(f'<circle class="point" cx="{px:.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
                         f"<title>{esc(tp)} {esc(d)}: NPS {v:+.0f} (95% {lo:+.0f} .. {hi:+.0f}), n={n:.0f}</title>"
                         "</circle>")
-    base = 10 + len(order) * (ph + gap)
+    base = 24 + len(order) * (ph + gap) - gap + 14
     step = max(1, math.ceil(len(days) / 6))
     for i in sorted(set(range(0, len(days), step)) | {len(days) - 1}):
         body.append(_text(x(i), base + 4, days[i], "middle", ' fill="#555" font-size="10"'))

@@ -224,3 +224,23 @@ def test_vendor_sample_shape_end_to_end():
     assert m["agent_talk_share"] == pytest.approx(0.5) and m["talk_basis"] == "duration"
     assert m["longest_silence_s"] == pytest.approx(0.3) and m["interruptions"] == 0
     assert m["trajectory"] == "improved" and m["sentiment_end"] == pytest.approx(0.8)
+
+
+def test_vendor_export_with_swapped_roles_is_caught():
+    """An AWS Call Analytics export whose ParticipantRole labels are the wrong way round."""
+    obj = json.loads((Path(__file__).resolve().parents[1] / "data" / "calls_analytics" / "aws_swapped_roles.json")
+                     .read_text(encoding="utf-8"))
+    segs = call_shape(obj).segments
+    roles = assign_roles(segs, {})
+    assert roles == {"CUSTOMER": "customer", "AGENT": "agent"}  # what ingest believes from the labels
+    utts = pd.DataFrame([{"feedback_id": "S", "turn": i, "role": roles[s["speaker"]], "speaker": s["speaker"],
+                          "start_s": s["start"], "end_s": s["end"], "text": s["text"]} for i, s in enumerate(segs)])
+    calls = pd.DataFrame([{"feedback_id": "S", "touchpoint": None, "event_date": None, "language": "en",
+                           "text": "\n".join(utts.loc[utts["role"] == "customer", "text"])}])
+    sents = pd.DataFrame(columns=["feedback_id", "idx", "text", "sentiment_score"])
+    m = ca.metrics_frame(calls, utts, sents).iloc[0].to_dict()
+    assert m["roles_suspect"] and m["agent_speaker"] == "CUSTOMER" and "I want a refund" in m["roles_reason"]
+    # with the roles corrected: the real agent's transfer counts, the real customer is the one cut into
+    assert m["transferred"] and m["transfers"] == 1
+    assert (m["interruptions"], m["agent_interruptions"]) == (1, 1)
+    assert m["longest_silence_s"] == pytest.approx(18.5)
