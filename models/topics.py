@@ -1,13 +1,17 @@
-"""Topic assignment: a curated multilingual taxonomy, plus unsupervised discovery of what it misses.
+"""Topic assignment: a curated hierarchical multilingual taxonomy, plus discovery of what it misses.
 
-``touchpoint.TaxonomyTopics.v1``: each sentence gets the taxonomy topic whose seed sentences it is
-most similar to (cosine on the shared encoder, max over a topic's seeds), plus a small bonus when
-one of the topic's keywords occurs; below the threshold it is "other". Topic ids come from
-configs/taxonomy.yaml, so they are stable across runs by construction.
+``touchpoint.TaxonomyTopics.v1``: each sentence gets the taxonomy node (a parent such as ``delivery``
+or a leaf such as ``delivery.late``) whose seed sentences it is most similar to (cosine on the shared
+encoder, max over a node's seeds), plus a small bonus when one of the node's or its parent's
+keywords occurs; below the threshold it is "other". ``predict`` returns the parent as ``topic`` and
+the node as ``subtopic``, so every consumer of ``topic`` keeps the stable top-level ids. A flat
+taxonomy (no dotted ids) behaves exactly as before: the artifact format did not change, so old
+artifacts load and predict the same, which is why the registry name stays ``.v1``.
 
-``discover_topics``: KMeans on language-centred embeddings of "other" sentences (centring removes
-the per-language offset that would otherwise make clusters follow language), each cluster named by
-its top c-TF-IDF terms (Chinese tokenised by jieba) and given an id hashed from those terms.
+Discovery of what the taxonomy misses: ``discover_topics`` (one-off KMeans, kept for ad hoc use) and
+``run_discovery`` (nightly, stateful): sentences join an existing discovered topic by nearest
+centroid in language-centred space (no refit), leftovers are clustered into proposed new topics
+whose ids never change afterwards, and the rest are outliers, reported per language.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ BACKEND = "touchpoint.TaxonomyTopics.v1"
 OTHER = "other"
 
 
+def parent_of(topic_id: str) -> str:
+    """``delivery.late`` -> ``delivery``; a parent (or "other") is its own parent."""
+    return topic_id.split(".", 1)[0]
+
+
 class TaxonomyTopics:
     def __init__(self, encoder: str = DEFAULT_ENCODER, threshold: float = 0.86,
                  keyword_bonus: float = 0.04, name: str = "topics-taxonomy"):
@@ -49,7 +58,9 @@ class TaxonomyTopics:
         if not seeds:
             raise ValueError("taxonomy has no seed sentences")
         self.topic_ids_ = [t.id for t in taxonomy.topics]
-        self.keywords_ = [sorted({w.lower() for ws in t.keywords.values() for w in ws}) for t in taxonomy.topics]
+        own = {t.id: {w.lower() for ws in t.keywords.values() for w in ws} for t in taxonomy.topics}
+        # a parent's keywords count for its leaves too: the bonus then ranks families, seeds rank leaves
+        self.keywords_ = [sorted(own[t.id] | own.get(parent_of(t.id), set())) for t in taxonomy.topics]
         self.seed_vecs_ = get_encoder(self.encoder).encode(seeds)
         self.seed_owner_ = np.asarray(owner, dtype=np.int32)
         payload = json.dumps([taxonomy.model_dump(), self.encoder, self.threshold, self.keyword_bonus],
@@ -81,13 +92,14 @@ class TaxonomyTopics:
         return S
 
     def predict_from_embeddings(self, X: np.ndarray, texts: list[str]) -> list[dict[str, Any]]:
+        """Per text: ``topic`` (parent id or "other"), ``subtopic`` (node id or "other"), ``topic_score``."""
         S = self.scores_from_embeddings(X, texts)
         out = []
         for row in S:
             k = int(row.argmax()) if len(row) else 0
             best = float(row[k]) if len(row) else 0.0
-            out.append({"topic": self.topic_ids_[k] if best >= self.threshold else OTHER,
-                        "topic_score": round(best, 4)})
+            node = self.topic_ids_[k] if best >= self.threshold else OTHER
+            out.append({"topic": parent_of(node), "subtopic": node, "topic_score": round(best, 4)})
         return out
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -184,3 +196,146 @@ def discover_topics(texts: list[str], languages: list[str], X: np.ndarray, k: in
                           "languages": ", ".join(f"{lg}:{m}" for lg, m in sorted(lang_counts.items()))})
     summaries.sort(key=lambda s: (-s["size"], s["cluster_id"]))
     return [ids[int(c)] for c in labels], summaries
+
+
+# --------------------------------------------------------------------------------------------- nightly
+def centre(X: np.ndarray, languages: list[str], means: dict[str, np.ndarray]) -> np.ndarray:
+    """Subtract each language's mean vector and re-normalise (multilingual encoders cluster by language).
+
+    A language without a stored mean uses its batch mean when it has 2+ rows, else the average of
+    the known means (or nothing when none is known)."""
+    Z = X.astype(np.float64).copy()
+    langs = np.asarray(languages)
+    fallback = np.mean(list(means.values()), axis=0) if means else None
+    for lang in np.unique(langs):
+        rows = langs == lang
+        mu = means.get(str(lang))
+        if mu is None:
+            mu = Z[rows].mean(axis=0) if rows.sum() >= 2 else fallback
+        if mu is not None:
+            Z[rows] -= mu
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True).clip(min=1e-9)
+    return Z
+
+
+def freeze_language_means(means: dict[str, np.ndarray], X: np.ndarray, languages: list[str],
+                          min_rows: int) -> dict[str, np.ndarray]:
+    """Add the mean of each language seen ``min_rows`` times; a stored mean never changes (stable space)."""
+    out = dict(means)
+    langs = np.asarray(languages)
+    for lang in sorted(set(languages)):
+        rows = langs == lang
+        if lang not in out and rows.sum() >= min_rows:
+            out[lang] = X[rows].astype(np.float64).mean(axis=0)
+    return out
+
+
+def nearest(Z: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the most similar centroid, its cosine) per row; -1 and -1.0 when there are none."""
+    if len(centroids) == 0 or len(Z) == 0:
+        return np.full(len(Z), -1), np.full(len(Z), -1.0)
+    sims = Z @ centroids.T
+    k = sims.argmax(axis=1)
+    return k, sims[np.arange(len(Z)), k]
+
+
+def _top_terms(groups: list[list[int]], texts: list[str], languages: list[str], n_terms: int) -> list[list[str]]:
+    docs = [Counter(w for i in g for w in _terms(texts[i], languages[i])) for g in groups]
+    df = Counter(term for d in docs for term in d)
+    out = []
+    for d in docs:
+        total = sum(d.values()) or 1
+        scored = sorted(((cnt / total) * np.log(1 + len(docs) / df[w]), w) for w, cnt in d.items())
+        out.append([w for _, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n_terms]])
+    return out
+
+
+def propose_topics(texts: list[str], languages: list[str], Z: np.ndarray, threshold: float, min_size: int,
+                   max_new: int, run_date: str, seed: int = 13, taken: set[str] | None = None,
+                   n_terms: int = 5) -> list[dict[str, Any]]:
+    """Cluster rows no topic took into at most ``max_new`` cohesive new topics.
+
+    A cluster becomes a topic when at least ``min_size`` members lie within ``threshold`` of its
+    centroid; only those members join it (the rest stay outliers). Ids hash the run date and the top
+    terms, so the same input gives the same ids, and once stored an id never changes.
+    Returns [{"topic_id", "terms", "centroid", "members"}], largest first.
+    """
+    from sklearn.cluster import KMeans
+
+    n = len(texts)
+    if n < min_size or max_new <= 0:
+        return []
+    # Repetitive text gives fewer distinct points than clusters: KMeans would leave clusters empty.
+    distinct = len(np.unique(Z.round(6), axis=0))
+    k = max(1, min(2 * max_new, n // min_size, distinct))
+    labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(Z) if k > 1 else np.zeros(n, int)
+    groups = []
+    for c in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == c)
+        mu = Z[idx].mean(axis=0)
+        mu /= max(np.linalg.norm(mu), 1e-9)
+        keep = idx[Z[idx] @ mu >= threshold]
+        if len(keep) >= min_size:
+            mu = Z[keep].mean(axis=0)
+            groups.append((keep, mu / max(np.linalg.norm(mu), 1e-9)))
+    groups.sort(key=lambda g: (-len(g[0]), int(g[0][0])))
+    groups = groups[:max_new]
+    terms = _top_terms([g[0].tolist() for g in groups], texts, languages, n_terms)
+    taken = set(taken or ())
+    out = []
+    for (members, mu), top in zip(groups, terms):
+        tid = "dt-" + hashlib.sha1(f"{run_date}|{'|'.join(sorted(top))}".encode()).hexdigest()[:8]
+        while tid in taken:  # two clusters with the same top terms stay distinct
+            tid += "b"
+        taken.add(tid)
+        out.append({"topic_id": tid, "terms": ", ".join(top), "centroid": mu.astype(np.float32),
+                    "members": members.tolist()})
+    return out
+
+
+def run_discovery(texts: list[str], languages: list[str], X: np.ndarray, centroids: dict[str, np.ndarray],
+                  means: dict[str, np.ndarray], run_date: str, threshold: float = 0.45, min_size: int = 8,
+                  max_new: int = 8, min_language_rows: int = 20, seed: int = 13) -> dict[str, Any]:
+    """One night of discovery over sentences the taxonomy left as "other".
+
+    Args:
+        centroids: discovered topic id -> unit centroid in the centred space (not refitted here).
+        means: frozen per-language means (new languages are added when they have enough rows).
+    Returns:
+        {"topic": [id or None per row], "similarity": [...], "new": [proposals], "means": {...}}
+    """
+    n = len(texts)
+    means = freeze_language_means(means, X, languages, min_language_rows)
+    if n == 0:
+        return {"topic": [], "similarity": [], "new": [], "means": means}
+    Z = centre(X, languages, means)
+    ids = sorted(centroids)
+    C = np.stack([centroids[i] for i in ids]) if ids else np.zeros((0, Z.shape[1]))
+    k, sim = nearest(Z, C)
+    topic: list[str | None] = [ids[j] if s >= threshold else None for j, s in zip(k, sim)]
+    similarity = [round(float(s), 4) if s >= threshold else None for s in sim]
+    left = [i for i in range(n) if topic[i] is None]
+    new = propose_topics([texts[i] for i in left], [languages[i] for i in left], Z[left], threshold, min_size,
+                         max_new, run_date, seed, taken=set(ids))
+    for p in new:
+        p["members"] = [left[m] for m in p["members"]]
+        for i in p["members"]:
+            topic[i] = p["topic_id"]
+            similarity[i] = round(float(Z[i] @ p["centroid"]), 4)
+    return {"topic": topic, "similarity": similarity, "new": new, "means": means}
+
+
+def representative_quotes(texts: list[str], languages: list[str], similarity: list[float | None],
+                          topic: list[str | None], per_language: int = 2) -> dict[str, dict[str, list[str]]]:
+    """topic id -> language -> up to ``per_language`` distinct texts closest to the centroid."""
+    best: dict[str, dict[str, list[tuple[float, str]]]] = {}
+    for t, lang, s, tid in zip(texts, languages, similarity, topic):
+        if tid is not None:
+            best.setdefault(tid, {}).setdefault(lang, []).append((-(s or 0.0), t))
+    out: dict[str, dict[str, list[str]]] = {}
+    for tid, by_lang in best.items():
+        out[tid] = {}
+        for lang, items in sorted(by_lang.items()):
+            quotes = list(dict.fromkeys(t for _, t in sorted(items)))
+            out[tid][lang] = quotes[:per_language]
+    return out

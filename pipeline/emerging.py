@@ -1,30 +1,274 @@
-"""Emerging topics: cluster the sentences the taxonomy could not place, and store the clusters."""
+"""Discovered topics: what the taxonomy misses, with ids that stay stable from night to night.
+
+Each run takes the "other" sentences not seen before (plus recent outliers), assigns them to the
+discovered topics already stored by nearest centroid (no refit), proposes new topics from what is
+left (flagged ``new``), and retires topics with no new sentence for ``retire_after_days``. Centroids
+and per-language means are stored, so the same store and input give the same assignments. Tables
+(``DDL``) and views (``VIEWS``) are created here if missing; the store module lists them too.
+``emerging_topics`` keeps its old shape (one row per live discovered topic) for the report and alerts.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from datetime import date, timedelta
 from typing import Any
 
-from configs import Settings
-from pipeline import store
+import numpy as np
 
-MAX_SENTENCES = 3000
+from configs import Settings, load_taxonomy
+from configs.taxonomy_schema import DiscoveryConfig
+from models.topics import parent_of, representative_quotes, run_discovery
+
+MAX_SENTENCES = 3000  # kept for callers of the old module; the limit is DiscoveryConfig.max_sentences
+STATUSES = ("new", "active", "retired", "promoted")
+
+DDL = {
+    "discovered_topics": """topic_id VARCHAR, status VARCHAR, terms VARCHAR, suggested_parent VARCHAR,
+        first_seen DATE, last_seen DATE, volume BIGINT, last_run_sentences BIGINT, growth DOUBLE,
+        languages VARCHAR, examples VARCHAR, centroid FLOAT[], promoted_to VARCHAR""",
+    "discovered_assignments": """feedback_id VARCHAR, idx INTEGER, text_md5 VARCHAR, topic_id VARCHAR,
+        similarity DOUBLE, run_date DATE""",
+    "discovered_topic_volume": """run_date DATE, topic_id VARCHAR, language VARCHAR, sentences BIGINT""",
+    "discovery_runs": """run_date DATE, language VARCHAR, sentences BIGINT, assigned BIGINT, new_topics BIGINT,
+        outliers BIGINT, outlier_share DOUBLE, threshold DOUBLE""",
+    "discovery_language_means": """language VARCHAR, mean FLOAT[]""",
+}
+
+# Sentiment per topic x touchpoint x day (sentence level: a feedback row counts once per sentence).
+VIEWS = {
+    "v_topic_sentiment_daily": """
+        SELECT f.event_date, f.touchpoint, s.topic, count(*) AS sentences,
+               count(DISTINCT s.feedback_id) AS feedback,
+               round(avg(CASE WHEN s.sentiment_label = 'negative' THEN 1.0 ELSE 0.0 END), 4) AS share_negative,
+               round(avg(s.sentiment_score), 4) AS mean_sentiment
+        FROM sentences s JOIN feedback f USING (feedback_id)
+        GROUP BY f.event_date, f.touchpoint, s.topic""",
+    "v_discovered_sentiment_daily": """
+        SELECT f.event_date, f.touchpoint, a.topic_id, d.terms, d.status, count(*) AS sentences,
+               round(avg(CASE WHEN s.sentiment_label = 'negative' THEN 1.0 ELSE 0.0 END), 4) AS share_negative,
+               round(avg(s.sentiment_score), 4) AS mean_sentiment
+        FROM discovered_assignments a
+        JOIN sentences s ON s.feedback_id = a.feedback_id AND s.idx = a.idx AND md5(s.text) = a.text_md5
+        JOIN feedback f ON f.feedback_id = a.feedback_id
+        JOIN discovered_topics d ON d.topic_id = a.topic_id
+        GROUP BY f.event_date, f.touchpoint, a.topic_id, d.terms, d.status""",
+}
+# Needs the sentences.subtopic column (leaf id); add once the store has it.
+VIEWS_SUBTOPIC = {
+    "v_subtopic_sentiment_daily": """
+        SELECT f.event_date, f.touchpoint, s.topic, s.subtopic, count(*) AS sentences,
+               round(avg(CASE WHEN s.sentiment_label = 'negative' THEN 1.0 ELSE 0.0 END), 4) AS share_negative,
+               round(avg(s.sentiment_score), 4) AS mean_sentiment
+        FROM sentences s JOIN feedback f USING (feedback_id)
+        GROUP BY f.event_date, f.touchpoint, s.topic, s.subtopic""",
+}
+
+_CANDIDATES = """
+SELECT s.feedback_id, s.idx, s.text, s.language, md5(s.text) AS text_md5, a.feedback_id IS NOT NULL AS seen
+FROM sentences s
+LEFT JOIN discovered_assignments a ON a.feedback_id = s.feedback_id AND a.idx = s.idx AND a.text_md5 = md5(s.text)
+WHERE s.topic = 'other' AND length(s.text) >= 12
+  AND (a.feedback_id IS NULL OR (a.topic_id IS NULL AND a.run_date >= ?))
+ORDER BY seen, s.feedback_id, s.idx
+LIMIT ?"""
 
 
-def refresh_emerging_topics(settings: Settings, topics_model: Any) -> int:
-    """Recluster up to MAX_SENTENCES 'other' sentences (negative first) and replace emerging_topics."""
-    k = settings.run.discover_topics
-    con = store.connect(settings.data_dir, read_only=True)
+def discovery_config(settings: Settings) -> DiscoveryConfig:
+    """The taxonomy's ``discovery:`` section when its schema has one, else the defaults."""
+    return getattr(load_taxonomy(settings), "discovery", None) or DiscoveryConfig()
+
+
+def ensure_tables(con) -> None:
+    for table, cols in DDL.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+    for name, sql in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
+
+def _run_date(con) -> date | None:
+    """The data's own last day (reruns give the same result; no clock inside a stage)."""
+    row = con.execute("SELECT max(event_date) FROM feedback").fetchone()
+    return row[0] if row else None
+
+
+def _load_state(con) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    means = {lang: np.asarray(v, np.float64) for lang, v in
+             con.execute("SELECT language, mean FROM discovery_language_means").fetchall()}
+    cols = [c.strip().split()[0] for c in DDL["discovered_topics"].split(",")]
+    topics = {r[0]: dict(zip(cols, r)) for r in con.execute(
+        f"SELECT {', '.join(cols)} FROM discovered_topics ORDER BY topic_id").fetchall()}
+    centroids = {t: np.asarray(row["centroid"], np.float64) for t, row in topics.items()}
+    return means, centroids, topics
+
+
+def refresh_emerging_topics(settings: Settings, topics_model: Any, run_date: date | None = None) -> int:
+    """Assign, propose and retire discovered topics; returns the number of live (new or active) topics."""
+    from pipeline import store
+
+    cfg = discovery_config(settings)
+    max_new = settings.run.discover_topics
+    con = store.connect(settings.data_dir)
     try:
-        rows = con.execute(
-            """SELECT text, language FROM sentences WHERE topic = 'other' AND length(text) >= 12
-               ORDER BY sentiment_label <> 'negative', feedback_id, idx LIMIT ?""", [MAX_SENTENCES]).fetchall()
+        ensure_tables(con)
+        run_date = run_date or _run_date(con)
+        if max_new <= 0 or run_date is None:
+            store_emerging(con, [])
+            return 0
+        since = run_date - timedelta(days=cfg.retire_after_days)
+        rows = con.execute(_CANDIDATES, [since, cfg.max_sentences]).fetchall()
+        if not any(not r[5] for r in rows):  # nothing new: leave the state exactly as it is
+            return _live_count(con)
+        means, centroids, topics = _load_state(con)
+        texts, langs = [r[2] for r in rows], [r[3] or "und" for r in rows]
+        X = topics_model.embed(texts)
+        res = run_discovery(texts, langs, X, centroids, means, str(run_date), cfg.assign_threshold,
+                            cfg.min_topic_size, max_new, cfg.min_language_rows, settings.models.seed)
+        hints = _parent_hints(topics_model, X, texts, res)
+        _write_run(con, rows, langs, res, run_date, cfg, topics, hints)
+        return _live_count(con)
     finally:
         con.close()
-    if k <= 0 or len(rows) < 10:
-        store.replace_table(settings.data_dir, "emerging_topics", [])
-        return 0
-    texts = [r[0] for r in rows]
-    langs = [r[1] for r in rows]
-    _ids, summaries = topics_model.discover(texts, langs, k, settings.models.seed)
-    store.replace_table(settings.data_dir, "emerging_topics", summaries)
-    return len(summaries)
+
+
+def _parent_hints(model: Any, X: np.ndarray, texts: list[str], res: dict[str, Any]) -> dict[str, str]:
+    """New topic -> the taxonomy parent its members lean to (below threshold), for ``promote``."""
+    out = {}
+    if not hasattr(model, "scores_from_embeddings"):
+        return out
+    for p in res["new"]:
+        m = p["members"]
+        S = model.scores_from_embeddings(X[m], [texts[i] for i in m])
+        votes = Counter(parent_of(model.topic_ids_[int(k)]) for k in S.argmax(axis=1))
+        out[p["topic_id"]] = min(votes, key=lambda t: (-votes[t], t))
+    return out
+
+
+def _write_run(con, rows, langs, res, run_date: date, cfg: DiscoveryConfig, topics, hints) -> None:
+    new_ids = {p["topic_id"] for p in res["new"]}
+    centroids_new = {p["topic_id"]: p for p in res["new"]}
+    quotes = representative_quotes([r[2] for r in rows], langs, res["similarity"], res["topic"],
+                                   cfg.quotes_per_language)
+    counts = Counter((tid, lang) for tid, lang in zip(res["topic"], langs) if tid is not None)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for lang, mu in sorted(res["means"].items()):
+            con.execute("DELETE FROM discovery_language_means WHERE language = ?", [lang])
+            con.execute("INSERT INTO discovery_language_means VALUES (?, ?)", [lang, [float(v) for v in mu]])
+        for r, tid, sim in zip(rows, res["topic"], res["similarity"]):
+            con.execute("DELETE FROM discovered_assignments WHERE feedback_id = ? AND idx = ?", [r[0], r[1]])
+            con.execute("INSERT INTO discovered_assignments VALUES (?, ?, ?, ?, ?, ?)",
+                        [r[0], r[1], r[4], tid, sim, run_date])
+        for (tid, lang), n in sorted(counts.items()):
+            con.execute("""INSERT INTO discovered_topic_volume SELECT ?, ?, ?, 0
+                           WHERE NOT EXISTS (SELECT 1 FROM discovered_topic_volume
+                                             WHERE run_date = ? AND topic_id = ? AND language = ?)""",
+                        [run_date, tid, lang, run_date, tid, lang])
+            con.execute("""UPDATE discovered_topic_volume SET sentences = sentences + ?
+                           WHERE run_date = ? AND topic_id = ? AND language = ?""", [n, run_date, tid, lang])
+        _write_run_stats(con, rows, langs, res, run_date, cfg, new_ids)
+        for p in res["new"]:
+            con.execute("INSERT INTO discovered_topics VALUES (?, 'new', ?, ?, ?, ?, 0, 0, NULL, '', '{}', ?, NULL)",
+                        [p["topic_id"], p["terms"], hints.get(p["topic_id"]), run_date, run_date,
+                         [float(v) for v in centroids_new[p["topic_id"]]["centroid"]]])
+        for tid in sorted({t for t, _ in counts}):
+            old = topics.get(tid, {})
+            merged = json.loads(old.get("examples") or "{}")
+            merged.update(quotes.get(tid, {}))
+            con.execute("UPDATE discovered_topics SET last_seen = ?, examples = ? WHERE topic_id = ?",
+                        [run_date, json.dumps(merged, ensure_ascii=False, sort_keys=True), tid])
+        _refresh_derived(con, run_date, cfg.retire_after_days)
+        store_emerging(con, _emerging_rows(con))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _write_run_stats(con, rows, langs, res, run_date, cfg, new_ids) -> None:
+    """Per language, over this run's new sentences: assigned to known topics, to new ones, outliers."""
+    stats: dict[str, Counter] = {}
+    for r, lang, tid in zip(rows, langs, res["topic"]):
+        if r[5]:
+            continue  # an old outlier reconsidered: already counted on its own run
+        c = stats.setdefault(lang, Counter())
+        c["n"] += 1
+        c["new" if tid in new_ids else "assigned" if tid else "outliers"] += 1
+    for lang, c in sorted(stats.items()):
+        prev = con.execute("SELECT sentences, assigned, new_topics, outliers FROM discovery_runs "
+                           "WHERE run_date = ? AND language = ?", [run_date, lang]).fetchone() or (0, 0, 0, 0)
+        n, a, nw, o = prev[0] + c["n"], prev[1] + c["assigned"], prev[2] + c["new"], prev[3] + c["outliers"]
+        con.execute("DELETE FROM discovery_runs WHERE run_date = ? AND language = ?", [run_date, lang])
+        con.execute("INSERT INTO discovery_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_date, lang, n, a, nw, o, round(o / n, 4) if n else None, cfg.assign_threshold])
+
+
+def _refresh_derived(con, run_date: date, retire_after_days: int) -> None:
+    """Volume, growth vs the previous run day, languages and status of every discovered topic."""
+    con.execute("""
+        UPDATE discovered_topics d SET volume = v.total, last_run_sentences = v.today, growth = v.growth,
+               languages = v.langs
+        FROM (SELECT topic_id, sum(sentences) AS total,
+                     sum(sentences) FILTER (WHERE run_date = ?) AS today,
+                     CASE WHEN coalesce(sum(sentences) FILTER (WHERE run_date = prev_day), 0) = 0 THEN NULL
+                          ELSE round(coalesce(sum(sentences) FILTER (WHERE run_date = ?), 0) * 1.0
+                                     / sum(sentences) FILTER (WHERE run_date = prev_day) - 1, 4) END AS growth,
+                     string_agg(language || ':' || sentences, ', ' ORDER BY language) FILTER (WHERE run_date = ?) AS langs
+              FROM (SELECT *, max(run_date) FILTER (WHERE run_date < ?) OVER (PARTITION BY topic_id) AS prev_day
+                    FROM (SELECT run_date, topic_id, language, sum(sentences) AS sentences
+                          FROM discovered_topic_volume GROUP BY ALL))
+              GROUP BY topic_id) v
+        WHERE d.topic_id = v.topic_id""", [run_date, run_date, run_date, run_date])
+    con.execute("""UPDATE discovered_topics SET status = CASE
+                       WHEN status = 'promoted' THEN 'promoted'
+                       WHEN first_seen = ? THEN 'new'
+                       WHEN last_seen < ? THEN 'retired' ELSE 'active' END""",
+                [run_date, run_date - timedelta(days=retire_after_days)])
+
+
+def _emerging_rows(con) -> list[dict[str, Any]]:
+    out = []
+    for tid, terms, volume, langs, examples in con.execute(
+            """SELECT topic_id, terms, volume, languages, examples FROM discovered_topics
+               WHERE status IN ('new', 'active') ORDER BY volume DESC, topic_id""").fetchall():
+        ex = json.loads(examples or "{}")
+        first = next((qs[0] for _, qs in sorted(ex.items(), key=lambda kv: kv[0] != "en") if qs), "")
+        out.append({"cluster_id": tid, "terms": terms, "size": int(volume or 0), "example": first,
+                    "languages": langs or ""})
+    return out
+
+
+def store_emerging(con, rows: list[dict[str, Any]]) -> None:
+    """Rewrite the legacy ``emerging_topics`` table (read by the report and the alerts)."""
+    cols = ["cluster_id", "terms", "size", "example", "languages"]
+    con.execute("CREATE TABLE IF NOT EXISTS emerging_topics (cluster_id VARCHAR, terms VARCHAR, size INTEGER, "
+                "example VARCHAR, languages VARCHAR)")
+    con.execute("DELETE FROM emerging_topics")
+    for r in rows:
+        con.execute(f"INSERT INTO emerging_topics ({', '.join(cols)}) VALUES (?, ?, ?, ?, ?)", [r[c] for c in cols])
+
+
+def _live_count(con) -> int:
+    return con.execute("SELECT count(*) FROM discovered_topics WHERE status IN ('new', 'active')").fetchone()[0]
+
+
+def list_discovered(con, include_retired: bool = False) -> list[dict[str, Any]]:
+    """Discovered topics for ``touchpoint topics list``, newest and largest first."""
+    ensure_tables(con)
+    where = "" if include_retired else "WHERE status IN ('new', 'active')"
+    cur = con.execute(f"""SELECT topic_id, status, terms, suggested_parent, first_seen, last_seen, volume,
+                                 last_run_sentences, growth, languages, examples, promoted_to
+                          FROM discovered_topics {where}
+                          ORDER BY status <> 'new', volume DESC, topic_id""")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def outlier_report(con, run_date: date | None = None) -> list[dict[str, Any]]:
+    """Per language: sentences, assigned, new, outliers and outlier share of a run day (default the last)."""
+    ensure_tables(con)
+    day = run_date or con.execute("SELECT max(run_date) FROM discovery_runs").fetchone()[0]
+    cur = con.execute("SELECT * FROM discovery_runs WHERE run_date = ? ORDER BY language", [day])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
