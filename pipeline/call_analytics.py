@@ -37,11 +37,13 @@ import math
 import re
 from typing import Any
 
+from functools import lru_cache
+
 import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.calls import AGENT_PHRASES
+from pipeline import charts
 from pipeline.normalize import normalize_persian
 
 DDL = {
@@ -66,14 +68,22 @@ TRANSFER = re.compile(
     rf"|(وصل|منتقل)\S*\s*می{_ZW}کنم|انتقال\s*می{_ZW}دهم",
     re.IGNORECASE,
 )
-AGENT_CUES = re.compile(
-    AGENT_PHRASES.pattern + r"|let me (check|look|see|pull)|is there anything else|anything else i can"
+_AGENT_CUES = (
+    r"let me (check|look|see|pull)|is there anything else|anything else i can"
     r"|thank(s| you) for (holding|waiting|your patience)|sorry for the (wait|inconvenience)"
     r"|posso aiutarla|c'è (altro|qualcos)|attenda (in linea|un attimo)|grazie per l'attesa"
     r"|请稍等|还有(什么|其他)|让我(查|看)|感谢您的耐心"
-    r"|لطفا\S*\s*(صبر|منتظر)|چیز دیگری|اجازه بدهید بررسی",
-    re.IGNORECASE,
+    r"|لطفا\S*\s*(صبر|منتظر)|چیز دیگری|اجازه بدهید بررسی"
 )
+
+
+@lru_cache(maxsize=1)
+def agent_cues() -> re.Pattern:
+    """Ingest's agent phrases plus phrases agents use later in a call (imported lazily: the store imports
+    this module for its DDL and should not pull in every reader)."""
+    from pipeline.ingest.calls import AGENT_PHRASES
+
+    return re.compile(AGENT_PHRASES.pattern + "|" + _AGENT_CUES, re.IGNORECASE)
 CUSTOMER_CUES = re.compile(
     r"\bi (want|need|would like|'d like)( to get)? (a |my )?(refund|money back)\b"
     r"|\bi want to (cancel|close|return|complain)\b|\bi('ve| have) been waiting\b|\bi('ve| have) (already )?called\b"
@@ -96,7 +106,7 @@ def effective_roles(utts: pd.DataFrame) -> tuple[dict[str, str], bool, str | Non
     """Speaker -> role decided from what is said where the labels disagree; (roles, suspect, reason)."""
     labelled = utts.drop_duplicates("speaker").set_index("speaker")["role"].to_dict()
     texts = {s: g["text"].tolist() for s, g in utts.groupby("speaker", sort=False)}
-    agent_cue = {s: _cue(AGENT_CUES, t) for s, t in texts.items()}
+    agent_cue = {s: _cue(agent_cues(), t) for s, t in texts.items()}
     agent_cue = {s: (n + _cue(TRANSFER, texts[s])[0], q) for s, (n, q) in agent_cue.items()}
     cust_cue = {s: _cue(CUSTOMER_CUES, t) for s, t in texts.items()}
     roles = dict(labelled)
@@ -331,8 +341,6 @@ NOTE = ("Customer sentiment (-1..1) in the first and last third of the customer'
 def render_html(summary_rows: list[dict[str, Any]], calls: list[dict[str, Any]],
                 trajectories: list[dict[str, Any]]) -> str:
     """The report's call section: the trajectory chart, the per-touchpoint summary and calls worth a listen."""
-    from pipeline import charts
-
     parts = [f"<h2>Call analytics</h2><p class=muted>{html.escape(NOTE)}</p>"]
     if not summary_rows:
         return parts[0] + "<p class=muted>No calls in the store.</p>"

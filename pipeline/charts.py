@@ -24,7 +24,28 @@ import html
 import math
 from collections import defaultdict
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
+
+from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN
+
+# Queries whose rows the charts take (report.collect runs them on its read-only connection).
+# One NPS answer per customer, touchpoint and day: a customer's review and chat joined to the same
+# survey answer must not count twice in n, or the band would be too narrow.
+NPS_TREND_SQL = f"""
+WITH a AS (
+    SELECT DISTINCT f.event_date, coalesce(f.touchpoint, '(none)') AS touchpoint,
+           coalesce(f.customer_id, f.feedback_id) AS who, s.nps
+    FROM feedback f JOIN feedback_scores s USING (feedback_id)
+    WHERE f.event_date IS NOT NULL AND s.nps IS NOT NULL)
+SELECT event_date, touchpoint, count(*) AS n, count_if(nps >= {PROMOTER_MIN}) AS promoters,
+       count_if(nps <= {DETRACTOR_MAX}) AS detractors
+FROM a GROUP BY ALL ORDER BY ALL
+"""
+TOPIC_SENTIMENT_SQL = """
+SELECT topic, coalesce(touchpoint, '(none)') AS touchpoint, sentences, negative
+FROM v_topic_sentiment_by_touchpoint WHERE topic IS NOT NULL AND topic <> 'other'
+ORDER BY topic, touchpoint
+"""
 
 Z95 = 1.959964
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C6D31", "#000000"]  # Okabe-Ito
@@ -58,6 +79,13 @@ def _svg(width: float, height: float, label: str, body: list[str]) -> str:
 
 def _text(x: float, y: float, s: Any, anchor: str = "start", extra: str = "") -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{extra}>{esc(s)}</text>'
+
+
+def _records(rows: Any) -> list[dict[str, Any]]:
+    """Plain dicts from a list of dicts, a DataFrame (``drivers.stored``) or None."""
+    if rows is None:
+        return []
+    return rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
 
 
 def _num(v: Any) -> float | None:
@@ -101,13 +129,13 @@ def _day(v: Any) -> str:
     return v.isoformat()[:10] if isinstance(v, (date, datetime)) else str(v)
 
 
-def nps_trend_svg(rows: Iterable[dict[str, Any]], width: int = 760) -> str:
+def nps_trend_svg(rows: Any, width: int = 760) -> str:
     """NPS by day per touchpoint (one panel each, shared days) with the 95% band.
 
     Rows: ``event_date``, ``touchpoint``, ``n`` (NPS answers), ``promoters``, ``detractors``.
     """
     cells: dict[str, dict[str, list[float]]] = defaultdict(dict)
-    for r in rows:
+    for r in _records(rows):
         n = _num(r.get("n")) or 0
         if n > 0 and r.get("event_date") is not None:
             c = cells[str(r.get("touchpoint") or "(none)")].setdefault(_day(r["event_date"]), [0.0, 0.0, 0.0])
@@ -158,11 +186,11 @@ def nps_trend_svg(rows: Iterable[dict[str, Any]], width: int = 760) -> str:
 
 # ---------------------------------------------------------------------------------------- drivers
 
-def drivers_effect_svg(rows: Iterable[dict[str, Any]], scope: str = "overall", metric: str = "nps",
+def drivers_effect_svg(rows: Any, scope: str = "overall", metric: str = "nps",
                        family: str = "negative_topics", limit: int = 15, width: int = 760) -> str:
     """Effect plot of ``key_drivers`` rows of one scope, metric and family: effect and 95% interval per
     driver, strongest first; small cells are named, not drawn ("too few to tell")."""
-    sel = [r for r in rows if r.get("scope") == scope and r.get("metric") == metric and r.get("family") == family]
+    sel = [r for r in _records(rows) if r.get("scope") == scope and r.get("metric") == metric and r.get("family") == family]
     shown = [r for r in sel if not r.get("small_n") and _num(r.get("effect")) is not None
              and _num(r.get("ci_low")) is not None and _num(r.get("ci_high")) is not None]
     shown = sorted(shown, key=lambda r: (-abs(float(r["effect"])), str(r["driver"])))[:limit]
@@ -217,11 +245,11 @@ def _red(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def topic_sentiment_heatmap_svg(rows: Iterable[dict[str, Any]], min_n: int = 5, width: int | None = None) -> str:
+def topic_sentiment_heatmap_svg(rows: Any, min_n: int = 5, width: int | None = None) -> str:
     """Topic x touchpoint share of negative sentences (rows: topic, touchpoint, sentences, negative);
     cells with fewer than ``min_n`` sentences are grey and show their n only."""
     cells: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for r in rows:
+    for r in _records(rows):
         n = _num(r.get("sentences")) or 0
         if n > 0:
             c = cells[(str(r.get("topic") or "(none)"), str(r.get("touchpoint") or "(none)"))]
@@ -262,12 +290,12 @@ def topic_sentiment_heatmap_svg(rows: Iterable[dict[str, Any]], min_n: int = 5, 
 
 # ---------------------------------------------------------------------------------------- calls
 
-def call_trajectory_svg(rows: Iterable[dict[str, Any]], limit: int = 400, width: int = 560) -> str:
+def call_trajectory_svg(rows: Any, limit: int = 400, width: int = 560) -> str:
     """Slope chart of customer sentiment at the start and end of each call, with the mean.
 
     Rows: ``sentiment_start``, ``sentiment_end`` (-1..1), ``trajectory``, optionally ``feedback_id``.
     """
-    calls = [r for r in rows if _num(r.get("sentiment_start")) is not None and _num(r.get("sentiment_end")) is not None]
+    calls = [r for r in _records(rows) if _num(r.get("sentiment_start")) is not None and _num(r.get("sentiment_end")) is not None]
     if not calls:
         return empty("no calls with a customer sentiment trajectory")
     calls = calls[:limit]
@@ -305,9 +333,9 @@ def call_trajectory_svg(rows: Iterable[dict[str, Any]], limit: int = 400, width:
 
 # ---------------------------------------------------------------------------------------- alerts
 
-def alerts_svg(rows: Iterable[dict[str, Any]], width: int = 760) -> str:
+def alerts_svg(rows: Any, width: int = 760) -> str:
     """Each alert as observed / expected on a log scale (1x = the baseline); emerging topics as text."""
-    rows = list(rows)
+    rows = _records(rows)
     if not rows:
         return empty("no alerts")
     left, right, rh, top = 300, 40, 22, 16

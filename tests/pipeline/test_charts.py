@@ -150,3 +150,40 @@ def test_charts_render_in_headless_chromium_without_console_messages(tmp_path):
     assert res.stdout.count("<svg") == len(CHARTS)
     # a page of charts compresses far worse than a blank one (blank 900x1400 PNGs are a few KB)
     assert png.stat().st_size > 20_000, png.stat().st_size
+
+
+def test_report_queries_feed_the_charts(tmp_path):
+    """The queries report.collect runs, on a real store: one answer per customer and day, topics x touchpoints."""
+    from pipeline.store import connect
+
+    con = connect(tmp_path)
+    try:
+        fb = [("F1", "U1", "delivery", 9), ("F2", "U1", "delivery", 9), ("F3", "U2", "delivery", 3),
+              ("F4", "U3", "delivery", 7), ("F5", "U4", "billing", 10)]
+        for fid, cust, tp, nps in fb:
+            con.execute("INSERT INTO feedback (feedback_id, channel, customer_id, touchpoint, event_date) "
+                        "VALUES (?, 'review', ?, ?, DATE '2026-10-01')", [fid, cust, tp])
+            con.execute("INSERT INTO feedback_scores (feedback_id, nps) VALUES (?, ?)", [fid, nps])
+            con.execute("INSERT INTO sentences (feedback_id, idx, topic, sentiment_label) VALUES (?, 0, ?, ?)",
+                        [fid, "delivery_delay" if nps < 9 else "price", "negative" if nps < 7 else "positive"])
+        con.execute("INSERT INTO sentences (feedback_id, idx, topic, sentiment_label) VALUES ('F1', 1, 'other', "
+                    "'neutral')")
+        trend = {r[1]: r[2:] for r in con.execute(charts.NPS_TREND_SQL).fetchall()}
+        assert trend == {"delivery": (3, 1, 1), "billing": (1, 1, 0)}  # U1's two rows: one answer
+        heat = con.execute(charts.TOPIC_SENTIMENT_SQL).df()
+        assert sorted(heat["topic"].unique()) == ["delivery_delay", "price"]
+        cur = con.execute(charts.NPS_TREND_SQL)
+        rows = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
+        assert len(marks(charts.nps_trend_svg(rows), "circle", "point")) == 2
+        assert len(marks(charts.topic_sentiment_heatmap_svg(heat.to_dict("records")), "rect", "cell")) == 3
+    finally:
+        con.close()
+
+
+def test_drivers_chart_takes_the_stored_dataframe():
+    import pandas as pd
+
+    df = pd.DataFrame(DRIVER_ROWS)
+    df.loc[2, "effect"] = float("nan")  # a driver the regression could not estimate
+    svg = charts.drivers_effect_svg(df)
+    assert len(marks(svg, "circle", "effect")) == 2
