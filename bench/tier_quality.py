@@ -51,9 +51,10 @@ def devdata_rows(n_tune: int, n_held: int) -> dict[str, dict[str, list[tuple[str
 def prefill(enc, texts: list[str], cache: Path) -> None:
     """Put cached transformer vectors into the encoder's cache; encode (and store) the missing ones."""
     known: dict[str, np.ndarray] = {}
-    if cache.with_suffix(".json").is_file():
-        names = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8"))
-        X = np.load(cache.with_suffix(".npy"))
+    names_p, vecs_p = Path(f"{cache}.json"), Path(f"{cache}.npy")
+    if names_p.is_file():
+        names = json.loads(names_p.read_text(encoding="utf-8"))
+        X = np.load(vecs_p)
         known = dict(zip(names, X))
     missing = [t for t in dict.fromkeys(texts) if t not in known]
     if missing:
@@ -62,8 +63,8 @@ def prefill(enc, texts: list[str], cache: Path) -> None:
             known[t] = v
         print(f"encoded {len(missing)} texts with {enc.name} in {time.perf_counter() - t0:.0f}s", flush=True)
         names = list(known)
-        np.save(cache.with_suffix(".npy"), np.vstack([known[t] for t in names]))
-        cache.with_suffix(".json").write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+        np.save(vecs_p, np.vstack([known[t] for t in names]))
+        names_p.write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
     enc.max_items = max(enc.max_items, len(known) + 1000)
     for t in dict.fromkeys(texts):
         enc._cache[t] = known[t]

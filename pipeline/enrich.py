@@ -1,7 +1,9 @@
 """Attach model predictions to sentences and roll them up to feedback (spaCy's predict/set_annotations split).
 
 Models are used only through the protocol's ``predict`` (see models/base.py); both models share the
-encoder's content cache, so each sentence is embedded once.
+encoder's content cache, so each sentence is embedded once. Identical sentence texts in a batch are
+scored once (the protocol guarantees batch == one-by-one, so this changes no prediction): real
+feedback repeats short sentences ("Thanks!", "ok") often, and each one saved may be a transformer pass.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ def score_sentences(sentences: pd.DataFrame, sentiment: Any, topics: Any) -> pd.
     """Return a copy of ``sentences`` with sentiment and topic columns and the producing model tags."""
     out = sentences.copy()
     texts = out["text"].tolist()
-    sent = sentiment.predict(texts) if texts else []
-    tops = topics.predict(texts) if texts else []
+    uniq = list(dict.fromkeys(texts))
+    where = {t: i for i, t in enumerate(uniq)}
+    sent_u = sentiment.predict(uniq) if uniq else []
+    tops_u = topics.predict(uniq) if uniq else []
+    sent = [sent_u[where[t]] for t in texts]
+    tops = [tops_u[where[t]] for t in texts]
     out["sentiment_label"] = [r["label"] for r in sent]
     out["sentiment_score"] = [r["score"] for r in sent]
     out["p_negative"] = [round(r["p_negative"], 4) for r in sent]

@@ -63,3 +63,33 @@ def test_fast_language_id_agrees_with_lingua_on_real_text(name, lang):
     agree = sum(a == b for a, b in zip(fast, slow)) / len(texts)
     right = sum(a == lang for a in fast) / len(texts)
     assert agree >= 0.9 and right >= 0.9, (agree, right)
+
+
+class _Counting:
+    """A stand-in model that records what it was asked to score."""
+
+    def __init__(self, kind):
+        self.kind, self.seen = kind, []
+        self.meta_ = type("M", (), {"tag": f"{kind}@1"})()
+
+    def predict(self, texts):
+        self.seen.extend(texts)
+        if self.kind == "sentiment":
+            return [{"label": "negative" if "late" in t else "positive", "score": 0.0, "p_negative": 0.5,
+                     "p_neutral": 0.0, "p_positive": 0.5} for t in texts]
+        return [{"topic": "delivery" if "late" in t else "other", "topic_score": 0.9} for t in texts]
+
+
+def test_identical_sentences_are_scored_once_and_rows_keep_their_order():
+    import pandas as pd
+
+    from pipeline.enrich import score_sentences
+
+    texts = ["Thanks!", "It was late.", "Thanks!", "ok", "It was late."]
+    frame = pd.DataFrame({"feedback_id": list("abcde"), "idx": 0, "text": texts})
+    sent, top = _Counting("sentiment"), _Counting("topics")
+    out = score_sentences(frame, sent, top)
+    assert sent.seen == ["Thanks!", "It was late.", "ok"] and top.seen == sent.seen
+    assert out["text"].tolist() == texts and frame["text"].tolist() == texts
+    assert out["sentiment_label"].tolist() == ["positive", "negative", "positive", "positive", "negative"]
+    assert out["topic"].tolist() == ["other", "delivery", "other", "other", "delivery"]
