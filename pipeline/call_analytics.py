@@ -300,26 +300,30 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
 
 SUMMARY_SQL = """
 SELECT coalesce(touchpoint, '(none)') AS touchpoint, count(*) AS calls,
-  round(avg(sentiment_start), 2) AS sentiment_start, round(avg(sentiment_end), 2) AS sentiment_end,
+  round(avg(sentiment_start), 2) AS "start", round(avg(sentiment_end), 2) AS "end",
   round(100.0 * count_if(trajectory = 'improved') / nullif(count_if(sentiment_delta IS NOT NULL), 0), 1) AS improved_pct,
   round(100.0 * count_if(trajectory = 'worsened') / nullif(count_if(sentiment_delta IS NOT NULL), 0), 1) AS worsened_pct,
-  round(median(agent_talk_share), 2) AS agent_share_median, round(median(longest_silence_s), 1) AS longest_silence_median_s,
-  round(avg(interruptions), 2) AS interruptions_per_call, round(100.0 * avg(transferred::INTEGER), 1) AS transferred_pct,
+  round(median(agent_talk_share), 2) AS agent_share, round(median(longest_silence_s), 1) AS silence_s,
+  round(avg(interruptions), 2) AS interruptions, round(100.0 * avg(transferred::INTEGER), 1) AS transferred_pct,
   count_if(roles_suspect) AS roles_suspect
 FROM call_metrics GROUP BY ALL ORDER BY calls DESC, touchpoint
 """
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Per touchpoint: calls, mean start and end sentiment, share improved / worsened, talk, silence,
-    interruptions, transfers and suspect role labels (empty on a store without the table)."""
+    """Per touchpoint: calls, mean start and end sentiment, % improved / worsened (of calls with a
+    trajectory), median agent talk share and longest silence, interruptions per call, % transferred,
+    calls with suspect role labels (empty on a store without the table)."""
     return _rows(con, SUMMARY_SQL)
 
 
 def report_rows(con: duckdb.DuckDBPyConnection, limit: int = 25) -> list[dict[str, Any]]:
     """Calls worth a listen: suspect labels first, then the biggest drops in sentiment, transfers, silences."""
-    return _rows(con, f"""SELECT feedback_id, touchpoint, trajectory, sentiment_start, sentiment_end,
-        agent_talk_share, longest_silence_s, interruptions, transfer_reason, roles_reason
+    return _rows(con, f"""SELECT feedback_id, touchpoint, trajectory,
+        printf('%+.2f -> %+.2f', sentiment_start, sentiment_end) AS sentiment,
+        agent_talk_share AS agent_share, longest_silence_s AS silence_s, interruptions,
+        concat_ws('; ', roles_reason, transfer_reason,
+                  CASE WHEN longest_silence_s >= 20 THEN printf('silence of %.0f s', longest_silence_s) END) AS why
         FROM call_metrics
         WHERE roles_suspect OR trajectory = 'worsened' OR transferred OR longest_silence_s >= 20
         ORDER BY roles_suspect DESC, sentiment_delta NULLS LAST, transferred DESC,

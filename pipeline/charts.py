@@ -47,6 +47,12 @@ FROM v_topic_sentiment_by_touchpoint WHERE topic IS NOT NULL AND topic <> 'other
 ORDER BY topic, touchpoint
 """
 
+NPS_TREND_NOTE = ("NPS per day and touchpoint (one answer per customer, touchpoint and day); the band is the 95% "
+                  "interval: Wilson intervals of the promoter and detractor shares combined by MOVER. Wide bands "
+                  "mean few answers that day. Hover a point for its n.")
+HEATMAP_NOTE = ("Share of negative sentences per topic and touchpoint (the model's sentence sentiment); grey cells "
+                "have too few sentences to tell. Hover a cell for its counts.")
+
 Z95 = 1.959964
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C6D31", "#000000"]  # Okabe-Ito
 TRAJECTORY_COLORS = {"improved": "#009E73", "worsened": "#D55E00", "steady": "#999999"}
@@ -169,6 +175,10 @@ def nps_trend_svg(rows: Any, width: int = 760) -> str:
         lower = " ".join(f"{px:.1f},{y(lo):.1f}" for px, _, _, _, lo, _ in reversed(pts))
         body.append(f'<polygon class="band" points="{upper} {lower}" fill="{color}" fill-opacity="0.15" '
                     f'stroke="none"/>')
+        if len(pts) == 1:  # a band needs two days: one day gets an interval bar
+            px, _, _, _, lo, hi = pts[0]
+            body.append(f'<line class="ci" x1="{px:.1f}" x2="{px:.1f}" y1="{y(hi):.1f}" y2="{y(lo):.1f}" '
+                        f'stroke="{color}" stroke-width="2" stroke-opacity="0.5"/>')
         if len(pts) > 1:
             line = " ".join(f"{px:.1f},{y(v):.1f}" for px, _, _, v, _, _ in pts)
             body.append(f'<polyline class="line" points="{line}" fill="none" stroke="{color}" stroke-width="1.5"/>')

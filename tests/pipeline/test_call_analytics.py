@@ -189,10 +189,11 @@ def test_refresh_replaces_the_table_in_place_and_feeds_the_report(con):
     assert len(stored) == len(first) == len(again) == len(CALLS)
     assert list(stored.columns) == ca.COLUMNS
     summary = ca.summary(con)
-    assert summary == [r for r in summary if r["touchpoint"] == "support"] and summary[0]["calls"] == len(CALLS)
+    assert [r["touchpoint"] for r in summary] == ["support"] and summary[0]["calls"] == len(CALLS)
     assert summary[0]["roles_suspect"] == 1
     listen = [r["feedback_id"] for r in ca.report_rows(con)]
     assert listen[0] == "C4_swapped" and "C3_transfer" in listen and "C6_one_turn" not in listen
+    assert "I want a refund" in ca.report_rows(con)[0]["why"]
     section = ca.render_html(summary, ca.report_rows(con), ca.trajectory_rows(con))
     assert "<svg" in section and "Calls worth a listen" in section and "<script" not in section
 
