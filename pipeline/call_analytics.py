@@ -40,7 +40,6 @@ from typing import Any
 from functools import lru_cache
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from pipeline import charts
@@ -102,10 +101,24 @@ def _cue(pattern: re.Pattern, texts: list[str]) -> tuple[int, str | None]:
     return len(hits), (hits[0] if hits else None)
 
 
-def effective_roles(utts: pd.DataFrame) -> tuple[dict[str, str], bool, str | None]:
+Turn = dict[str, Any]  # one utterance: role, speaker, start_s, end_s, text
+
+
+def _txt(v: Any) -> str:
+    return v if isinstance(v, str) else ""
+
+
+def _sec(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def effective_roles(utts: list[Turn]) -> tuple[dict[str, str], bool, str | None]:
     """Speaker -> role decided from what is said where the labels disagree; (roles, suspect, reason)."""
-    labelled = utts.drop_duplicates("speaker").set_index("speaker")["role"].to_dict()
-    texts = {s: g["text"].tolist() for s, g in utts.groupby("speaker", sort=False)}
+    labelled: dict[str, str] = {}
+    texts: dict[str, list[str]] = {}
+    for u in utts:
+        labelled.setdefault(u["speaker"], u["role"])
+        texts.setdefault(u["speaker"], []).append(_txt(u["text"]))
     agent_cue = {s: _cue(agent_cues(), t) for s, t in texts.items()}
     agent_cue = {s: (n + _cue(TRANSFER, texts[s])[0], q) for s, (n, q) in agent_cue.items()}
     cust_cue = {s: _cue(CUSTOMER_CUES, t) for s, t in texts.items()}
@@ -138,9 +151,9 @@ def effective_roles(utts: pd.DataFrame) -> tuple[dict[str, str], bool, str | Non
 def _units_sentiment(units: list[int], scores: list[float], n_units: int) -> tuple[float | None, float | None]:
     """Mean score of the first and last ``ceil(n / 3)`` units (turns or sentences)."""
     k = math.ceil(n_units / 3)
-    start = [s for u, s in zip(units, scores) if u < k and s is not None and not math.isnan(s)]
-    end = [s for u, s in zip(units, scores) if u >= n_units - k and s is not None and not math.isnan(s)]
-    return (float(np.mean(start)) if start else None, float(np.mean(end)) if end else None)
+    start = [s for u, s in zip(units, scores) if u < k and s is not None]
+    end = [s for u, s in zip(units, scores) if u >= n_units - k and s is not None]
+    return (sum(start) / len(start) if start else None, sum(end) / len(end) if end else None)
 
 
 def sentence_turns(text: str, turn_texts: list[str], sentences: list[str]) -> list[int]:
@@ -161,14 +174,13 @@ def sentence_turns(text: str, turn_texts: list[str], sentences: list[str]) -> li
     return out
 
 
-def trajectory(text: str, utts: pd.DataFrame, sents: pd.DataFrame, roles: dict[str, str]) -> dict[str, Any]:
+def trajectory(text: str, utts: list[Turn], sents: list[dict[str, Any]], roles: dict[str, str]) -> dict[str, Any]:
     """Customer sentiment at the start and end of one call (see the module docstring)."""
-    labelled = utts[utts["role"] == "customer"]
-    turn_of = sentence_turns(text or "", labelled["text"].fillna("").tolist(), sents["text"].fillna("").tolist())
-    speakers = labelled["speaker"].tolist()
+    labelled = [u for u in utts if u["role"] == "customer"]
+    turn_of = sentence_turns(text or "", [_txt(u["text"]) for u in labelled], [_txt(x["text"]) for x in sents])
     # labelled customer turns that are really the customer's (not a swapped or transferred-to agent)
-    rank = {t: r for r, t in enumerate(t for t, s in enumerate(speakers) if roles.get(s) == "customer")}
-    pairs = [(rank[t], s) for t, s in zip(turn_of, sents["sentiment_score"].tolist()) if t in rank]
+    rank = {t: r for r, t in enumerate(t for t, u in enumerate(labelled) if roles.get(u["speaker"]) == "customer")}
+    pairs = [(rank[t], _sec(x["sentiment_score"])) for t, x in zip(turn_of, sents) if t in rank]
     n_turns = len(rank)
     if n_turns >= 2:
         start, end = _units_sentiment([u for u, _ in pairs], [s for _, s in pairs], n_turns)
@@ -179,7 +191,7 @@ def trajectory(text: str, utts: pd.DataFrame, sents: pd.DataFrame, roles: dict[s
     else:
         start = end = basis = None
     if start is None or end is None:
-        label = "roles_suspect" if not rank and len(labelled) else "unknown"
+        label = "roles_suspect" if not rank and labelled else "unknown"
         return {"sentiment_start": start, "sentiment_end": end, "sentiment_delta": None, "trajectory": label,
                 "trajectory_basis": basis}
     delta = end - start
@@ -188,24 +200,20 @@ def trajectory(text: str, utts: pd.DataFrame, sents: pd.DataFrame, roles: dict[s
             "trajectory": label, "trajectory_basis": basis}
 
 
-def _timed(utts: pd.DataFrame) -> bool:
-    s, e = utts["start_s"], utts["end_s"]
-    return bool(len(utts)) and bool(s.notna().all() and e.notna().all() and (e >= s).all())
-
-
-def timing(utts: pd.DataFrame, roles: dict[str, str]) -> dict[str, Any]:
+def timing(utts: list[Turn], roles: dict[str, str]) -> dict[str, Any]:
     """Talk share, longest silence and interruptions of one call."""
-    timed = _timed(utts)
-    role = utts["speaker"].map(roles)
-    amount = (utts["end_s"] - utts["start_s"]) if timed else utts["text"].fillna("").str.len().astype(float)
-    total = float(amount.sum())
-    share = {r: (round(float(amount[role == r].sum()) / total, 4) if total > 0 else None) for r in ("agent", "customer")}
+    times = [(_sec(u["start_s"]), _sec(u["end_s"])) for u in utts]
+    timed = bool(utts) and all(s is not None and e is not None and e >= s for s, e in times)
+    amount = [e - s for s, e in times] if timed else [float(len(_txt(u["text"]))) for u in utts]
+    total = sum(amount)
+    share = {r: (round(sum(a for a, u in zip(amount, utts) if roles.get(u["speaker"]) == r) / total, 4)
+                 if total > 0 else None) for r in ("agent", "customer")}
     out = {"talk_basis": "duration" if timed else "characters", "agent_talk_share": share["agent"],
            "customer_talk_share": share["customer"], "duration_s": None, "longest_silence_s": None,
            "silence_at_s": None, "interruptions": None, "agent_interruptions": None, "customer_interruptions": None}
     if not timed:
         return out
-    segs = sorted(zip(utts["start_s"], utts["end_s"], utts["speaker"]), key=lambda x: (x[0], x[1]))
+    segs = sorted(((s, e, u["speaker"]) for (s, e), u in zip(times, utts)), key=lambda x: (x[0], x[1]))
     out["duration_s"] = round(max(e for _, e, _ in segs) - segs[0][0], 3)
     longest, at, reach = 0.0, None, segs[0][1]
     counts = {"agent": 0, "customer": 0, "other": 0}
@@ -221,35 +229,40 @@ def timing(utts: pd.DataFrame, roles: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def transfers(utts: pd.DataFrame, roles: dict[str, str]) -> dict[str, Any]:
-    agent_texts = utts.loc[utts["speaker"].map(roles) == "agent", "text"].fillna("").tolist()
-    n, phrase = _cue(TRANSFER, agent_texts)
-    speakers = utts["speaker"].nunique()
+def transfers(utts: list[Turn], roles: dict[str, str]) -> dict[str, Any]:
+    n, phrase = _cue(TRANSFER, [_txt(u["text"]) for u in utts if roles.get(u["speaker"]) == "agent"])
+    speakers = len({u["speaker"] for u in utts})
     reasons = ([f"agent says {phrase!r}"] if n else []) + ([f"{speakers} speaker labels"] if speakers >= 3 else [])
     return {"transfers": n, "transferred": bool(reasons), "transfer_reason": "; ".join(reasons) or None}
 
 
-def one_call(call: dict[str, Any], utts: pd.DataFrame, sents: pd.DataFrame) -> dict[str, Any]:
-    """The metrics of one call from its feedback row, its utterances (in turn order) and its sentences."""
+def one_call(call: dict[str, Any], utts: list[Turn], sents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The metrics of one call from its feedback row, its utterances (in turn order) and its sentences
+    (in index order)."""
     row = {k: call.get(k) for k in ("feedback_id", "touchpoint", "event_date", "language")}
-    if utts.empty:
+    if not utts:
         return {**{c: None for c in COLUMNS}, **row, "n_turns": 0, "trajectory": "unknown"}
     roles, suspect, reason = effective_roles(utts)
-    row.update(n_turns=len(utts), n_customer_turns=int((utts["speaker"].map(roles) == "customer").sum()),
-               n_speakers=int(utts["speaker"].nunique()), roles_suspect=suspect, roles_reason=reason,
+    row.update(n_turns=len(utts), n_customer_turns=sum(roles.get(u["speaker"]) == "customer" for u in utts),
+               n_speakers=len(roles), roles_suspect=suspect, roles_reason=reason,
                agent_speaker=", ".join(s for s, r in roles.items() if r == "agent") or None)
     row.update(timing(utts, roles))
     row.update(transfers(utts, roles))
-    row.update(trajectory(call.get("text") or "", utts, sents, roles))
+    row.update(trajectory(_txt(call.get("text")), utts, sents, roles))
     return {c: row.get(c) for c in COLUMNS}
+
+
+def _by_call(frame: pd.DataFrame, order: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in frame.sort_values(["feedback_id", order]).to_dict("records"):
+        out.setdefault(r["feedback_id"], []).append(r)
+    return out
 
 
 def metrics_frame(calls: pd.DataFrame, utts: pd.DataFrame, sents: pd.DataFrame) -> pd.DataFrame:
     """One row per call (pure: the frames are not changed)."""
-    u_by = {k: g for k, g in utts.sort_values(["feedback_id", "turn"]).groupby("feedback_id", sort=False)}
-    s_by = {k: g for k, g in sents.sort_values(["feedback_id", "idx"]).groupby("feedback_id", sort=False)}
-    empty_u, empty_s = utts.iloc[0:0], sents.iloc[0:0]
-    rows = [one_call(c, u_by.get(c["feedback_id"], empty_u), s_by.get(c["feedback_id"], empty_s))
+    u_by, s_by = _by_call(utts, "turn"), _by_call(sents, "idx")
+    rows = [one_call(c, u_by.get(c["feedback_id"], []), s_by.get(c["feedback_id"], []))
             for c in calls.sort_values("feedback_id").to_dict("records")]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -357,3 +370,14 @@ def render_html(summary_rows: list[dict[str, Any]], calls: list[dict[str, Any]],
                                         for v in r.values()) + "</tr>" for r in rows)
         parts.append(f"<h3>{html.escape(title)}</h3><table><tr>{head}</tr>{body}</table>")
     return "".join(parts)
+
+
+def summary_markdown(summary_rows: list[dict[str, Any]]) -> str:
+    """The per-touchpoint call summary as a Prefect markdown artifact."""
+    if not summary_rows:
+        return "No calls in the store."
+    cols = list(summary_rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("–" if r[c] is None else str(r[c]).replace("|", "/") for c in cols) + " |"
+              for r in summary_rows]
+    return "\n".join(lines)

@@ -85,9 +85,9 @@ CALLS = {
 }
 
 
-@pytest.fixture()
-def con(tmp_path):
-    c = connect(tmp_path)
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    c = connect(tmp_path_factory.mktemp("calls"))
     for fid, segs in CALLS.items():
         add_call(c, fid, segs)
     c.execute("INSERT INTO feedback (feedback_id, channel, text) VALUES ('R1', 'review', 'not a call')")
@@ -95,7 +95,7 @@ def con(tmp_path):
     c.close()
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def metrics(con) -> dict[str, dict]:
     return {r["feedback_id"]: r for r in ca.call_metrics(con).to_dict("records")}
 
@@ -196,6 +196,8 @@ def test_refresh_replaces_the_table_in_place_and_feeds_the_report(con):
     assert "I want a refund" in ca.report_rows(con)[0]["why"]
     section = ca.render_html(summary, ca.report_rows(con), ca.trajectory_rows(con))
     assert "<svg" in section and "Calls worth a listen" in section and "<script" not in section
+    md = ca.summary_markdown(summary).splitlines()
+    assert md[0].startswith("| touchpoint | calls |") and md[2].startswith("| support | 6 |")
 
 
 def test_empty_store_has_no_rows(tmp_path):
@@ -203,7 +205,7 @@ def test_empty_store_has_no_rows(tmp_path):
     try:
         assert ca.call_metrics(con).empty
         assert ca.summary(con) == [] and ca.report_rows(con) == []
-        assert "No calls" in ca.render_html([], [], [])
+        assert "No calls" in ca.render_html([], [], []) and "No calls" in ca.summary_markdown([])
     finally:
         con.close()
 
