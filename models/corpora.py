@@ -130,8 +130,8 @@ class Recipe:
     corpora: tuple[tuple[str, int], ...]  # (corpus, rows); a corpus's classes share its rows equally
     neutral: float = 0.3  # |valence| <= neutral -> neutral
     polar: float = 0.5  # |valence| > polar -> negative / positive; in between: dropped
-    dev_fraction: float = 0.0  # per corpus and class, held out (before sampling) to calibrate the head
-    dev_cap: int = 100  # ... but at most this many rows per corpus and class
+    dev_fraction: float = 0.0  # per corpus and class, held out (before sampling) to score the head
+    dev_cap: int = 50  # ... but at most this many rows per corpus and class
     seed: int = 13
 
     def describe(self) -> dict:

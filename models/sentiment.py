@@ -88,28 +88,15 @@ class EmbeddingSentiment(SentimentBase):
         self.name = name
 
     # -- estimator contract -------------------------------------------------------------
-    def fit(self, texts: list[str], y: list[str], labels: list[str] | None = None,
-            orthogonal_to: np.ndarray | None = None) -> "EmbeddingSentiment":
-        """Fit the head on the encoder's embeddings of ``texts``.
-
-        ``orthogonal_to`` (k, dim): directions the head must ignore, e.g. the offsets between
-        languages' mean embeddings, so that a language seen only with some labels (Chinese reviews
-        are binary) does not teach the head "this language is never neutral". Training happens in
-        the complement of those directions, so the stored weights are orthogonal to them and
-        prediction is unchanged (plain ``softmax(X W' + b)``).
-        """
+    def fit(self, texts: list[str], y: list[str], labels: list[str] | None = None) -> "EmbeddingSentiment":
         labels = check_labels(texts, y, labels)
         X = get_encoder(self.encoder).encode(list(texts))
-        return self.fit_vectors(X, list(texts), list(y), labels, orthogonal_to)
+        return self.fit_vectors(X, list(texts), list(y), labels)
 
-    def fit_vectors(self, X: np.ndarray, texts: list[str], y: list[str], labels: list[str],
-                    orthogonal_to: np.ndarray | None = None) -> "EmbeddingSentiment":
+    def fit_vectors(self, X: np.ndarray, texts: list[str], y: list[str], labels: list[str]) -> "EmbeddingSentiment":
         """``fit`` on embeddings already computed with ``self.encoder`` (one encoder pass per build)."""
         from sklearn.linear_model import LogisticRegression
 
-        Q = _orthonormal(orthogonal_to) if orthogonal_to is not None and len(orthogonal_to) else None
-        if Q is not None:
-            X = X - (X @ Q.T) @ Q
         clf = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced", random_state=self.seed)
         clf.fit(X, list(y))
         order = [list(clf.classes_).index(lab) if lab in clf.classes_ else None for lab in labels]
@@ -124,15 +111,11 @@ class EmbeddingSentiment(SentimentBase):
                 b[k] = clf.intercept_[0] if idx == 1 else 0.0
             else:
                 W[k], b[k] = clf.coef_[idx], clf.intercept_[idx]
-        if Q is not None:
-            W = W - (W @ Q.T) @ Q  # exact already up to solver tolerance; make it exact
         self.coef_, self.intercept_ = W.astype(np.float32), b.astype(np.float32)
         self.labels_ = labels
         dh = data_hash(list(texts), list(y))
         hp = {"C": self.C, "seed": self.seed}
         key = [dh, hp, self.encoder] + ([labels] if labels != THREE else [])
-        if Q is not None:
-            key.append(hashlib.sha256(np.round(Q, 6).astype(np.float32).tobytes()).hexdigest()[:16])
         version = "1." + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:8]
         self.meta_ = ModelMeta(task="sentiment", name=self.name, version=version, backend=BACKEND,
                                encoder=self.encoder, labels=labels, training_data_hash=dh,
@@ -211,12 +194,6 @@ class EmbeddingSentiment(SentimentBase):
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise ModelError("sentiment model is not fitted: call fit() or load()")
-
-
-def _orthonormal(V: np.ndarray) -> np.ndarray:
-    """Orthonormal rows spanning the rows of ``V`` (near-dependent rows dropped)."""
-    U, S, Vt = np.linalg.svd(np.asarray(V, dtype=np.float64), full_matrices=False)
-    return Vt[S > 1e-6 * max(float(S.max()), 1e-12)]
 
 
 def three_view(P: np.ndarray, labels: list[str]) -> np.ndarray:

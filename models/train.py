@@ -95,11 +95,18 @@ def build_default_models(settings: Settings, per_corpus: int | None = None, prom
     return {"sentiment": sent_tag, "topics": topics.meta_.tag}
 
 
+# Intercept calibration on the corpora's held-out rows (EmbeddingSentiment.calibrate) is off by default:
+# measured on devdata it raised English macro-F1 by about 0.02 and lowered Italian and Persian by
+# 0.01-0.03, since the calibration rows are English and Chinese only. The held-out rows are still
+# scored and recorded in the model card.
+CALIBRATE_DEFAULT = False
+
+
 def _build_default_sentiment(settings: Settings, reg: Registry, per_corpus: int | None, promote: bool,
-                             log: Callable[[str], None]) -> str:
-    """The default head: package corpora per ``DEFAULT_RECIPE``, languages' offsets projected out,
-    class intercepts calibrated on the corpora's held-out rows."""
+                             log: Callable[[str], None], calibrate: bool = CALIBRATE_DEFAULT) -> str:
+    """The default head on the package corpora of ``DEFAULT_RECIPE``, scored on their held-out rows."""
     from models.corpora import DEFAULT_RECIPE, load_recipe, scaled
+    from models.datasets import THREE, LabelledData
     from models.encoders import get_encoder
     from models.sentiment import EmbeddingSentiment
 
@@ -108,37 +115,25 @@ def _build_default_sentiment(settings: Settings, reg: Registry, per_corpus: int 
     t0 = time.perf_counter()
     ts = load_recipe(data_dir / "corpora", recipe)
     log(f"training corpora: {', '.join(f'{k}={v}' for k, v in ts.counts.items())} "
-        f"({len(ts.texts)} texts, {len(ts.dev_texts)} held out to calibrate; {time.perf_counter() - t0:.1f}s)")
+        f"({len(ts.texts)} texts, {len(ts.dev_texts)} held out; {time.perf_counter() - t0:.1f}s)")
     t1 = time.perf_counter()
     enc = get_encoder(settings.models.encoder)
-    directions = language_directions(load_taxonomy(settings), enc)
     sent = EmbeddingSentiment(encoder=settings.models.encoder, seed=settings.models.seed)
-    sent.fit_vectors(enc.encode(ts.texts), ts.texts, ts.labels, sorted(set(ts.labels)), orthogonal_to=directions)
-    cal = sent.calibrate(enc.encode(ts.dev_texts), ts.dev_labels) if ts.dev_texts else None
+    sent.fit_vectors(enc.encode(ts.texts), ts.texts, ts.labels, list(THREE))
+    evaluations = {}
+    if ts.dev_texts:
+        if calibrate:
+            sent.calibrate(enc.encode(ts.dev_texts), ts.dev_labels)
+        dev = LabelledData("package-corpora-heldout", ts.dev_texts, ts.dev_labels,
+                           list(range(len(ts.dev_texts))), label_set=list(THREE))
+        ev = evaluate_data(sent, dev)
+        evaluations[ev["data"]] = ev
     sent.meta_.metrics = {**sent.meta_.metrics, "training_corpora": ts.counts, "recipe": recipe.describe(),
-                          "language_directions": int(len(directions)),
-                          "train_seconds": round(time.perf_counter() - t1, 2)}
+                          "train_seconds": round(time.perf_counter() - t1, 2), "evaluations": evaluations}
     sent_dir = reg.save(settings.models.sentiment, sent, promote=promote, reason="build (package corpora)")
     log(f"sentiment {sent.meta_.tag} trained in {time.perf_counter() - t1:.1f}s -> {sent_dir}"
-        + (f" (calibrated: dev macro-F1 {cal['macro_f1_before']:.3f} -> {cal['macro_f1_after']:.3f})" if cal else ""))
+        + "".join(f"; held-out package rows: macro-F1 {e['macro_f1']:.3f}" for e in evaluations.values()))
     return sent.meta_.tag
-
-
-def language_directions(taxonomy, encoder) -> "np.ndarray":
-    """Offsets between languages' mean embeddings of the taxonomy's seed sentences (translations of
-    each other, so the offsets are language, not content): the head is trained orthogonal to them."""
-    import numpy as np
-
-    by_lang: dict[str, list[str]] = {}
-    for t in taxonomy.topics:
-        for lang, seeds in t.seeds.items():
-            by_lang.setdefault(lang, []).extend(seeds)
-    langs = sorted(lang for lang, s in by_lang.items() if len(s) >= 5)
-    if len(langs) < 2:
-        return np.zeros((0, encoder.dim), dtype=np.float32)
-    means = {lang: encoder.encode(by_lang[lang]).mean(axis=0) for lang in langs}
-    ref = "en" if "en" in means else langs[0]
-    return np.stack([means[lang] - means[ref] for lang in langs if lang != ref]).astype(np.float32)
 
 
 def models_ready(settings: Settings) -> bool:

@@ -1,4 +1,4 @@
-"""The default sentiment build: corpus recipe, language-orthogonal head, intercept calibration.
+"""The default sentiment build: corpus recipe with held-out rows, intercept calibration.
 
 Package archives are replaced by tiny hand-made ones with the same layout (nothing is downloaded);
 the default-model code paths are the real ones.
@@ -83,24 +83,6 @@ def test_recipe_is_balanced_deterministic_and_keeps_dev_rows_out(tmp_path):
     assert len(texts) == len(labels) == sum(counts.values())
 
 
-def test_head_orthogonal_to_directions_ignores_them():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 384)).astype(np.float32)
-    y = (["negative", "neutral", "positive"] * 20)
-    X[np.arange(60) % 3 == 0, :5] += 1.0  # classes differ inside the directions and outside
-    X[np.arange(60) % 3 == 2, 10:15] += 1.0
-    D = rng.normal(size=(2, 384)).astype(np.float32)
-    D[:, :5] += 3.0
-    texts = [f"t{i}" for i in range(60)]
-    m = EmbeddingSentiment().fit_vectors(X, texts, y, ["negative", "neutral", "positive"], orthogonal_to=D)
-    assert np.abs(m.coef_ @ D.T).max() < 1e-3
-    shifted = X + 5.0 * D[0] - 3.0 * D[1]
-    assert np.allclose(m.proba_from_embeddings(X), m.proba_from_embeddings(shifted), atol=1e-4)
-    plain = EmbeddingSentiment().fit_vectors(X, texts, y, ["negative", "neutral", "positive"])
-    assert plain.meta_.version != m.meta_.version
-    assert not np.allclose(plain.proba_from_embeddings(X), plain.proba_from_embeddings(shifted), atol=1e-2)
-
-
 def test_calibration_moves_intercepts_only_and_never_lowers_dev_f1(tmp_path):
     rng = np.random.default_rng(1)
     labels = ["negative", "neutral", "positive"]
@@ -131,8 +113,11 @@ def test_build_default_models_from_package_corpora(tmp_path):
     assert model.meta_.tag == out["sentiment"]
     m = model.meta_.metrics
     assert set(m["training_corpora"]) == {name for name, _ in DEFAULT_RECIPE.corpora}
-    assert m["language_directions"] == 3  # zh, fa and it seeds against en in the taxonomy
-    assert m["calibration"]["macro_f1_after"] >= m["calibration"]["macro_f1_before"]
-    assert any("calibrated" in line for line in logs)
+    assert "calibration" not in m  # off by default (models/train.py says why)
+    (key, held), = m["evaluations"].items()
+    ts = load_recipe(root / "corpora", scaled(DEFAULT_RECIPE, 60, settings.models.seed))
+    assert key.startswith("package-corpora-heldout#") and held["n"] == len(ts.dev_texts) > 0
+    assert model.meta_.training_rows == len(ts.texts) and not set(ts.dev_texts) & set(ts.texts)
+    assert any("held-out package rows" in line for line in logs)
     recs = model.predict(["Fantastic service, thank you so much!", "房间很脏，服务很差。"])
     assert [r["label"] for r in recs] == ["positive", "negative"]
