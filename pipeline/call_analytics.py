@@ -335,7 +335,8 @@ def report_rows(con: duckdb.DuckDBPyConnection, limit: int = 25) -> list[dict[st
     return _rows(con, f"""SELECT feedback_id, touchpoint, trajectory,
         printf('%+.2f -> %+.2f', sentiment_start, sentiment_end) AS sentiment,
         agent_talk_share AS agent_share, longest_silence_s AS silence_s, interruptions,
-        concat_ws('; ', roles_reason, transfer_reason,
+        concat_ws('; ', roles_reason, CASE WHEN trajectory = 'worsened' THEN printf('sentiment %+.2f', sentiment_delta) END,
+                  transfer_reason,
                   CASE WHEN longest_silence_s >= 20 THEN printf('silence of %.0f s', longest_silence_s) END) AS why
         FROM call_metrics
         WHERE roles_suspect OR trajectory = 'worsened' OR transferred OR longest_silence_s >= 20
