@@ -10,7 +10,8 @@ One row per call (feedback rows with ``channel = 'call'``):
   the text in order and its line gives its turn. Where the lines do not match the turns (a turn
   whose text held a line break, text changed after redaction), a sentence's turn is taken from
   its relative position in the text instead. ``trajectory`` is improved / worsened when the end
-  differs from the start by at least ``TRAJECTORY_DELTA``, else steady.
+  differs from the start by at least ``TRAJECTORY_DELTA``, else steady; ``unknown`` without enough
+  scored customer speech, ``roles_suspect`` when the scored text turned out to be the agent's.
 - **Talk share** of agent and customer: by speaking time when every turn has start and end times,
   else by characters (``talk_basis`` says which). Overlapping speech counts for both speakers.
 - **Longest silence**: the longest gap in seconds during which nobody speaks, between the end of
@@ -87,10 +88,12 @@ CUSTOMER_CUES = re.compile(
     r"\bi (want|need|would like|'d like)( to get)? (a |my )?(refund|money back)\b"
     r"|\bi want to (cancel|close|return|complain)\b|\bi('ve| have) been waiting\b|\bi('ve| have) (already )?called\b"
     r"|\bmy (order|parcel|package|refund|card|account|subscription|delivery)\b|\bwhere is my\b"
-    r"|(voglio|vorrei) (il |un |essere )?rimbors|(voglio|vorrei) (disdire|annullare)|il mio (ordine|pacco|rimborso|conto)"
+    r"|(voglio|vorrei) (il |un |essere )?rimbors|(voglio|vorrei) (disdire|annullare)"
+    r"|il mio (ordine|pacco|rimborso|conto)"
     r"|ho già chiamato|sto aspettando"
     r"|我要退款|我想退款|退钱|我的(订单|包裹|退款|账户)|我(想|要)取消|我已经(等|打)"
-    rf"|پول\S*\s*(را\s*)?(پس|برگرد)|سفارش(م|\s*من)|بازپرداخت|می{_ZW}خواهم\s*(لغو|کنسل)",
+    r"|پول\S*\s*(را\s*)?(پس|برگرد)|سفارش(م|\s*من)|بازپرداخت"
+    rf"|می{_ZW}خواهم\s*(لغو|کنسل)",
     re.IGNORECASE,
 )
 
@@ -314,8 +317,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
 SUMMARY_SQL = """
 SELECT coalesce(touchpoint, '(none)') AS touchpoint, count(*) AS calls,
   round(avg(sentiment_start), 2) AS "start", round(avg(sentiment_end), 2) AS "end",
-  round(100.0 * count_if(trajectory = 'improved') / nullif(count_if(sentiment_delta IS NOT NULL), 0), 1) AS improved_pct,
-  round(100.0 * count_if(trajectory = 'worsened') / nullif(count_if(sentiment_delta IS NOT NULL), 0), 1) AS worsened_pct,
+  round(100.0 * count_if(trajectory = 'improved') / nullif(count(sentiment_delta), 0), 1) AS improved_pct,
+  round(100.0 * count_if(trajectory = 'worsened') / nullif(count(sentiment_delta), 0), 1) AS worsened_pct,
   round(median(agent_talk_share), 2) AS agent_share, round(median(longest_silence_s), 1) AS silence_s,
   round(avg(interruptions), 2) AS interruptions, round(100.0 * avg(transferred::INTEGER), 1) AS transferred_pct,
   count_if(roles_suspect) AS roles_suspect
@@ -335,7 +338,8 @@ def report_rows(con: duckdb.DuckDBPyConnection, limit: int = 25) -> list[dict[st
     return _rows(con, f"""SELECT feedback_id, touchpoint, trajectory,
         printf('%+.2f -> %+.2f', sentiment_start, sentiment_end) AS sentiment,
         agent_talk_share AS agent_share, longest_silence_s AS silence_s, interruptions,
-        concat_ws('; ', roles_reason, CASE WHEN trajectory = 'worsened' THEN printf('sentiment %+.2f', sentiment_delta) END,
+        concat_ws('; ', roles_reason,
+                  CASE WHEN trajectory = 'worsened' THEN printf('sentiment %+.2f', sentiment_delta) END,
                   transfer_reason,
                   CASE WHEN longest_silence_s >= 20 THEN printf('silence of %.0f s', longest_silence_s) END) AS why
         FROM call_metrics

@@ -200,7 +200,8 @@ def drivers_effect_svg(rows: Any, scope: str = "overall", metric: str = "nps",
                        family: str = "negative_topics", limit: int = 15, width: int = 760) -> str:
     """Effect plot of ``key_drivers`` rows of one scope, metric and family: effect and 95% interval per
     driver, strongest first; small cells are named, not drawn ("too few to tell")."""
-    sel = [r for r in _records(rows) if r.get("scope") == scope and r.get("metric") == metric and r.get("family") == family]
+    sel = [r for r in _records(rows)
+           if r.get("scope") == scope and r.get("metric") == metric and r.get("family") == family]
     shown = [r for r in sel if not r.get("small_n") and _num(r.get("effect")) is not None
              and _num(r.get("ci_low")) is not None and _num(r.get("ci_high")) is not None]
     shown = sorted(shown, key=lambda r: (-abs(float(r["effect"])), str(r["driver"])))[:limit]
@@ -305,7 +306,8 @@ def call_trajectory_svg(rows: Any, limit: int = 400, width: int = 560) -> str:
 
     Rows: ``sentiment_start``, ``sentiment_end`` (-1..1), ``trajectory``, optionally ``feedback_id``.
     """
-    calls = [r for r in _records(rows) if _num(r.get("sentiment_start")) is not None and _num(r.get("sentiment_end")) is not None]
+    calls = [r for r in _records(rows)
+             if _num(r.get("sentiment_start")) is not None and _num(r.get("sentiment_end")) is not None]
     if not calls:
         return empty("no calls with a customer sentiment trajectory")
     calls = calls[:limit]

@@ -34,7 +34,8 @@ DRIVER_ROWS = [
 ]
 HEAT_ROWS = [{"topic": t, "touchpoint": p, "sentences": n, "negative": k}
              for t, p, n, k in [("delivery", "delivery", 40, 30), ("delivery", "support", 10, 2),
-                                ("price", "delivery", 3, 3), ("quality", "support", 25, 5), ("price", "support", 12, 6)]]
+                                ("price", "delivery", 3, 3), ("quality", "support", 25, 5),
+                                ("price", "support", 12, 6)]]
 CALL_ROWS = [{"feedback_id": f"C{i}", "sentiment_start": s, "sentiment_end": e, "trajectory": t}
              for i, (s, e, t) in enumerate([(-0.8, 0.4, "improved"), (-0.2, -0.7, "worsened"), (0.1, 0.2, "steady"),
                                             (None, 0.3, "unknown")])]
@@ -84,7 +85,8 @@ def test_nps_chart_has_one_band_and_line_per_touchpoint_and_escapes_labels():
     assert "پشتیبانی <&>" in texts and "支付" in texts  # escaped in the markup, intact after parsing
     # every point's band contains its NPS: the tooltip's interval brackets the value
     for p in marks(svg, "circle", "point"):
-        v, lo, hi = map(float, re.search(r"NPS ([-+]\d+) \(95% ([-+]\d+) \.\. ([-+]\d+)\)", p.find("title").text).groups())
+        found = re.search(r"NPS ([-+]\d+) \(95% ([-+]\d+) \.\. ([-+]\d+)\)", p.find("title").text)
+        v, lo, hi = map(float, found.groups())
         assert lo <= v <= hi
 
 
