@@ -202,32 +202,45 @@ def discover_topics(texts: list[str], languages: list[str], X: np.ndarray, k: in
 def centre(X: np.ndarray, languages: list[str], means: dict[str, np.ndarray]) -> np.ndarray:
     """Subtract each language's mean vector and re-normalise (multilingual encoders cluster by language).
 
-    A language without a stored mean uses its batch mean when it has 2+ rows, else the average of
-    the known means (or nothing when none is known)."""
+    A language without a mean (see ``estimate_language_means``) gets the average of the known means."""
     Z = X.astype(np.float64).copy()
     langs = np.asarray(languages)
     fallback = np.mean(list(means.values()), axis=0) if means else None
     for lang in np.unique(langs):
-        rows = langs == lang
-        mu = means.get(str(lang))
-        if mu is None:
-            mu = Z[rows].mean(axis=0) if rows.sum() >= 2 else fallback
+        mu = means.get(str(lang), fallback)
         if mu is not None:
-            Z[rows] -= mu
+            Z[langs == lang] -= mu
     Z /= np.linalg.norm(Z, axis=1, keepdims=True).clip(min=1e-9)
     return Z
 
 
+def estimate_language_means(means: dict[str, np.ndarray], X: np.ndarray, languages: list[str],
+                            min_rows: int = 5) -> dict[str, np.ndarray]:
+    """Stored means plus an estimate for each other language with ``min_rows`` rows in the batch.
+
+    A raw batch mean would also hold the batch's topic mix (a night of mostly lift complaints
+    would centre the lift theme away). So a new language's mean is its batch mean minus the topic
+    mix of the known languages' rows in the same batch (their centred mean): the estimate assumes
+    the languages of one night talk about the same things. With no known language it is the raw mean.
+    """
+    out = {k: np.asarray(v, np.float64) for k, v in means.items()}
+    langs = np.asarray(languages)
+    known = np.isin(langs, list(out)) if out else np.zeros(len(langs), bool)
+    mix = (np.mean([X[i] - out[langs[i]] for i in np.flatnonzero(known)], axis=0) if known.any()
+           else np.zeros(X.shape[1]))
+    for lang in sorted(set(languages) - set(out)):
+        rows = langs == lang
+        if rows.sum() >= min_rows:
+            out[lang] = X[rows].astype(np.float64).mean(axis=0) - mix
+    return out
+
+
 def freeze_language_means(means: dict[str, np.ndarray], X: np.ndarray, languages: list[str],
                           min_rows: int) -> dict[str, np.ndarray]:
-    """Add the mean of each language seen ``min_rows`` times; a stored mean never changes (stable space)."""
-    out = dict(means)
-    langs = np.asarray(languages)
-    for lang in sorted(set(languages)):
-        rows = langs == lang
-        if lang not in out and rows.sum() >= min_rows:
-            out[lang] = X[rows].astype(np.float64).mean(axis=0)
-    return out
+    """Stored means plus the estimate of each language seen ``min_rows`` times in this batch; a
+    stored mean never changes, so yesterday's centroids stay valid."""
+    est = estimate_language_means(means, X, languages, min_rows)
+    return {**est, **{k: np.asarray(v, np.float64) for k, v in means.items()}}
 
 
 def nearest(Z: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -255,8 +268,9 @@ def propose_topics(texts: list[str], languages: list[str], Z: np.ndarray, thresh
                    n_terms: int = 5) -> list[dict[str, Any]]:
     """Cluster rows no topic took into at most ``max_new`` cohesive new topics.
 
-    A cluster becomes a topic when at least ``min_size`` members lie within ``threshold`` of its
-    centroid; only those members join it (the rest stay outliers). Ids hash the run date and the top
+    KMeans over-segments, parts whose centroids are closer than (1 + threshold) / 2 are merged, and
+    a merged cluster becomes a topic when at least ``min_size`` rows lie within ``threshold`` of its
+    centroid; only those rows join it (the rest stay outliers). Ids hash the run date and the top
     terms, so the same input gives the same ids, and once stored an id never changes.
     Returns [{"topic_id", "terms", "centroid", "members"}], largest first.
     """
@@ -269,17 +283,28 @@ def propose_topics(texts: list[str], languages: list[str], Z: np.ndarray, thresh
     distinct = len(np.unique(Z.round(6), axis=0))
     k = max(1, min(2 * max_new, n // min_size, distinct))
     labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(Z) if k > 1 else np.zeros(n, int)
+    present = sorted(set(labels.tolist()))
+    C = np.stack([Z[labels == c].mean(axis=0) for c in present])
+    C /= np.linalg.norm(C, axis=1, keepdims=True).clip(min=1e-9)
+    if len(C) > 1:  # KMeans over-splits on purpose; merge parts of one theme (centroids far above threshold)
+        from sklearn.cluster import AgglomerativeClustering
+
+        merged = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                         distance_threshold=1 - (1 + threshold) / 2).fit_predict(C)
+        C = np.stack([C[merged == m].mean(axis=0) for m in sorted(set(merged.tolist()))])
+        C /= np.linalg.norm(C, axis=1, keepdims=True).clip(min=1e-9)
+    near, sim = nearest(Z, C)
     groups = []
-    for c in sorted(set(labels.tolist())):
-        idx = np.flatnonzero(labels == c)
-        mu = Z[idx].mean(axis=0)
-        mu /= max(np.linalg.norm(mu), 1e-9)
-        keep = idx[Z[idx] @ mu >= threshold]
+    for c in range(len(C)):
+        keep = np.flatnonzero((near == c) & (sim >= threshold))
         if len(keep) >= min_size:
             mu = Z[keep].mean(axis=0)
             groups.append((keep, mu / max(np.linalg.norm(mu), 1e-9)))
     groups.sort(key=lambda g: (-len(g[0]), int(g[0][0])))
     groups = groups[:max_new]
+    if groups:  # second pass: every row within threshold of a kept topic joins its nearest one
+        near, sim = nearest(Z, np.stack([g[1] for g in groups]))
+        groups = [(np.flatnonzero((near == c) & (sim >= threshold)), g[1]) for c, g in enumerate(groups)]
     terms = _top_terms([g[0].tolist() for g in groups], texts, languages, n_terms)
     taken = set(taken or ())
     out = []
@@ -305,10 +330,10 @@ def run_discovery(texts: list[str], languages: list[str], X: np.ndarray, centroi
         {"topic": [id or None per row], "similarity": [...], "new": [proposals], "means": {...}}
     """
     n = len(texts)
-    means = freeze_language_means(means, X, languages, min_language_rows)
     if n == 0:
-        return {"topic": [], "similarity": [], "new": [], "means": means}
-    Z = centre(X, languages, means)
+        return {"topic": [], "similarity": [], "new": [], "means": dict(means)}
+    Z = centre(X, languages, estimate_language_means(means, X, languages))
+    means = freeze_language_means(means, X, languages, min_language_rows)
     ids = sorted(centroids)
     C = np.stack([centroids[i] for i in ids]) if ids else np.zeros((0, Z.shape[1]))
     k, sim = nearest(Z, C)

@@ -272,3 +272,47 @@ def outlier_report(con, run_date: date | None = None) -> list[dict[str, Any]]:
     cur = con.execute("SELECT * FROM discovery_runs WHERE run_date = ? ORDER BY language", [day])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def explore_texts(texts: list[str], languages: list[str], model: Any, cfg: DiscoveryConfig,
+                  max_new: int = 8, seed: int = 13, cluster_all: bool = False,
+                  X: np.ndarray | None = None) -> dict[str, Any]:
+    """Ad hoc: taxonomy topics of a dump, and what discovery proposes for the rest (no store).
+
+    Returns per-text ``subtopic`` and ``discovered`` (topic id or None), the proposals with sizes,
+    terms and quotes per language, and the outlier share per language.
+    """
+    X = model.embed(texts) if X is None else X
+    pred = model.predict_from_embeddings(X, texts)
+    rest = list(range(len(texts))) if cluster_all else [i for i, p in enumerate(pred) if p["topic"] == "other"]
+    res = run_discovery([texts[i] for i in rest], [languages[i] for i in rest], X[rest], {}, {}, "adhoc",
+                        cfg.assign_threshold, cfg.min_topic_size, max_new, cfg.min_language_rows, seed)
+    discovered: list[str | None] = [None] * len(texts)
+    for i, tid in zip(rest, res["topic"]):
+        discovered[i] = tid
+    quotes = representative_quotes([texts[i] for i in rest], [languages[i] for i in rest], res["similarity"],
+                                   res["topic"], cfg.quotes_per_language)
+    topics = [{"topic_id": p["topic_id"], "size": len(p["members"]), "terms": p["terms"],
+               "languages": dict(sorted(Counter(languages[rest[m]] for m in p["members"]).items())),
+               "quotes": quotes.get(p["topic_id"], {})} for p in res["new"]]
+    per_lang: dict[str, Counter] = {}
+    for i in rest:
+        c = per_lang.setdefault(languages[i], Counter())
+        c["n"] += 1
+        c["outliers"] += discovered[i] is None
+    outliers = {lg: {"sentences": c["n"], "outliers": c["outliers"], "share": round(c["outliers"] / c["n"], 4)}
+                for lg, c in sorted(per_lang.items())}
+    return {"subtopic": [p["subtopic"] for p in pred], "topic": [p["topic"] for p in pred],
+            "discovered": discovered, "topics": topics, "outliers": outliers, "clustered": len(rest)}
+
+
+def taxonomy_block(topic_id: str, parent: str, leaf: str, label: str, quotes: dict[str, list[str]],
+                   terms: str = "") -> str:
+    """YAML text of a new leaf for configs/taxonomy.yaml (appended, so the file's comments survive)."""
+    import yaml
+
+    node = {"id": f"{parent}.{leaf}", "label": label,
+            "keywords": {}, "seeds": {lg: list(qs) for lg, qs in sorted(quotes.items()) if qs}}
+    body = yaml.safe_dump([node], allow_unicode=True, sort_keys=False, default_flow_style=None, width=120)
+    note = f"  # promoted from discovered topic {topic_id}" + (f" (terms: {terms})" if terms else "")
+    return note + "\n" + "\n".join("  " + line for line in body.rstrip("\n").splitlines()) + "\n"

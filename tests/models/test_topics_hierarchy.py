@@ -1,0 +1,125 @@
+"""Hierarchical taxonomy topics and nightly discovery (models/topics.py): real encoder and synthetic vectors."""
+
+import numpy as np
+import pytest
+import yaml
+
+from configs import DEFAULT_TAXONOMY, Taxonomy
+from configs.taxonomy_schema import CxTaxonomy
+from models.topics import TaxonomyTopics, centre, parent_of, propose_topics, run_discovery
+
+COMPAT_PARENTS = ["delivery", "product_quality", "price_value", "customer_service", "billing_payment",
+                  "refund_returns", "order", "account", "app_website"]
+
+
+@pytest.fixture(scope="module")
+def taxonomy() -> CxTaxonomy:
+    return CxTaxonomy.model_validate(yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def model(taxonomy) -> TaxonomyTopics:
+    return TaxonomyTopics(threshold=taxonomy.threshold, keyword_bonus=taxonomy.keyword_bonus).fit(taxonomy)
+
+
+def test_default_taxonomy_is_hierarchical_multilingual_and_backward_compatible(taxonomy):
+    raw = yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))
+    Taxonomy.model_validate(raw)  # the flat loader still reads the file
+    assert set(COMPAT_PARENTS) <= set(taxonomy.parents())
+    leaves = taxonomy.leaves()
+    assert len(leaves) >= 25
+    for leaf in leaves:
+        node = taxonomy.node(leaf)
+        assert {"en", "zh", "fa", "it"} <= {lang for lang, s in node.seeds.items() if s}, leaf
+        assert parent_of(leaf) in taxonomy.parents()
+
+
+def test_schema_rejects_orphan_leaves_and_bad_ids(taxonomy):
+    base = {"version": "x", "topics": [{"id": "delivery", "label": "D", "seeds": {"en": ["a"]}}]}
+    CxTaxonomy.model_validate(base)
+    with pytest.raises(ValueError, match="parent is not listed"):
+        CxTaxonomy.model_validate({**base, "topics": base["topics"] + [{"id": "stay.room", "label": "R",
+                                                                         "seeds": {"en": ["r"]}}]})
+    with pytest.raises(ValueError, match="snake_case"):
+        CxTaxonomy.model_validate({**base, "topics": [{"id": "Delivery.Late.x", "label": "D"}]})
+    with pytest.raises(ValueError, match="without seed"):
+        CxTaxonomy.model_validate({**base, "topics": base["topics"] + [{"id": "delivery.late", "label": "L"}]})
+
+
+def test_chinese_and_italian_late_delivery_land_in_the_same_leaf(model):
+    out = model.predict(["我的包裹晚了十天才到，太慢了。", "Il pacco è arrivato con dieci giorni di ritardo.",
+                         "My parcel arrived ten days late."])
+    assert [r["subtopic"] for r in out] == ["delivery.late"] * 3
+    assert [r["topic"] for r in out] == ["delivery"] * 3  # `topic` keeps the stable parent id
+
+
+def test_parent_and_other_outputs(model):
+    out = model.predict(["The hotel room was dirty and smelled of smoke.", "Qwertz 12345 zzzz"])
+    assert out[0]["topic"] == "stay" and out[0]["subtopic"] == "stay.cleanliness"
+    strict = TaxonomyTopics(threshold=1.5).fit(Taxonomy.model_validate(
+        yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))))
+    assert all(r["topic"] == "other" and r["subtopic"] == "other" for r in strict.predict(["anything at all"]))
+
+
+# ------------------------------------------------------------------ discovery on synthetic vectors
+def _synthetic(themes, langs, per, seed, dim=24, noise=0.08):
+    """Vectors = theme direction + a strong language offset + noise (what multilingual encoders do)."""
+    rng = np.random.default_rng(0)
+    theme_dirs = {t: rng.normal(size=dim) for t in ["gift", "points", "lift", "smell"]}
+    lang_dirs = {lg: 3 * rng.normal(size=dim) for lg in ["en", "it", "zh"]}
+    r2 = np.random.default_rng(seed)
+    X, texts, L, gold = [], [], [], []
+    for t in themes:
+        for lg in langs:
+            for i in range(per):
+                X.append(theme_dirs[t] + lang_dirs[lg] + noise * np.linalg.norm(theme_dirs[t]) * r2.normal(size=dim))
+                texts.append(f"{t} complaint number {seed}-{i} in {lg}")
+                L.append(lg)
+                gold.append(t)
+    X = np.asarray(X)
+    return X / np.linalg.norm(X, axis=1, keepdims=True), texts, L, gold
+
+
+def test_discovery_groups_by_theme_not_language_and_is_deterministic():
+    X, texts, langs, gold = _synthetic(["gift", "points"], ["en", "it", "zh"], 10, seed=1)
+    a = run_discovery(texts, langs, X, {}, {}, "2026-10-01", threshold=0.3, min_size=5, min_language_rows=5)
+    b = run_discovery(texts, langs, X, {}, {}, "2026-10-01", threshold=0.3, min_size=5, min_language_rows=5)
+    assert a["topic"] == b["topic"] and [p["topic_id"] for p in a["new"]] == [p["topic_id"] for p in b["new"]]
+    assert len(a["new"]) == 2
+    by_theme = {g: {t for t, gg in zip(a["topic"], gold) if gg == g} for g in ("gift", "points")}
+    assert all(len(v) == 1 and None not in v for v in by_theme.values())  # one topic per theme, all languages
+    assert by_theme["gift"] != by_theme["points"]
+
+
+def test_ids_are_stable_across_nights_and_new_themes_are_proposed():
+    X1, t1, l1, _ = _synthetic(["gift", "points"], ["en", "it"], 10, seed=1)
+    night1 = run_discovery(t1, l1, X1, {}, {}, "2026-10-01", threshold=0.45, min_size=8, min_language_rows=5)
+    cents = {p["topic_id"]: p["centroid"] for p in night1["new"]}
+    theme_id = {g: night1["topic"][i] for i, g in ((0, "gift"), (20, "points"))}
+    # night 2: new sentences on an old theme (and a language not seen before) plus a new theme
+    X2, t2, l2, g2 = _synthetic(["gift", "lift"], ["en", "it", "zh"], 8, seed=2)
+    night2 = run_discovery(t2, l2, X2, cents, night1["means"], "2026-10-02", threshold=0.45, min_size=8,
+                           min_language_rows=5)
+    assert {t for t, g in zip(night2["topic"], g2) if g == "gift"} == {theme_id["gift"]}  # no refit, same id
+    lift = {t for t, g in zip(night2["topic"], g2) if g == "lift"}
+    assert len(lift) == 1 and lift.isdisjoint(cents) and [p["topic_id"] for p in night2["new"]] == list(lift)
+    assert set(night1["means"]) <= set(night2["means"]) and "zh" in night2["means"]
+    assert all(np.array_equal(night1["means"][k], night2["means"][k]) for k in night1["means"])  # frozen
+
+
+def test_outlier_threshold_controls_the_outlier_share():
+    X, texts, langs, _ = _synthetic(["gift", "points", "smell"], ["en", "it"], 10, seed=3, noise=0.25)
+    shares = []
+    for thr in (0.0, 0.5, 0.8, 0.99):
+        res = run_discovery(texts, langs, X, {}, {}, "2026-10-01", threshold=thr, min_size=4, min_language_rows=5)
+        shares.append(sum(t is None for t in res["topic"]) / len(texts))
+    assert shares == sorted(shares) and shares[0] < 0.1 and shares[-1] == 1.0
+
+
+def test_repetitive_text_does_not_crash():
+    X = np.tile(np.eye(8)[0], (60, 1))
+    new = propose_topics(["meh meh meh"] * 60, ["en"] * 60, centre(X, ["en"] * 60, {}) + 0 * X, 0.3, 5, 8,
+                         "2026-10-01")
+    assert len(new) <= 1
+    res = run_discovery(["meh meh meh"] * 60, ["en"] * 60, X, {}, {}, "2026-10-01", min_size=5)
+    assert len(res["topic"]) == 60
