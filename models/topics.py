@@ -63,7 +63,7 @@ class TaxonomyTopics:
         self.keywords_ = [sorted(own[t.id] | own.get(parent_of(t.id), set())) for t in taxonomy.topics]
         self.seed_vecs_ = get_encoder(self.encoder).encode(seeds)
         self.seed_owner_ = np.asarray(owner, dtype=np.int32)
-        payload = json.dumps([taxonomy.model_dump(), self.encoder, self.threshold, self.keyword_bonus],
+        payload = json.dumps([taxonomy.model_dump(exclude={"discovery"}), self.encoder, self.threshold, self.keyword_bonus],
                              sort_keys=True, ensure_ascii=False)
         dh = hashlib.sha256(payload.encode()).hexdigest()[:16]
         self.meta_ = ModelMeta(
