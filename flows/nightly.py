@@ -85,8 +85,11 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
         total = sum(Path(f["path"]).stat().st_size for f in files)
         try:
             with progress.files_progress(total, flow_name):
-                futures = [process.submit(f, config, data_dir, stage_dir) for f in files]
-                results = [fu.result() for fu in futures]
+                if _distributed():  # Dask: files in parallel on the cluster's workers
+                    futures = [process.submit(f, config, data_dir, stage_dir) for f in files]
+                    results = [fu.result() for fu in futures]
+                else:  # in this process, one file at a time (the task timeout can interrupt it here)
+                    results = [process(f, config, data_dir, stage_dir) for f in files]
             run = {"run_id": run_id, "flow": flow_name, "started_at": started,
                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "warnings": warnings,
                    "config_hash": settings.hash(), "models": current_models(settings)}
@@ -129,6 +132,13 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
             "warnings": published["warnings"], "emerging_topics": emerging,
             "alerts": cx["n_alerts"] if cx else None,
             "seconds": seconds, "records_in": sum(r["rows_in"] for r in results)}
+
+
+def _distributed() -> bool:
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return ctx is not None and type(ctx.task_runner).__name__ == "DaskTaskRunner"
 
 
 def current_models(settings) -> dict[str, str]:

@@ -46,15 +46,20 @@ def transient_only(task, task_run, state) -> bool:
 
 
 @lru_cache(maxsize=4)
-def _models(models_dir: str, sentiment_task: str, topics_task: str, versions: tuple) -> dict[str, Any]:
+def _models(models_dir: str, tasks: tuple[tuple[str, str, str], ...]) -> dict[str, Any]:
     reg = Registry(models_dir)
-    return {"sentiment": reg.load(sentiment_task, versions[0]), "topics": reg.load(topics_task, versions[1])}
+    return {role: reg.load(task, version) for role, task, version in tasks}
 
 
 def load_models(settings: Settings) -> dict[str, Any]:
+    """The current sentiment and topic models, plus emotion, effort and intent when they are built."""
+    from models.cx import CX_TASKS
+
     reg = Registry(Path(settings.data_dir) / "models")
-    versions = (reg.current_version(settings.models.sentiment), reg.current_version(settings.models.topics))
-    return _models(str(reg.root), settings.models.sentiment, settings.models.topics, versions)
+    wanted = [("sentiment", settings.models.sentiment), ("topics", settings.models.topics),
+              *((t, t) for t in CX_TASKS)]
+    tasks = tuple((role, task, v) for role, task in wanted if (v := reg.current_version(task)))
+    return _models(str(reg.root), tasks)
 
 
 @task(name="discover-inputs")

@@ -128,3 +128,23 @@ def read_check_set(path: str | Path) -> list[dict[str, Any]]:
         rows.append({"lang": lang, "label": label, "text": line, "split": "heldout" if i % 3 == 2 else "tune"})
         i += 1
     return rows
+
+
+CX_TASKS = ("emotion", "effort", "intent")
+
+
+def build_cx_models(settings: Any, registry: Any, promote: bool = True, log: Any = print) -> dict[str, str]:
+    """Fit emotion, effort and intent from their seed sentences (and configs/intents.yaml) and register them."""
+    from models.effort import EffortModel
+    from models.emotion import EmotionModel
+    from models.intent import FewShotIntent, load_intents
+
+    enc, seed = settings.models.encoder, settings.models.seed
+    intents_file = settings.config_path.parent / "intents.yaml"
+    built = {"emotion": EmotionModel(encoder=enc, seed=seed).fit(),
+             "effort": EffortModel(encoder=enc, seed=seed).fit(),
+             "intent": FewShotIntent(encoder=enc, seed=seed).fit_config(
+                 load_intents(intents_file if intents_file.is_file() else None))}
+    for task, m in built.items():
+        log(f"{task} {m.meta_.tag} -> {registry.save(task, m, promote=promote, reason='build (seed sentences)')}")
+    return {t: m.meta_.tag for t, m in built.items()}

@@ -18,12 +18,16 @@ from typing import Any
 
 from models.base import ModelError, read_meta, write_meta
 from models.card import write_card
+from models.effort import BACKEND as EFFORT_BACKEND, EffortModel
+from models.emotion import BACKEND as EMOTION_BACKEND, EmotionModel
 from models.finetune import BACKEND as FINETUNE_BACKEND, FinetunedSentiment
+from models.intent import BACKEND as INTENT_BACKEND, FewShotIntent
 from models.sentiment import BACKEND as SENTIMENT_BACKEND, EmbeddingSentiment
 from models.topics import BACKEND as TOPICS_BACKEND, TaxonomyTopics
 
 BACKENDS: dict[str, type] = {SENTIMENT_BACKEND: EmbeddingSentiment, FINETUNE_BACKEND: FinetunedSentiment,
-                             TOPICS_BACKEND: TaxonomyTopics}
+                             TOPICS_BACKEND: TaxonomyTopics, EMOTION_BACKEND: EmotionModel,
+                             EFFORT_BACKEND: EffortModel, INTENT_BACKEND: FewShotIntent}
 
 
 def _now() -> str:

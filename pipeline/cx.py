@@ -65,7 +65,7 @@ def _units(feedback: pd.DataFrame, turns: pd.DataFrame, sentences: pd.DataFrame 
 def _encode(texts: list[str], models: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """One encoder pass per distinct encoder among the models (normally one), through ``model.embed``."""
     out: dict[str, np.ndarray] = {}
-    for m in models.values():
+    for m in (models.get(t) for t in ("emotion", "effort", "intent")):
         if m is not None and m.encoder not in out:
             out[m.encoder] = m.embed(texts)
     return out

@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 from configs import Settings, SourceConfig
+from models.cx import CX_TASKS
+from pipeline.cx import cx_signals, cx_turns
 from pipeline.enrich import roll_up, score_sentences
 from pipeline.errors import ContractError
 from pipeline.identity import pseudonymize_ids
@@ -245,6 +247,16 @@ def with_touchpoint(feedback: pd.DataFrame, source: SourceConfig, settings: Sett
     return out
 
 
+def with_cx_signals(feedback: pd.DataFrame, utterances: pd.DataFrame, sentences: pd.DataFrame,
+                    models: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Emotion, effort and intent per feedback (and per customer turn), with the models that made them."""
+    fb = feedback.merge(cx_signals(feedback, utterances, models, sentences), on="feedback_id", how="left")
+    fb["cx_models"] = ",".join(models[t].meta_.tag for t in CX_TASKS)
+    if len(utterances):
+        utterances = utterances.merge(cx_turns(utterances, models), on=["feedback_id", "turn"], how="left")
+    return fb, utterances
+
+
 def sentence_frame(feedback: pd.DataFrame) -> pd.DataFrame:
     sents = split_sentences(feedback["text"].tolist(), feedback["language"].tolist())
     rows = [{"feedback_id": fid, "idx": j, "language": lang, "text": s, "input_file": f, "input_line": ln}
@@ -278,6 +290,9 @@ def process_batch(items: list[Item], ctx: FileContext, models: dict[str, Any], s
         feedback, utterances, out.pii_redacted = feedback_frames(kept, ctx)
     if feedback.empty:
         return out
+    # Two versions of one record (same key, new content) may share a batch: until staging, rows are
+    # joined on a per-record id so their sentences and signals never mix.
+    feedback, utterances = per_record_ids(feedback), per_record_ids(utterances)
     with timer("language"):
         feedback = with_language(feedback, ctx.settings)
     with timer("segment"):
@@ -285,15 +300,30 @@ def process_batch(items: list[Item], ctx: FileContext, models: dict[str, Any], s
     with timer("models"):
         sentences = score_sentences(sentences, models["sentiment"], models["topics"])
         feedback = feedback.merge(roll_up(sentences), on="feedback_id", how="left")
+    if all(t in models for t in CX_TASKS):
+        with timer("cx_signals"):
+            feedback, utterances = with_cx_signals(feedback, utterances, sentences, models)
     feedback = with_touchpoint(feedback, ctx.source, ctx.settings)
     feedback["sentiment_model"] = models["sentiment"].meta_.tag
     feedback["topic_model"] = models["topics"].meta_.tag
     feedback["config_hash"] = ctx.settings.hash()
     feedback[SEQ] = ctx.seq
-    out.frames["feedback"] = feedback
-    out.frames["sentences"] = sentences
+    out.frames["feedback"] = natural_ids(feedback)
+    out.frames["sentences"] = natural_ids(sentences)
     if len(utterances):
-        out.frames["utterances"] = utterances
+        out.frames["utterances"] = natural_ids(utterances)
+    return out
+
+
+def per_record_ids(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out["feedback_id"] = out["feedback_id"] + "#" + out["input_line"].astype(str)
+    return out
+
+
+def natural_ids(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out["feedback_id"] = out["feedback_id"].str.split("#").str[0]
     return out
 
 

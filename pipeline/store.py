@@ -28,9 +28,11 @@ SCHEMA = {
         rating_scale INTEGER, n_utterances INTEGER, pii_redacted INTEGER, input_file VARCHAR,
         input_line INTEGER, sentiment_label VARCHAR, sentiment_score DOUBLE, top_topic VARCHAR,
         topics VARCHAR, n_sentences INTEGER, sentiment_model VARCHAR, topic_model VARCHAR,
-        config_hash VARCHAR, content_hash VARCHAR""",
+        config_hash VARCHAR, content_hash VARCHAR, emotion VARCHAR, emotion_score DOUBLE, effort_score DOUBLE,
+        effort_cues VARCHAR, intent VARCHAR, intent_score DOUBLE, cx_models VARCHAR""",
     "utterances": """feedback_id VARCHAR, turn INTEGER, role VARCHAR, speaker VARCHAR, said_at TIMESTAMP,
-        start_s DOUBLE, end_s DOUBLE, text VARCHAR""",
+        start_s DOUBLE, end_s DOUBLE, text VARCHAR, emotion VARCHAR, emotion_score DOUBLE, effort_score DOUBLE,
+        effort_cues VARCHAR, intent VARCHAR, intent_score DOUBLE""",
     "sentences": """feedback_id VARCHAR, idx INTEGER, language VARCHAR, text VARCHAR, sentiment_label VARCHAR,
         sentiment_score DOUBLE, p_negative DOUBLE, p_positive DOUBLE, topic VARCHAR, topic_score DOUBLE,
         sentiment_model VARCHAR, topic_model VARCHAR""",
@@ -231,6 +233,10 @@ def _resolve_parent(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]
     """
     key = PARENTS[table]
     _stage(con, f"_st_{table}", parts)
+    twice = con.execute(f"SELECT count(*) - count(DISTINCT (input_file, input_line, {key})) FROM _st_{table}").fetchone()[0]
+    if twice:
+        raise StoreError(f"{twice} {table} rows were staged twice for the same input record; nothing was "
+                         f"published. Please report this as a bug")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _rk_{table} AS SELECT *,
         row_number() OVER (PARTITION BY {key} ORDER BY _seq DESC, input_line DESC) AS _rank FROM _st_{table}""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _win_{table} AS SELECT * EXCLUDE (_rank) FROM _rk_{table}
@@ -251,8 +257,12 @@ def _resolve_parent(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
-    cols = ", ".join(columns(table))
-    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}")
+    """Insert the table's columns from ``source``; columns the staged rows lack (a model that was not
+    built, parts from an older version) are NULL."""
+    have = {r[0] for r in con.execute(f"DESCRIBE {source}").fetchall()}
+    cols = columns(table)
+    select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
+    con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM {source}")
 
 
 def _published_records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -38,14 +38,19 @@ def write_config(path: Path, data_dir: Path, **overrides) -> Path:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
-    """Real sentiment and topic models trained once on the labelled fixture: hermetic (nothing is
-    downloaded, nothing is written into the repository)."""
+    """Real sentiment, topic, emotion, effort and intent models trained once on fixtures and seed
+    sentences: hermetic (nothing is downloaded, nothing is written into the repository)."""
     from models.train import build_default_models
 
     torch_threads()
     root = tmp_path_factory.mktemp("models_home")
     cfg = write_config(root / "config.yaml", root)
-    build_default_models(load_settings(cfg), data=SENTIMENT_TRAIN, log=lambda m: None)
+    settings = load_settings(cfg)
+    build_default_models(settings, data=SENTIMENT_TRAIN, log=lambda m: None)
+    from models.cx import build_cx_models
+    from models.registry import Registry
+
+    build_cx_models(settings, Registry(root / "models"), log=lambda m: None)  # emotion, effort, intent
     return root / "models"
 
 

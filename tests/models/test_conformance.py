@@ -25,6 +25,20 @@ def recipe(backend: str, checkpoint):
         return FinetunedSentiment(str(checkpoint), epochs=2, lr=1e-3, batch_size=4, seed=3), (TEXTS, LABELS)
     if backend == "touchpoint.TaxonomyTopics.v1":
         return TaxonomyTopics(), (load_taxonomy(load_settings()), None)
+    if backend == "touchpoint.EmotionSeeds.v1":
+        from models.cx import seeds_to_lists
+        from models.emotion import SEEDS, EmotionModel
+
+        return EmotionModel(seed=3), seeds_to_lists(SEEDS)
+    if backend == "touchpoint.EffortCues.v1":
+        from models.cx import seeds_to_lists
+        from models.effort import SEEDS, EffortModel
+
+        return EffortModel(seed=3), seeds_to_lists(SEEDS)
+    if backend == "touchpoint.FewShotIntent.v1":
+        from models.intent import FewShotIntent, load_intents
+
+        return FewShotIntent(seed=3), load_intents().examples()
     raise AssertionError(f"add a conformance recipe for {backend}")
 
 
