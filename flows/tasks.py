@@ -145,7 +145,7 @@ def emerging_topics(config: str | None, data_dir: str | None) -> int:
 @task(name="cx-analysis")
 def cx_analysis(config: str | None, data_dir: str) -> dict[str, Any]:
     """Key drivers, follow-up queue, alerts and review signals, recomputed from the published store."""
-    from pipeline import alerts, drivers, followup, manipulation
+    from pipeline import alerts, call_analytics, drivers, followup, manipulation
 
     settings = load_settings(config, data_dir)
     con = store.connect(data_dir)
@@ -159,11 +159,13 @@ def cx_analysis(config: str | None, data_dir: str) -> dict[str, Any]:
                                   webhook_url=settings.alerts.webhook_url, timeout_s=settings.alerts.timeout_s) \
             if day else []
         signals = manipulation.refresh_signals(con)
+        call_analytics.refresh_call_metrics(con)
+        calls_md = call_analytics.summary_markdown(call_analytics.summary(con))
     finally:
         con.close()
     return {"run_date": str(day), "n_alerts": len(found), "alerts_md": alerts.render_markdown(found),
             "followup_md": followup.summary_markdown(queue) if queue is not None else "",
-            "review_signals": manipulation.counts(signals).to_dict("records")}
+            "review_signals": manipulation.counts(signals).to_dict("records"), "calls_md": calls_md}
 
 
 @task(name="report")
@@ -190,6 +192,9 @@ def publish_artifacts(data_dir: str, run_id: str, result: dict[str, Any], cx: di
     if cx:
         create_markdown_artifact(key="touchpoint-alerts", markdown=cx["alerts_md"] or "No alerts.",
                                  description=f"{cx['n_alerts']} alerts for {cx['run_date']}")
+        if cx.get("calls_md"):
+            create_markdown_artifact(key="touchpoint-calls", markdown=cx["calls_md"],
+                                     description="Call analytics per touchpoint")
         if cx.get("followup_md"):
             create_markdown_artifact(key="touchpoint-followup", markdown=cx["followup_md"],
                                      description="Follow-up queue: detractors and critical incidents")

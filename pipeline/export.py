@@ -15,7 +15,7 @@ from pipeline.safety import neutralize_cell
 
 EXPORT_TABLES = ["feedback", "feedback_scores", "sentences", "utterances", "scores", "tickets", "aggregates",
                  "quarantine", "conflicts", "emerging_topics", "key_drivers", "followup_queue", "alerts",
-                 "manipulation_signals", *store.VIEWS]
+                 "manipulation_signals", "call_metrics", *store.VIEWS]
 
 
 def _neutralize(batch: pa.RecordBatch) -> pa.RecordBatch:

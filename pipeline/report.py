@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN, csat_top2_sql, nps_sql
-from pipeline import alerts, drivers, followup, manipulation
+from pipeline import alerts, call_analytics, charts, drivers, followup, manipulation
 from pipeline.errors import StoreError
 from pipeline.store import connect
 
@@ -87,6 +87,11 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
                 WHERE status IN ('open', 'in_progress')""")[0]["n"],
             "review_signals": manipulation.report_rows(con),
             "review_examples": manipulation.examples(con),
+            "nps_trend": _rows(con, charts.NPS_TREND_SQL),
+            "topic_sentiment": _rows(con, charts.TOPIC_SENTIMENT_SQL),
+            "calls": call_analytics.summary(con),
+            "call_rows": call_analytics.report_rows(con),
+            "call_trajectories": call_analytics.trajectory_rows(con),
         }
     finally:
         con.close()
@@ -145,16 +150,23 @@ def render_html(data: dict[str, Any]) -> str:
         _table(data["scorecard"], "Touchpoint scorecard",
                "NPS in points (promoters 9-10 minus detractors 0-6); CSAT share of top-2 boxes; CES mean 1-7; "
                "time to resolution median hours; sentiment -1..1"),
+        charts.section("NPS trend by touchpoint", charts.NPS_TREND_NOTE, charts.nps_trend_svg(data["nps_trend"])),
         _table(data["drivers"], "What drives detractors",
                "Topics mentioned by feedback rows joined to an NPS answer, by share of detractors who mention them"),
+        charts.section("Alerts against their baseline", "", charts.alerts_svg(data["alerts"])) if data["alerts"] else "",
         _table(alerts.report_rows(data["alerts"]), "Alerts",
                "The run date against the previous 28 days per touchpoint x topic x channel; "
                "q = Benjamini-Hochberg adjusted p-value"),
+        charts.section("Key drivers of NPS: effect plot", drivers.NOTE,
+                       charts.drivers_effect_svg(data["key_drivers"], "overall", "nps", "negative_topics")),
         drivers.render_html(data["key_drivers"], "overall", "nps", "negative_topics"),
         drivers.render_html(data["key_drivers"], "overall", "nps", "signals"),
         _table(data["followup"], f"Follow-up queue ({data['followup_open']} open, most urgent first)",
                "Detractors and critical incidents, due two days after the feedback; close with "
                "`touchpoint followup close ID --note ...` (text is PII-redacted)"),
+        charts.section("Negative share by topic and touchpoint", charts.HEATMAP_NOTE,
+                       charts.topic_sentiment_heatmap_svg(data["topic_sentiment"])),
+        call_analytics.render_html(data["calls"], data["call_rows"], data["call_trajectories"]),
         _table(data["daily"], "Daily trend"),
         _table(data["channels"], "Channels"),
         _table(data["languages"], "Languages"),

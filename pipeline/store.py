@@ -63,9 +63,10 @@ SCHEMA = {
         path VARCHAR, config_hash VARCHAR, models VARCHAR""",
 }
 # Analysis tables recomputed from the published store after each run (their modules own the DDL).
-from pipeline import alerts as _alerts, drivers as _drivers, followup as _followup, manipulation as _manip  # noqa: E402
+from pipeline import alerts as _alerts, call_analytics as _calls, drivers as _drivers  # noqa: E402
+from pipeline import followup as _followup, manipulation as _manip  # noqa: E402
 
-SCHEMA.update({**_drivers.DDL, **_followup.DDL, **_alerts.DDL, **_manip.DDL})
+SCHEMA.update({**_drivers.DDL, **_followup.DDL, **_alerts.DDL, **_manip.DDL, **_calls.DDL})
 
 # Natural keys used for upserts (no PRIMARY KEY constraints: delete-then-insert in one transaction).
 KEYS = {
@@ -83,7 +84,7 @@ def _channel(table: str, alias: str) -> str:
     return {"feedback": f"{alias}.channel", "scores": "'survey'", "tickets": "'ticket'"}[table]
 # Data tables compared by the determinism tests (run bookkeeping excluded).
 DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quarantine", "feedback_scores",
-               "aggregates", "key_drivers", "alerts", "manipulation_signals", "followup_queue"]
+               "aggregates", "key_drivers", "alerts", "manipulation_signals", "followup_queue", "call_metrics"]
 
 
 # Documented views for BI tools and analysts (README "Use the results"); recreated on every connect.
