@@ -32,6 +32,7 @@ def score_sentences(sentences: pd.DataFrame, sentiment: Any, topics: Any) -> pd.
     out["p_positive"] = [round(r["p_positive"], 4) for r in sent]
     out["topic"] = [r["topic"] for r in tops]
     out["topic_score"] = [r["topic_score"] for r in tops]
+    out["subtopic"] = [r.get("subtopic", r["topic"]) for r in tops]  # the taxonomy leaf (topic is its parent)
     out["sentiment_model"] = sentiment.meta_.tag
     out["topic_model"] = topics.meta_.tag
     return out
