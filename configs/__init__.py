@@ -210,10 +210,13 @@ def load_settings(path: str | os.PathLike | None = None, data_dir: str | None = 
     return settings
 
 
-def load_taxonomy(settings: Settings) -> Taxonomy:
+def load_taxonomy(settings: Settings) -> "CxTaxonomy":
+    """The hierarchical CX taxonomy (parents and ``parent.leaf`` topics, optional ``discovery:``)."""
+    from configs.taxonomy_schema import CxTaxonomy
+
     p = Path(settings.taxonomy)
     if not p.is_absolute():
         p = settings.config_path.parent / p
         if not p.is_file():
             p = CONFIG_DIR / settings.taxonomy
-    return _validate(Taxonomy, _read_yaml(p), p)
+    return _validate(CxTaxonomy, _read_yaml(p), p)

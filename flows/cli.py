@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_followup_parser(sub)
 
+    from flows.cli_topics import add_parser as add_topics_parser
+
+    add_topics_parser(sub)
+
     rep = sub.add_parser("report", help="print the summary and write the HTML report from the store")
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
     rep.set_defaults(func=cmd_report)

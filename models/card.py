@@ -17,7 +17,7 @@ LIMITS = {
     "needs that exact checkpoint directory (path and content fingerprint) to load. Small training sets "
     "overfit quickly: early stopping watches a validation split of the training rows, not the held-out "
     "evaluation split. Languages absent from the training data may degrade more than with the frozen head.",
-    "touchpoint.TaxonomyTopics.v1": "Nearest-seed topic assignment; quality depends on the taxonomy's seeds.",
+    "touchpoint.TaxonomyTopics.v1": "Nearest-seed topic assignment over a hierarchical taxonomy (parent in topic, leaf in subtopic); quality depends on the taxonomy's seeds.",
 }
 
 

@@ -35,7 +35,7 @@ SCHEMA = {
         effort_cues VARCHAR, intent VARCHAR, intent_score DOUBLE""",
     "sentences": """feedback_id VARCHAR, idx INTEGER, language VARCHAR, text VARCHAR, sentiment_label VARCHAR,
         sentiment_score DOUBLE, p_negative DOUBLE, p_positive DOUBLE, topic VARCHAR, topic_score DOUBLE,
-        sentiment_model VARCHAR, topic_model VARCHAR""",
+        sentiment_model VARCHAR, topic_model VARCHAR, subtopic VARCHAR""",
     "scores": """score_id VARCHAR, kind VARCHAR, value DOUBLE, scale INTEGER, customer_id VARCHAR,
         interaction_id VARCHAR, occurred_at TIMESTAMP, source VARCHAR, touchpoint VARCHAR,
         input_file VARCHAR, input_line INTEGER, content_hash VARCHAR""",
@@ -64,9 +64,9 @@ SCHEMA = {
 }
 # Analysis tables recomputed from the published store after each run (their modules own the DDL).
 from pipeline import alerts as _alerts, call_analytics as _calls, drivers as _drivers  # noqa: E402
-from pipeline import followup as _followup, manipulation as _manip  # noqa: E402
+from pipeline import emerging as _emerging, followup as _followup, manipulation as _manip  # noqa: E402
 
-SCHEMA.update({**_drivers.DDL, **_followup.DDL, **_alerts.DDL, **_manip.DDL, **_calls.DDL})
+SCHEMA.update({**_drivers.DDL, **_followup.DDL, **_alerts.DDL, **_manip.DDL, **_calls.DDL, **_emerging.DDL})
 
 # Natural keys used for upserts (no PRIMARY KEY constraints: delete-then-insert in one transaction).
 KEYS = {
@@ -106,6 +106,9 @@ VIEWS = {
         FROM feedback f JOIN feedback_scores fs USING (feedback_id)
         WHERE fs.nps <= {DETRACTOR_MAX}""",
 }
+
+
+VIEWS.update({**_emerging.VIEWS, **_emerging.VIEWS_SUBTOPIC})
 
 
 def columns(table: str) -> list[str]:
