@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.task} {model.meta_.tag} ({model.meta_.backend}, labels {len(model.labels_)}) on {folder}",
           file=sys.stderr)
     results = []
-    print(f"{'file':<32}{'rows':>7}  {'scored':<14}{'metric':<20}{'value':>7}{'secs':>7}")
+    print(f"{'file':<32}{'rows':>7}  {'scored':<16}{'metric':<20}{'value':>7}{'secs':>7}")
     for name in files:
         path = folder / name
         if not path.is_file():
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in metrics:
             label = {"macro_f1_3": "3-class macro-F1", "macro_f1_5": "5-class macro-F1",
                      "accuracy": "accuracy"}[m]
-            print(f"{name:<32}{r['rows']:>7}  {r['which']:<14}{label:<20}{r[m]:>7.3f}{r['seconds']:>7.1f}")
+            print(f"{name:<32}{r['rows']:>7}  {r['which']:<16}{label:<20}{r[m]:>7.3f}{r['seconds']:>7.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"model": model.meta_.tag, "results": results}, indent=2),
                                    encoding="utf-8")

@@ -28,6 +28,7 @@ from models.encoders import DEFAULT_ENCODER, get_encoder
 
 BACKEND = "touchpoint.EmbeddingLogReg.v1"
 LABELS = THREE  # the pipeline's view
+C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)  # C="auto" picks from these by cross-validation
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -80,7 +81,7 @@ class EmbeddingSentiment(SentimentBase):
 
     runtime_libraries = ("numpy",)
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float = 1.0, seed: int = 13,
+    def __init__(self, encoder: str = DEFAULT_ENCODER, C: float | str = 1.0, seed: int = 13,
                  name: str = "sentiment-e5-logreg"):
         self.encoder = encoder
         self.C = C
@@ -97,7 +98,8 @@ class EmbeddingSentiment(SentimentBase):
         """``fit`` on embeddings already computed with ``self.encoder`` (one encoder pass per build)."""
         from sklearn.linear_model import LogisticRegression
 
-        clf = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced", random_state=self.seed)
+        C, cv = (self._select_C(X, list(y)) if self.C == "auto" else (float(self.C), None))
+        clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced", random_state=self.seed)
         clf.fit(X, list(y))
         order = [list(clf.classes_).index(lab) if lab in clf.classes_ else None for lab in labels]
         W = np.zeros((len(labels), X.shape[1]), dtype=np.float64)
@@ -120,7 +122,26 @@ class EmbeddingSentiment(SentimentBase):
         self.meta_ = ModelMeta(task="sentiment", name=self.name, version=version, backend=BACKEND,
                                encoder=self.encoder, labels=labels, training_data_hash=dh,
                                training_rows=len(texts), hyperparameters=hp)
+        if cv is not None:
+            self.meta_.metrics = {"C_selected": C, "cv_macro_f1": cv}
         return self
+
+    def _select_C(self, X: np.ndarray, y: list[str]) -> tuple[float, dict[str, float] | None]:
+        """``C="auto"``: the C of ``C_GRID`` with the best 5-fold cross-validated macro-F1 on the
+        training rows (1.0 when a class has fewer than 5 rows). Five-class data with rare extremes
+        wants far weaker regularisation than three-class tweets, so one fixed C serves neither."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+        if min(np.unique(y, return_counts=True)[1]) < 5:
+            return 1.0, None
+        folds = StratifiedKFold(5, shuffle=True, random_state=self.seed)
+        scores = {}
+        for C in C_GRID:
+            clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced", random_state=self.seed)
+            scores[str(C)] = round(float(cross_val_score(clf, X, y, cv=folds, scoring="f1_macro").mean()), 4)
+        best = max(C_GRID, key=lambda c: (scores[str(c)], -c))  # ties: the stronger regularisation
+        return float(best), scores
 
     def calibrate(self, X: np.ndarray, y: list[str], grid: np.ndarray | None = None) -> dict[str, float]:
         """Shift the class intercepts to maximise macro-F1 on held-out embeddings ``X`` with labels ``y``.

@@ -28,6 +28,7 @@ def make_sentiment(backend: str, settings: Settings, checkpoint: str | None = No
     if backend == "head":
         from models.sentiment import EmbeddingSentiment
 
+        hp.setdefault("C", "auto")  # cross-validated on the training rows (models/sentiment.py)
         return EmbeddingSentiment(encoder=settings.models.encoder, seed=hp.pop("seed", settings.models.seed), **hp)
     if backend == "finetune":
         from models.finetune import FinetunedSentiment
@@ -67,7 +68,8 @@ def train_sentiment(settings: Settings, data: LabelledData, backend: str = "head
                            "split": {"key": held.key, "hash": data.hash, "train_rows": len(train_idx), "eval_rows": len(eval_idx)},
                            "evaluations": {held.key: evaluation} if evaluation else {}}
     d = reg.save(task, model, promote=promote, reason=f"trained on {data.name} ({backend})")
-    log(f"{task} {model.meta_.tag} ({backend}) trained on {len(train_idx)} rows in {secs:.1f}s -> {d}"
+    chosen = f", C={model.meta_.metrics['C_selected']:g} by 5-fold CV" if "C_selected" in model.meta_.metrics else ""
+    log(f"{task} {model.meta_.tag} ({backend}{chosen}) trained on {len(train_idx)} rows in {secs:.1f}s -> {d}"
         + ("" if promote else " (not promoted)"))
     if evaluation:
         log(f"held-out split {held.key}: accuracy {evaluation['accuracy']:.3f}, macro-F1 {evaluation['macro_f1']:.3f}")

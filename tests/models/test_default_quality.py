@@ -121,3 +121,22 @@ def test_build_default_models_from_package_corpora(tmp_path):
     assert any("held-out package rows" in line for line in logs)
     recs = model.predict(["Fantastic service, thank you so much!", "房间很脏，服务很差。"])
     assert [r["label"] for r in recs] == ["positive", "negative"]
+
+
+def test_auto_C_is_cross_validated_on_training_rows_and_recorded():
+    from models.sentiment import C_GRID
+
+    rng = np.random.default_rng(2)
+    labels = ["negative", "neutral", "positive"]
+    y = [labels[k] for k in rng.integers(0, 3, 120)]
+    X = np.stack([np.eye(384)[labels.index(v)] * 0.2 + rng.normal(size=384) * 0.05 for v in y]).astype(np.float32)
+    texts = [f"r{i}" for i in range(120)]
+    m = EmbeddingSentiment(C="auto").fit_vectors(X, texts, y, labels)
+    assert m.meta_.metrics["C_selected"] in C_GRID and set(m.meta_.metrics["cv_macro_f1"]) == {str(c) for c in C_GRID}
+    best = max(m.meta_.metrics["cv_macro_f1"].values())
+    assert m.meta_.metrics["cv_macro_f1"][str(m.meta_.metrics["C_selected"])] == best
+    fixed = EmbeddingSentiment(C=m.meta_.metrics["C_selected"]).fit_vectors(X, texts, y, labels)
+    assert np.allclose(fixed.coef_, m.coef_) and m.meta_.hyperparameters["C"] == "auto"
+    tiny = EmbeddingSentiment(C="auto").fit_vectors(X[:9], texts[:9], y[:9], labels)  # < 5 rows per class
+    assert "C_selected" not in tiny.meta_.metrics and np.allclose(tiny.coef_, EmbeddingSentiment().fit_vectors(
+        X[:9], texts[:9], y[:9], labels).coef_)
