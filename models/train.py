@@ -79,7 +79,8 @@ def train_sentiment(settings: Settings, data: LabelledData, backend: str = "head
 
 def build_default_models(settings: Settings, per_corpus: int | None = None, promote: bool = True,
                          log: Callable[[str], None] = print, data: str | Path | None = None) -> dict[str, Any]:
-    """Train sentiment (package corpora, or the labelled file ``data``) and fit topics; register both."""
+    """Train sentiment (package corpora, or the labelled file ``data``), fit topics and the emotion,
+    effort and intent models; register them all."""
     data_dir = Path(settings.data_dir)
     reg = Registry(data_dir / "models")
     if data is not None:
@@ -94,7 +95,10 @@ def build_default_models(settings: Settings, per_corpus: int | None = None, prom
                             keyword_bonus=tax.keyword_bonus).fit(tax)
     top_dir = reg.save(settings.models.topics, topics, promote=promote, reason="build (taxonomy)")
     log(f"topics {topics.meta_.tag} ({len(topics.topic_ids_)} topics) -> {top_dir}")
-    return {"sentiment": sent_tag, "topics": topics.meta_.tag}
+    from models.cx import build_cx_models
+
+    cx = build_cx_models(settings, reg, promote=promote, log=log)  # emotion, effort, intent (seed sentences)
+    return {"sentiment": sent_tag, "topics": topics.meta_.tag, **cx}
 
 
 # Intercept calibration on the corpora's held-out rows (EmbeddingSentiment.calibrate) is off by default:

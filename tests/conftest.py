@@ -46,11 +46,7 @@ def model_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models_home")
     cfg = write_config(root / "config.yaml", root)
     settings = load_settings(cfg)
-    build_default_models(settings, data=SENTIMENT_TRAIN, log=lambda m: None)
-    from models.cx import build_cx_models
-    from models.registry import Registry
-
-    build_cx_models(settings, Registry(root / "models"), log=lambda m: None)  # emotion, effort, intent
+    build_default_models(settings, data=SENTIMENT_TRAIN, log=lambda m: None)  # + emotion, effort, intent
     return root / "models"
 
 

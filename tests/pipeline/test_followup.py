@@ -95,10 +95,9 @@ def test_reruns_never_duplicate_or_reopen_and_statuses_survive(con):
 
 
 def test_optional_intent_and_emotion_columns_add_reasons(con):
-    con.execute("ALTER TABLE feedback ADD COLUMN intent VARCHAR")
-    con.execute("ALTER TABLE feedback ADD COLUMN emotion VARCHAR")
-    con.execute("ALTER TABLE feedback ADD COLUMN effort_score DOUBLE")
-    con.execute("ALTER TABLE feedback ADD COLUMN effort_cues VARCHAR")
+    for col, typ in (("intent", "VARCHAR"), ("emotion", "VARCHAR"), ("effort_score", "DOUBLE"),
+                     ("effort_cues", "VARCHAR")):  # the store has them now; older stores may not
+        con.execute(f"ALTER TABLE feedback ADD COLUMN IF NOT EXISTS {col} {typ}")
     con.execute("UPDATE feedback SET intent = 'cancellation', emotion = 'anger', effort_score = 0.9, "
                 "effort_cues = 'long_wait,repeat_contact' WHERE feedback_id = 'f_mild'")
     followup.refresh_queue(con, RUN)
