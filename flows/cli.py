@@ -98,7 +98,7 @@ def cmd_demo(args) -> int:
     else:
         print(f"[1/3] demo data already in {landing} (use --fresh to regenerate)")
     if not models_ready(settings):
-        print("[2/3] building default models (first run only; about 2 minutes on 2 cores)")
+        print("[2/3] building default models (first run only; about 3 minutes on 2 cores)")
         build_default_models(settings, log=lambda m: print("      " + m))
     else:
         print("[2/3] models ready")

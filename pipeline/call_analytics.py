@@ -45,6 +45,7 @@ import pandas as pd
 
 from pipeline import charts
 from pipeline.normalize import normalize_persian
+from pipeline.tables import replace_frame
 
 DDL = {
     "call_metrics": """feedback_id VARCHAR, touchpoint VARCHAR, event_date DATE, language VARCHAR,
@@ -286,19 +287,7 @@ def call_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def refresh_call_metrics(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Recompute ``call_metrics`` from the store and replace the table in one transaction."""
     result = call_metrics(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS call_metrics ({DDL['call_metrics']})")
-        con.execute("DELETE FROM call_metrics")
-        if not result.empty:
-            con.register("_call_metrics_df", result)
-            con.execute(f"INSERT INTO call_metrics ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} "
-                        f"FROM _call_metrics_df")
-            con.unregister("_call_metrics_df")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    replace_frame(con, "call_metrics", DDL["call_metrics"], result, COLUMNS)
     return result
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline.metrics import CSAT_TOP_BOXES, DETRACTOR_MAX, PROMOTER_MIN
+from pipeline.tables import replace_frame
 
 DDL = {
     "key_drivers": """scope VARCHAR, metric VARCHAR, family VARCHAR, driver VARCHAR, effect DOUBLE,
@@ -235,18 +236,7 @@ def key_drivers(frame: pd.DataFrame, metrics: tuple[str, ...] = ("nps", "csat", 
 def refresh_drivers(con: duckdb.DuckDBPyConnection, min_n: int = 30) -> pd.DataFrame:
     """Recompute ``key_drivers`` from the store and replace the table in one transaction."""
     result = key_drivers(load_frame(con), min_n=min_n)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS key_drivers ({DDL['key_drivers']})")
-        con.execute("DELETE FROM key_drivers")
-        if not result.empty:
-            con.register("_drivers_df", result)
-            con.execute(f"INSERT INTO key_drivers ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM _drivers_df")
-            con.unregister("_drivers_df")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    replace_frame(con, "key_drivers", DDL["key_drivers"], result, COLUMNS)
     return result
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline.alerts import bh_qvalues
+from pipeline.tables import replace_frame
 
 DDL = {
     "manipulation_signals": """signal VARCHAR, source VARCHAR, product VARCHAR, feedback_id VARCHAR,
@@ -288,18 +289,8 @@ def refresh_signals(con: duckdb.DuckDBPyConnection, deleted: pd.DataFrame | None
     sig = detect(load_reviews(con), **options)
     if deleted is not None and not deleted.empty:
         sig = pd.concat([sig, deleted[COLUMNS]], ignore_index=True)
-    con.execute(f"CREATE TABLE IF NOT EXISTS manipulation_signals ({DDL['manipulation_signals']})")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("DELETE FROM manipulation_signals")
-        if not sig.empty:
-            con.register("_sig_df", sig.astype({"event_date": "datetime64[s]"}))
-            con.execute(f"INSERT INTO manipulation_signals SELECT {', '.join(COLUMNS)} FROM _sig_df")
-            con.unregister("_sig_df")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    rows = sig.astype({"event_date": "datetime64[s]"}) if not sig.empty else sig
+    replace_frame(con, "manipulation_signals", DDL["manipulation_signals"], rows, COLUMNS)
     return sig
 
 
