@@ -101,7 +101,7 @@ class ModelsConfig(_Strict):
 
 class RunConfig(_Strict):
     batch_size: int = Field(default=2000, ge=1)
-    task_timeout_s: int = Field(default=3600, ge=1)
+    task_timeout_s: float = Field(default=3600, gt=0, description="seconds one input file may take")
     discover_topics: int = Field(default=8, ge=0, description="emerging clusters per run; 0 disables")
 
 

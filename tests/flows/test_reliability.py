@@ -100,7 +100,9 @@ def test_loading_a_then_b_equals_loading_a_and_b_together(tmp_path, model_dir):
             nightly(landing=str(d / "landing"), config=str(cfg))
         write_reviews(landing / "appstore_b.csv", b)
         nightly(landing=str(d / "landing"), config=str(cfg))
-        stores.append(snapshot(d / "data"))
+        # the follow-up queue is a work list with history (an item keeps the run date it was first
+        # raised on), so it legitimately differs; every data table must not
+        stores.append({t: rows for t, rows in snapshot(d / "data").items() if t != "followup_queue"})
     assert stores[0] == stores[1]
     texts = {r[3]: r[12] for r in stores[0]["feedback"]}  # source_id -> text
     assert texts == {"K1": "Late again, but refunded", "K2": "Great", "K3": "Fine"}
@@ -273,7 +275,8 @@ def test_bounded_time_a_slow_file_is_stopped_by_the_task_timeout(tmp_path, data_
     """RELIABILITY 14: a file that takes longer than run.task_timeout_s stops the run; nothing is published."""
     from pipeline.demo import generate
 
-    cfg = write_config(tmp_path / "slow.yaml", data_dir, run={"task_timeout_s": 1, "batch_size": 50})
+    # 0.2 s: far less than any real file takes (loading, reading, scoring), on any machine
+    cfg = write_config(tmp_path / "slow.yaml", data_dir, run={"task_timeout_s": 0.2, "batch_size": 50})
     generate(tmp_path / "demo", size=1500, seed=3)
     t0 = time.perf_counter()
     with pytest.raises(BaseException) as exc:
