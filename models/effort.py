@@ -18,7 +18,7 @@ import numpy as np
 
 from models.base import ModelError, ModelMeta, data_hash, read_artifact, write_artifact
 from models.cx import (check_dim, compile_cues, cue_hits, cues_from_array, cues_to_array, fit_linear_head,
-                       seeds_to_lists, softmax, version_of)
+                       seed_data, softmax, version_of)
 from models.encoders import DEFAULT_ENCODER, get_encoder
 
 BACKEND = "touchpoint.EffortCues.v1"
@@ -364,14 +364,7 @@ class EffortModel:
     def fit(self, texts: list[str] | None = None, y: list[str] | None = None,
             patterns: dict[str, list[str]] | None = None, weights: dict[str, float] | None = None) -> "EffortModel":
         """Fit the head on seed sentences labelled with a cue or "none" (default: SEEDS, PATTERNS, WEIGHTS)."""
-        if texts is None:
-            texts, y = seeds_to_lists(SEEDS)
-        texts, y = list(texts), list(y or [])
-        if len(texts) != len(y):
-            raise ValueError(f"fit: {len(texts)} texts but {len(y)} labels")
-        unknown = sorted(set(y) - set(LABELS))
-        if unknown:
-            raise ValueError(f"fit: unknown effort labels {unknown}; expected {LABELS}")
+        texts, y = seed_data(texts, y, SEEDS, LABELS, "effort labels")
         self.patterns_ = {c: list((PATTERNS if patterns is None else patterns).get(c, [])) for c in CUES}
         w = WEIGHTS if weights is None else weights
         self.weights_ = np.asarray([float(w[c]) for c in CUES], dtype=np.float32)

@@ -19,7 +19,7 @@ import numpy as np
 
 from models.base import ModelError, ModelMeta, data_hash, read_artifact, write_artifact
 from models.cx import (check_dim, compile_cues, cue_hits, cues_from_array, cues_to_array, fit_linear_head,
-                       seeds_to_lists, softmax, version_of)
+                       seed_data, softmax, version_of)
 from models.encoders import DEFAULT_ENCODER, get_encoder
 
 BACKEND = "touchpoint.EmotionSeeds.v1"
@@ -376,14 +376,7 @@ class EmotionModel:
     def fit(self, texts: list[str] | None = None, y: list[str] | None = None,
             cues: dict[str, list[str]] | None = None) -> "EmotionModel":
         """Fit on seed sentences (default: this module's SEEDS and CUES)."""
-        if texts is None:
-            texts, y = seeds_to_lists(SEEDS)
-        texts, y = list(texts), list(y or [])
-        if len(texts) != len(y):
-            raise ValueError(f"fit: {len(texts)} texts but {len(y)} labels")
-        unknown = sorted(set(y) - set(EMOTIONS))
-        if unknown:
-            raise ValueError(f"fit: unknown emotions {unknown}; expected {EMOTIONS}")
+        texts, y = seed_data(texts, y, SEEDS, EMOTIONS, "emotions")
         self.cues_ = {lab: list(p) for lab, p in (CUES if cues is None else cues).items()}
         X = get_encoder(self.encoder).encode(texts)
         self.coef_, self.intercept_ = fit_linear_head(X, y, EMOTIONS, self.C, self.seed)

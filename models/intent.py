@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from configs import CONFIG_DIR, ConfigError
@@ -81,15 +80,10 @@ class IntentsConfig(BaseModel):
 
 def load_intents(path: str | os.PathLike | None = None) -> IntentsConfig:
     """Read and validate an intents YAML; errors name the file and the offending key."""
+    from configs import _read_yaml  # the project's one YAML reader (missing file, bad YAML, not a mapping)
+
     p = Path(path) if path else DEFAULT_INTENTS
-    if not p.is_file():
-        raise ConfigError(f"intents file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping with version, min_similarity and intents")
+    data = _read_yaml(p)
     try:
         return IntentsConfig.model_validate(data)
     except ValidationError as exc:

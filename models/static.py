@@ -20,7 +20,6 @@ Build it with ``python -m models.static DATA_DIR`` or ``ensure_static_encoder(da
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.base import ModelError, NotInstalled
+from models.base import ModelError, NotInstalled, sha256_file, swap_dir
 
 NAME = "static.e5-small.v1"
 DIR_NAME = "static-e5-small"
@@ -140,8 +139,8 @@ def distil(checkpoint: str | os.PathLike, out: str | os.PathLike, dims: int = DE
     meta = {"name": NAME, "distiller_version": DISTILLER_VERSION, "dims": int(dims), "scripts": list(scripts),
             "max_tokens": max_tokens, "tokens": len(ids), "vocab_size": len(pieces), "sif_a": SIF_A,
             "source_checkpoint": str(ckpt.resolve()), "source_fingerprint": checkpoint_fingerprint(ckpt),
-            "weights_sha256": _sha256(out / "weights.npz"),
-            "tokenizer_sha256": _sha256(out / "tokenizer.json"),
+            "weights_sha256": sha256_file(out / "weights.npz"),
+            "tokenizer_sha256": sha256_file(out / "tokenizer.json"),
             "distil_seconds": round(time.perf_counter() - t0, 1)}
     (out / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return meta
@@ -181,13 +180,6 @@ def _lean_tokenizer(path: Path, keep: list[int] | None = None) -> tuple[str, dic
     return json.dumps(tj, ensure_ascii=False), new_id
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def static_dir(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "models" / "encoders" / DIR_NAME
@@ -221,13 +213,7 @@ def ensure_static_encoder(data_dir: str | os.PathLike, dims: int = DEFAULT_DIMS,
         try:
             meta = distil(ckpt, tmp, dims=dims, scripts=tuple(scripts), max_tokens=max_tokens, log=log)
             os.chmod(tmp, 0o755)
-            old = None
-            if out.exists():
-                old = out.parent / f".{out.name}.old-{os.getpid()}"
-                os.replace(out, old)
-            os.replace(tmp, out)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            swap_dir(tmp, out)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -251,7 +237,7 @@ class StaticEncoder:
             raise ModelError(f"{d}: not a static encoder artifact ({exc}); build it with "
                              f"`python -m models.static DATA_DIR`") from None
         for f, key in (("weights.npz", "weights_sha256"), ("tokenizer.json", "tokenizer_sha256")):
-            if not (d / f).is_file() or _sha256(d / f) != self.meta.get(key):
+            if not (d / f).is_file() or sha256_file(d / f) != self.meta.get(key):
                 raise ModelError(f"{d / f}: missing or checksum mismatch with meta.json (tampered or partially "
                                  f"written); rebuild with `python -m models.static DATA_DIR`")
         with np.load(d / "weights.npz", allow_pickle=False) as z:
