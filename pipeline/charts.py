@@ -1,16 +1,23 @@
-"""Report charts as inline SVG: self-contained, no script, no network, text kept as text.
+"""Report charts drawn with matplotlib and inlined as SVG: self-contained, no script, no URL, text kept as text.
 
-Each chart function takes plain lists of dicts (what a DuckDB query returns) and returns an HTML
-snippet: an ``<svg>`` element, or a short "nothing to show" paragraph for empty input. Labels are
-SVG ``<text>`` in the page's own font stack, so Chinese and Persian names render as the tables do;
-each mark carries a ``<title>`` (the browser shows it on hover, no JavaScript). No ``xmlns`` is
-written: inline SVG in HTML5 does not need it, and the report then holds no URL at all.
+Each chart function takes plain lists of dicts (what a DuckDB query returns) or a DataFrame and returns
+an HTML snippet: an ``<svg>`` element, or a short "nothing to show" paragraph for empty input.
 
-Why hand-written SVG and not a charting library: the report must open offline with no script
-(tests/flows/test_report_render.py fails on any console message), matplotlib's SVG writes text as
-paths unless configured and adds a ~40 MB dependency for five simple charts, and plotly needs its
-3 MB JavaScript bundle inlined. The marks here are plain and few; the statistics (intervals) are
-computed and tested in this module.
+How the SVG is made (``_Chart``): a matplotlib ``Figure`` (Agg backend for text measurement, no pyplot
+state) saved as SVG with ``svg.fonttype = 'none'``, so labels stay ``<text>`` elements. Their
+``font-family`` is removed, so they inherit the page's font stack, which covers Chinese and Persian
+(the matplotlib default, DejaVu Sans, has no CJK glyphs; its metrics are only used for layout). The
+output is then made fit for inlining in HTML and stable across runs:
+
+- the XML prolog, DOCTYPE (a URL), ``xmlns`` declarations (URLs) and the date metadata are dropped
+  (``metadata={'Date': None, ...}``); ``xlink:href`` becomes SVG 2 ``href``; matplotlib's global
+  ``<style>`` rule moves onto the root element (inline, a ``<style>`` would apply to the whole page);
+- ``svg.hashsalt`` is fixed, so marker and clip-path ids are the same on every run, and every id is
+  prefixed with a hash of the chart's content, so several charts on one page never share an id;
+- marks the tests and readers care about carry a class (``point``, ``band``, ``effect``, ``cell``,
+  ``call``, ``alert``, ...) and a ``<title>`` (the browser shows it on hover, no JavaScript).
+
+User text ($ signs included) is escaped for matplotlib's mathtext, and escaped as XML by matplotlib.
 
 NPS intervals: NPS = p_promoters - p_detractors of one multinomial sample. Each share gets a Wilson
 score interval and the difference's interval combines them by MOVER (Newcombe; Zou & Donner) with
@@ -20,13 +27,26 @@ behaves at small n, where the plain normal interval collapses to zero width at 0
 
 from __future__ import annotations
 
+import hashlib
 import html
+import io
 import math
+import re
+import warnings
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN
+import matplotlib
+
+matplotlib.use("Agg")  # no display, no GUI toolkit: the report is written by batch runs
+
+from matplotlib import rc_context  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN  # noqa: E402
 
 # Queries whose rows the charts take (report.collect runs them on its read-only connection).
 # One NPS answer per customer, touchpoint and day: a customer's review and chat joined to the same
@@ -56,7 +76,37 @@ HEATMAP_NOTE = ("Share of negative sentences per topic and touchpoint (the model
 Z95 = 1.959964
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C6D31", "#000000"]  # Okabe-Ito
 TRAJECTORY_COLORS = {"improved": "#009E73", "worsened": "#D55E00", "steady": "#999999"}
+SMALL_FILL = "#eeeeee"
 MAX_PANELS = 8
+PX = 72.0  # matplotlib's SVG unit is the point; at dpi 72 one point is one CSS pixel
+
+RC = {
+    "svg.fonttype": "none",        # text stays text (selectable, searchable, in the page's fonts)
+    "svg.hashsalt": "touchpoint",  # deterministic ids: reruns write byte-identical reports
+    "svg.image_inline": True,
+    "font.family": "DejaVu Sans",  # ships with matplotlib: the same layout on every machine
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 10,
+    "axes.labelcolor": "#555555",
+    "axes.edgecolor": "#bbbbbb",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": "#555555",
+    "ytick.color": "#555555",
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.frameon": False,
+    "legend.fontsize": 9,
+    "figure.facecolor": "none",    # the page's background shows through
+    "axes.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.edgecolor": "none",
+    "lines.solid_capstyle": "butt",
+}
+_NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
 def esc(v: Any) -> str:
@@ -77,14 +127,11 @@ def section(title: str, note: str, body: str) -> str:
     return f"<h2>{esc(title)}</h2>" + (f"<p class=muted>{esc(note)}</p>" if note else "") + figure(body)
 
 
-def _svg(width: float, height: float, label: str, body: list[str]) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" height="{height:.0f}" '
-            f'role="img" aria-label="{esc(label)}" font-size="12" style="max-width:100%;height:auto">'
-            f"<title>{esc(label)}</title>{''.join(body)}</svg>")
-
-
-def _text(x: float, y: float, s: Any, anchor: str = "start", extra: str = "") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{extra}>{esc(s)}</text>'
+def lab(v: Any, limit: int = 60) -> str:
+    """User text as a matplotlib label: one line, shortened, ``$`` not read as mathtext."""
+    s = " ".join(str(v).split())
+    s = s if len(s) <= limit else s[:limit - 1] + "…"
+    return s.replace("\\", "\\\\").replace("$", r"\$")
 
 
 def _records(rows: Any) -> list[dict[str, Any]]:
@@ -100,6 +147,71 @@ def _num(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+# ---------------------------------------------------------------------------------------- SVG out
+
+class _Chart:
+    """One matplotlib figure and its named marks; ``svg()`` renders it for inlining (module docstring)."""
+
+    def __init__(self, width: float, height: float, label: str, layout: str | None = "constrained"):
+        self.label = label
+        self.fig = Figure(figsize=(width / PX, height / PX), dpi=PX, layout=layout)
+        self.marks: dict[str, tuple[str, str | None]] = {}
+
+    def mark(self, artist: Any, cls: str, title: str | None = None) -> Any:
+        """Give ``artist`` a class and a hover title in the SVG (its ``<g>`` element)."""
+        gid = f"{cls}-{len(self.marks)}"
+        artist.set_gid(gid)
+        self.marks[gid] = (cls, title)
+        return artist
+
+    def svg(self) -> str:
+        buf = io.StringIO()
+        with warnings.catch_warnings():
+            # layout is measured with DejaVu Sans, which has no CJK glyphs; the browser draws them
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+            self.fig.savefig(buf, format="svg", metadata=_NO_METADATA)
+        return _inline(buf.getvalue(), self.label, self.marks)
+
+
+_FONT_FAMILY = re.compile(r"font-family: [^;\"]*(; )?")
+_ID = re.compile(r'\bid="([^"]+)"')
+_REF = re.compile(r'(url\(#|href="#)')
+_ROOT = re.compile(r'<svg [^>]*width="([\d.]+)pt" height="([\d.]+)pt" viewBox="([^"]+)"[^>]*>')
+
+
+def _inline(svg: str, label: str, marks: dict[str, tuple[str, str | None]]) -> str:
+    """matplotlib's SVG document as an element fit for an HTML page (see the module docstring)."""
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r'\s*<style type="text/css">[^<]*</style>', "", svg)
+    svg = re.sub(r"<defs>\s*</defs>", "", svg)
+    svg = svg.replace("xlink:href=", "href=")
+    svg = _FONT_FAMILY.sub("", svg)
+    svg = re.sub(r" ?\n *", " ", svg).replace("> <", "><")
+    prefix = "c" + hashlib.blake2b(svg.encode(), digest_size=4).hexdigest() + "-"
+    svg = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    svg = _REF.sub(lambda m: m.group(1) + prefix, svg)
+    for gid, (cls, title) in marks.items():
+        tip = f"<title>{esc(title)}</title>" if title else ""
+        svg = svg.replace(f'<g id="{prefix}{gid}">', f'<g id="{prefix}{gid}" class="{cls}">{tip}', 1)
+    root = _ROOT.match(svg)
+    if root is None:
+        raise ValueError("unexpected SVG root element from matplotlib")
+    w, h, box = root.groups()
+    head = (f'<svg class="chart" width="{float(w):.0f}" height="{float(h):.0f}" viewBox="{box}" role="img" '
+            f'aria-label="{esc(label)}" style="max-width:100%;height:auto;stroke-linejoin:round;'
+            f'stroke-linecap:butt"><title>{esc(label)}</title>')
+    return head + svg[root.end():].strip()
+
+
+def _render(build) -> str:
+    """Run a chart builder under the report's matplotlib settings (also read when saving)."""
+    with rc_context(RC):
+        out = build()
+        return out if isinstance(out, str) else out.svg()
 
 
 # ---------------------------------------------------------------------------------------- intervals
@@ -129,10 +241,32 @@ def nps_interval(promoters: float, detractors: float, n: float, z: float = Z95) 
     return 100 * d, 100 * max(-1.0, lo), 100 * min(1.0, hi)
 
 
+def mean_interval(values: list[float], z: float = Z95) -> tuple[float, float, float]:
+    """Mean and its normal 95% interval (standard error from the sample SD); a zero-width interval for
+    fewer than two values."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("mean_interval needs at least one value")
+    m = sum(values) / n
+    if n < 2:
+        return m, m, m
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
+    half = z * sd / math.sqrt(n)
+    return m, m - half, m + half
+
+
 # ---------------------------------------------------------------------------------------- NPS trend
 
 def _day(v: Any) -> str:
     return v.isoformat()[:10] if isinstance(v, (date, datetime)) else str(v)
+
+
+def _as_date(v: Any) -> date:
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
 
 
 def nps_trend_svg(rows: Any, width: int = 760) -> str:
@@ -140,58 +274,50 @@ def nps_trend_svg(rows: Any, width: int = 760) -> str:
 
     Rows: ``event_date``, ``touchpoint``, ``n`` (NPS answers), ``promoters``, ``detractors``.
     """
-    cells: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    cells: dict[str, dict[date, list[float]]] = defaultdict(dict)
     for r in _records(rows):
         n = _num(r.get("n")) or 0
         if n > 0 and r.get("event_date") is not None:
-            c = cells[str(r.get("touchpoint") or "(none)")].setdefault(_day(r["event_date"]), [0.0, 0.0, 0.0])
+            c = cells[str(r.get("touchpoint") or "(none)")].setdefault(_as_date(r["event_date"]), [0.0, 0.0, 0.0])
             c[0] += n
             c[1] += _num(r.get("promoters")) or 0
             c[2] += _num(r.get("detractors")) or 0
     if not cells:
         return empty("no NPS answers")
-    days = sorted({d for c in cells.values() for d in c})
     order = sorted(cells, key=lambda t: (-sum(v[0] for v in cells[t].values()), t))[:MAX_PANELS]
-    left, right, ph, gap = 50, 40, 100, 34
-    pw = width - left - right
-    x = (lambda i: left + pw / 2) if len(days) == 1 else (lambda i: left + i * pw / (len(days) - 1))
-    height = 24 + len(order) * (ph + gap) + 10
-    body = []
-    for k, tp in enumerate(order):
-        top = 24 + k * (ph + gap)
-        y = lambda v, top=top: top + (100 - v) / 200 * ph  # noqa: E731
-        color = COLORS[k % len(COLORS)]
-        body.append(_text(left, top - 8, tp, "start", ' font-weight="bold"'))
-        for g in (-100, 0, 100):
-            dash = ' stroke-dasharray="3 3"' if g else ""
-            body.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(g):.1f}" y2="{y(g):.1f}" stroke="#ddd"{dash}/>')
-            body.append(_text(left - 6, y(g) + 4, f"{g:+d}" if g else "0", "end", ' fill="#777" font-size="10"'))
-        pts = []
-        for i, d in enumerate(days):
-            if d in cells[tp]:
-                n, pro, det = cells[tp][d]
-                pts.append((x(i), d, n, *nps_interval(pro, det, n)))
-        upper = " ".join(f"{px:.1f},{y(hi):.1f}" for px, _, _, _, _, hi in pts)
-        lower = " ".join(f"{px:.1f},{y(lo):.1f}" for px, _, _, _, lo, _ in reversed(pts))
-        body.append(f'<polygon class="band" points="{upper} {lower}" fill="{color}" fill-opacity="0.15" '
-                    f'stroke="none"/>')
-        if len(pts) == 1:  # a band needs two days: one day gets an interval bar
-            px, _, _, _, lo, hi = pts[0]
-            body.append(f'<line class="ci" x1="{px:.1f}" x2="{px:.1f}" y1="{y(hi):.1f}" y2="{y(lo):.1f}" '
-                        f'stroke="{color}" stroke-width="2" stroke-opacity="0.5"/>')
-        if len(pts) > 1:
-            line = " ".join(f"{px:.1f},{y(v):.1f}" for px, _, _, v, _, _ in pts)
-            body.append(f'<polyline class="line" points="{line}" fill="none" stroke="{color}" stroke-width="1.5"/>')
-        for px, d, n, v, lo, hi in pts:
-            body.append(f'<circle class="point" cx="{px:.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
-                        f"<title>{esc(tp)} {esc(d)}: NPS {v:+.0f} (95% {lo:+.0f} .. {hi:+.0f}), n={n:.0f}</title>"
-                        "</circle>")
-    base = 24 + len(order) * (ph + gap) - gap + 14
-    step = max(1, math.ceil(len(days) / 6))
-    for i in sorted(set(range(0, len(days), step)) | {len(days) - 1}):
-        body.append(_text(x(i), base + 4, days[i], "middle", ' fill="#555" font-size="10"'))
     more = f" (largest {MAX_PANELS} of {len(cells)} touchpoints)" if len(cells) > MAX_PANELS else ""
-    return _svg(width, height, f"NPS by day per touchpoint with 95% intervals{more}", body)
+
+    def build() -> _Chart:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        ch = _Chart(width, 40 + 120 * len(order), f"NPS by day per touchpoint with 95% intervals{more}")
+        axes = ch.fig.subplots(len(order), 1, sharex=True, squeeze=False)[:, 0]
+        for k, (ax, tp) in enumerate(zip(axes, order)):
+            color = COLORS[k % len(COLORS)]
+            days = sorted(cells[tp])
+            pts = [(d, cells[tp][d][0], *nps_interval(cells[tp][d][1], cells[tp][d][2], cells[tp][d][0]))
+                   for d in days]
+            ax.set_title(lab(tp))
+            ax.axhline(0, color="#cccccc", lw=0.8)
+            ax.set_ylim(-105, 105)
+            ax.set_yticks([-100, 0, 100], ["-100", "0", "+100"])
+            ax.set_ylabel("NPS")
+            if len(pts) > 1:
+                ch.mark(ax.fill_between([p[0] for p in pts], [p[3] for p in pts], [p[4] for p in pts],
+                                        color=color, alpha=0.15, lw=0), "band", f"{tp}: 95% interval")
+                ch.mark(ax.plot([p[0] for p in pts], [p[2] for p in pts], "-", color=color, lw=1.5)[0], "line")
+            else:  # a band needs two days: one day gets an interval bar
+                d, _, _, lo, hi = pts[0]
+                ch.mark(ax.plot([d, d], [lo, hi], "-", color=color, lw=2, alpha=0.5)[0], "ci")
+            for d, n, v, lo, hi in pts:
+                ch.mark(ax.plot([d], [v], "o", color=color, ms=5)[0], "point",
+                        f"{tp} {_day(d)}: NPS {v:+.0f} (95% {lo:+.0f} .. {hi:+.0f}), n={n:.0f}")
+        locator = AutoDateLocator(minticks=3, maxticks=8)
+        axes[-1].xaxis.set_major_locator(locator)
+        axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        return ch
+
+    return _render(build)
 
 
 # ---------------------------------------------------------------------------------------- drivers
@@ -199,7 +325,8 @@ def nps_trend_svg(rows: Any, width: int = 760) -> str:
 def drivers_effect_svg(rows: Any, scope: str = "overall", metric: str = "nps",
                        family: str = "negative_topics", limit: int = 15, width: int = 760) -> str:
     """Effect plot of ``key_drivers`` rows of one scope, metric and family: effect and 95% interval per
-    driver, strongest first; small cells are named, not drawn ("too few to tell")."""
+    driver, strongest first, with the responses behind it; small cells are named, not drawn ("too few
+    to tell")."""
     sel = [r for r in _records(rows)
            if r.get("scope") == scope and r.get("metric") == metric and r.get("family") == family]
     shown = [r for r in sel if not r.get("small_n") and _num(r.get("effect")) is not None
@@ -210,41 +337,38 @@ def drivers_effect_svg(rows: Any, scope: str = "overall", metric: str = "nps",
                                                                            _num(r.get("effect")) is None))
     if not shown and not small:
         return empty(f"no drivers for {scope} / {metric} / {family}")
-    left, right, rh = 190, 30, 22
-    lo = min([0.0] + [float(r["ci_low"]) for r in shown])
-    hi = max([0.0] + [float(r["ci_high"]) for r in shown])
-    pad = (hi - lo) * 0.05 or 1.0
-    lo, hi = lo - pad, hi + pad
-    pw = width - left - right
-    x = lambda v: left + (v - lo) / (hi - lo) * pw  # noqa: E731
-    height = 20 + len(shown) * rh + 40 + (18 if small else 0)
-    body = [f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="10" y2="{20 + len(shown) * rh:.1f}" stroke="#888"/>']
-    for i, r in enumerate(shown):
-        yy = 20 + i * rh + rh / 2
-        eff, a, b = float(r["effect"]), float(r["ci_low"]), float(r["ci_high"])
-        color = COLORS[1] if eff < 0 else COLORS[0]
-        body.append(_text(left - 8, yy + 4, r["driver"], "end"))
-        body.append(f'<line class="ci" x1="{x(a):.1f}" x2="{x(b):.1f}" y1="{yy:.1f}" y2="{yy:.1f}" '
-                    f'stroke="{color}" stroke-width="2"/>')
-        n = f", n {r['n_with']}/{r['n_total']}" if r.get("n_with") is not None else ""
-        body.append(f'<circle class="effect" cx="{x(eff):.1f}" cy="{yy:.1f}" r="4" fill="{color}">'
-                    f"<title>{esc(r['driver'])}: {eff:+.1f} (95% {a:+.1f} .. {b:+.1f}){esc(n)}</title></circle>")
-    axis_y = 20 + len(shown) * rh + 14
-    for t in _ticks(lo, hi):
-        body.append(_text(x(t), axis_y, f"{t:+g}" if t else "0", "middle", ' fill="#555" font-size="10"'))
-    body.append(_text(left + pw / 2, axis_y + 16, f"effect on {metric.upper()} (95% interval)", "middle",
-                      ' fill="#555"'))
-    if small:
-        body.append(_text(10, axis_y + 34, "too few to tell: " + ", ".join(small[:12])
-                          + (" ..." if len(small) > 12 else ""), "start", ' fill="#777"'))
-    return _svg(width, height, f"Key drivers of {metric.upper()} ({family.replace('_', ' ')}, {scope})", body)
 
+    def build() -> _Chart:
+        ch = _Chart(width, 90 + 24 * max(len(shown), 1) + (20 if small else 0),
+                    f"Key drivers of {metric.upper()} ({family.replace('_', ' ')}, {scope})")
+        ax = ch.fig.add_subplot()
+        ax.axvline(0, color="#888888", lw=1)
+        for i, r in enumerate(shown):
+            y = len(shown) - 1 - i  # most negative on top
+            eff, a, b = float(r["effect"]), float(r["ci_low"]), float(r["ci_high"])
+            color = COLORS[1] if eff < 0 else COLORS[0]
+            n = f", n {r['n_with']}/{r['n_total']}" if _num(r.get("n_with")) is not None else ""
+            ch.mark(ax.plot([a, b], [y, y], "-", color=color, lw=2)[0], "ci")
+            ch.mark(ax.plot([eff], [y], "o", color=color, ms=6)[0], "effect",
+                    f"{r['driver']}: {eff:+.1f} (95% {a:+.1f} .. {b:+.1f}){n}")
+            if n:
+                ax.annotate(f"n={r['n_with']}", (b, y), xytext=(4, 0), textcoords="offset points", va="center",
+                            fontsize=8, color="#777777")
+        ax.set_yticks(range(len(shown)), [lab(r["driver"], 40) for r in reversed(shown)])
+        ax.set_ylim(-0.7, max(len(shown), 1) - 0.3)
+        ax.margins(x=0.08)
+        ax.set_xlabel(f"effect on {metric.upper()} ({'points, ' if metric == 'nps' else ''}95% interval)")
+        ax.grid(axis="x", color="#eeeeee", lw=0.8)
+        ax.set_axisbelow(True)
+        if small:
+            ax.text(0, -0.22 if shown else 0.5, lab("too few to tell: " + ", ".join(small[:12])
+                                                    + (" ..." if len(small) > 12 else ""), 140),
+                    transform=ax.transAxes, color="#777777", fontsize=9, va="top")
+        if not shown:
+            ax.set_yticks([])
+        return ch
 
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    raw = (hi - lo) / n
-    mag = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
-    step = next(s * mag for s in (1, 2, 5, 10) if s * mag >= raw)
-    return [round(v * step, 10) for v in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+    return _render(build)
 
 
 # ---------------------------------------------------------------------------------------- heat map
@@ -274,35 +398,42 @@ def topic_sentiment_heatmap_svg(rows: Any, min_n: int = 5, width: int | None = N
         tot_p[p] += n
     topics = sorted(tot_t, key=lambda t: (-tot_t[t], t))
     tps = sorted(tot_p, key=lambda p: (-tot_p[p], p))
-    left, top, cw, ch = 170, 40, 84, 26
-    width = width or left + cw * len(tps) + 20
-    height = top + ch * len(topics) + 30
-    body = [_text(left + i * cw + cw / 2, top - 10, p, "middle", ' font-weight="bold"') for i, p in enumerate(tps)]
-    for j, t in enumerate(topics):
-        body.append(_text(left - 8, top + j * ch + ch / 2 + 4, t, "end"))
-        for i, p in enumerate(tps):
-            if (t, p) not in cells:
-                continue
-            n, neg = cells[(t, p)]
-            share = neg / n
-            small = n < min_n
-            fill = "#eeeeee" if small else _red(share)
-            label = f"n={n:.0f}" if small else f"{100 * share:.0f}%"
-            ink = "#fff" if not small and share > 0.55 else "#333"
-            body.append(f'<rect class="cell" x="{left + i * cw + 1}" y="{top + j * ch + 1}" width="{cw - 2}" '
-                        f'height="{ch - 2}" fill="{fill}"><title>{esc(t)} / {esc(p)}: {100 * share:.0f}% negative '
-                        f"({neg:.0f} of {n:.0f} sentences){' - too few to tell' if small else ''}</title></rect>")
-            body.append(_text(left + i * cw + cw / 2, top + j * ch + ch / 2 + 4, label, "middle",
-                              f' fill="{ink}" font-size="11"'))
-    body.append(_text(left, height - 8, f"share of negative sentences; grey: fewer than {min_n} sentences", "start",
-                      ' fill="#777" font-size="11"'))
-    return _svg(width, height, "Share of negative sentences by topic and touchpoint", body)
+
+    def build() -> _Chart:
+        ch = _Chart(width or 200 + 84 * len(tps), 80 + 26 * len(topics),
+                    "Share of negative sentences by topic and touchpoint")
+        ax = ch.fig.add_subplot()
+        for j, t in enumerate(topics):
+            for i, p in enumerate(tps):
+                if (t, p) not in cells:
+                    continue
+                n, neg = cells[(t, p)]
+                share, small = neg / n, n < min_n
+                ch.mark(ax.add_patch(Rectangle((i + 0.03, j + 0.05), 0.94, 0.9, lw=0,
+                                               facecolor=SMALL_FILL if small else _red(share))), "cell",
+                        f"{t} / {p}: {100 * share:.0f}% negative ({neg:.0f} of {n:.0f} sentences)"
+                        + (" - too few to tell" if small else ""))
+                ax.text(i + 0.5, j + 0.5, f"n={n:.0f}" if small else f"{100 * share:.0f}%", ha="center",
+                        va="center", fontsize=9, color="#ffffff" if not small and share > 0.55 else "#333333")
+        ax.set_xlim(0, len(tps))
+        ax.set_ylim(len(topics), 0)
+        ax.xaxis.tick_top()
+        ax.set_xticks([i + 0.5 for i in range(len(tps))], [lab(p, 16) for p in tps], fontweight="bold")
+        ax.set_yticks([j + 0.5 for j in range(len(topics))], [lab(t, 30) for t in topics])
+        ax.tick_params(length=0)
+        for s in ax.spines.values():
+            s.set_visible(False)
+        ax.set_xlabel(f"share of negative sentences; grey: fewer than {min_n} sentences", fontsize=9)
+        return ch
+
+    return _render(build)
 
 
 # ---------------------------------------------------------------------------------------- calls
 
-def call_trajectory_svg(rows: Any, limit: int = 400, width: int = 560) -> str:
-    """Slope chart of customer sentiment at the start and end of each call, with the mean.
+def call_trajectory_svg(rows: Any, limit: int = 400, width: int = 600) -> str:
+    """Slope chart of customer sentiment at the start and end of each call, with the mean and the
+    count of improved / steady / worsened calls.
 
     Rows: ``sentiment_start``, ``sentiment_end`` (-1..1), ``trajectory``, optionally ``feedback_id``.
     """
@@ -311,36 +442,37 @@ def call_trajectory_svg(rows: Any, limit: int = 400, width: int = 560) -> str:
     if not calls:
         return empty("no calls with a customer sentiment trajectory")
     calls = calls[:limit]
-    x0, x1, top, ph = 150, 410, 30, 220
-    y = lambda v: top + (1 - v) / 2 * ph  # noqa: E731
-    body = []
-    for xx, name in ((x0, "start of call"), (x1, "end of call")):
-        body.append(f'<line x1="{xx}" x2="{xx}" y1="{top}" y2="{top + ph}" stroke="#bbb"/>')
-        body.append(_text(xx, top - 12, name, "middle", ' font-weight="bold"'))
-    for v, lab in ((1, "positive +1"), (0, "0"), (-1, "negative -1")):
-        body.append(_text(x0 - 10, y(v) + 4, lab, "end", ' fill="#777" font-size="10"'))
-    counts: dict[str, int] = defaultdict(int)
-    for r in calls:
-        a, b = float(r["sentiment_start"]), float(r["sentiment_end"])
-        kind = str(r.get("trajectory") or "steady")
-        counts[kind] += 1
-        color = TRAJECTORY_COLORS.get(kind, "#999999")
-        who = f"{r['feedback_id']}: " if r.get("feedback_id") else ""
-        body.append(f'<line class="call" x1="{x0}" x2="{x1}" y1="{y(a):.1f}" y2="{y(b):.1f}" stroke="{color}" '
-                    f'stroke-opacity="0.45" stroke-width="1.5"><title>{esc(who)}{a:+.2f} -> {b:+.2f} '
-                    f"({esc(kind)})</title></line>")
-    ma = sum(float(r["sentiment_start"]) for r in calls) / len(calls)
-    mb = sum(float(r["sentiment_end"]) for r in calls) / len(calls)
-    body.append(f'<line class="mean" x1="{x0}" x2="{x1}" y1="{y(ma):.1f}" y2="{y(mb):.1f}" stroke="#000" '
-                f'stroke-width="3"><title>mean {ma:+.2f} -> {mb:+.2f} over {len(calls)} calls</title></line>')
-    body.append(_text(x1 + 8, y(mb) + 4, f"mean {ma:+.2f} -> {mb:+.2f}", "start", ' font-weight="bold"'))
-    for i, kind in enumerate(("improved", "steady", "worsened")):
-        share = 100 * counts.get(kind, 0) / len(calls)
-        body.append(f'<rect x="{x1 + 8}" y="{top + 150 + i * 18}" width="10" height="10" '
-                    f'fill="{TRAJECTORY_COLORS[kind]}"/>')
-        body.append(_text(x1 + 24, top + 159 + i * 18, f"{kind} {counts.get(kind, 0)} ({share:.0f}%)", "start",
-                          ' font-size="11"'))
-    return _svg(width, top + ph + 20, f"Customer sentiment from start to end of {len(calls)} calls", body)
+
+    def build() -> _Chart:
+        ch = _Chart(width, 300, f"Customer sentiment from start to end of {len(calls)} calls")
+        ax = ch.fig.add_subplot()
+        counts: dict[str, int] = defaultdict(int)
+        for r in calls:
+            a, b = float(r["sentiment_start"]), float(r["sentiment_end"])
+            kind = str(r.get("trajectory") or "steady")
+            counts[kind] += 1
+            who = f"{r['feedback_id']}: " if r.get("feedback_id") else ""
+            ch.mark(ax.plot([0, 1], [a, b], "-", color=TRAJECTORY_COLORS.get(kind, "#999999"), alpha=0.45,
+                            lw=1.5)[0], "call", f"{who}{a:+.2f} -> {b:+.2f} ({kind})")
+        ma = sum(float(r["sentiment_start"]) for r in calls) / len(calls)
+        mb = sum(float(r["sentiment_end"]) for r in calls) / len(calls)
+        ch.mark(ax.plot([0, 1], [ma, mb], "-", color="#000000", lw=3)[0], "mean",
+                f"mean {ma:+.2f} -> {mb:+.2f} over {len(calls)} calls")
+        ax.set_xlim(-0.05, 1.05)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_xticks([0, 1], ["start of call", "end of call"], fontweight="bold")
+        ax.set_yticks([-1, 0, 1], ["negative -1", "0", "positive +1"])
+        ax.set_ylabel("customer sentiment")
+        for x in (0, 1):
+            ax.axvline(x, color="#bbbbbb", lw=1)
+        handles = [Line2D([], [], color=TRAJECTORY_COLORS[k], lw=3,
+                          label=f"{k} {counts.get(k, 0)} ({100 * counts.get(k, 0) / len(calls):.0f}%)")
+                   for k in ("improved", "steady", "worsened")]
+        handles.append(Line2D([], [], color="#000000", lw=3, label=f"mean {ma:+.2f} -> {mb:+.2f}"))
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        return ch
+
+    return _render(build)
 
 
 # ---------------------------------------------------------------------------------------- alerts
@@ -350,7 +482,6 @@ def alerts_svg(rows: Any, width: int = 760) -> str:
     rows = _records(rows)
     if not rows:
         return empty("no alerts")
-    left, right, rh, top = 300, 40, 22, 16
     ratios = []
     for r in rows:
         o, e = _num(r.get("observed")), _num(r.get("expected"))
@@ -359,29 +490,97 @@ def alerts_svg(rows: Any, width: int = 760) -> str:
     finite = [v for v in ratios if v is not None and math.isfinite(v) and v > 0]
     hi = max([4.0] + [v * 1.2 for v in finite])
     lo = min([0.8] + [v / 1.2 for v in finite])
-    pw = width - left - right
-    x = lambda v: left + (math.log2(v) - math.log2(lo)) / (math.log2(hi) - math.log2(lo)) * pw  # noqa: E731
-    height = top + len(rows) * rh + 40
-    body = [f'<line x1="{x(1):.1f}" x2="{x(1):.1f}" y1="{top - 6}" y2="{top + len(rows) * rh}" stroke="#888"/>']
-    for i, (r, ratio) in enumerate(zip(rows, ratios)):
-        yy = top + i * rh + rh / 2
-        where = " / ".join(str(r[k]) for k in ("touchpoint", "topic", "channel") if r.get(k) is not None)
-        body.append(_text(left - 8, yy + 4, f"{r.get('kind')}: {where}"[:60], "end"))
-        tip = f"<title>{esc(r.get('message') or where)}</title>"
-        if ratio is None:
-            body.append(_text(x(1) + 8, yy + 4, "new", "start", ' fill="#D55E00" font-weight="bold"'))
-            continue
-        v = min(ratio, hi) if math.isfinite(ratio) else hi
-        body.append(f'<line x1="{x(1):.1f}" x2="{x(v):.1f}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#D55E00" '
-                    f'stroke-width="2"/>')
-        body.append(f'<circle class="alert" cx="{x(v):.1f}" cy="{yy:.1f}" r="4" fill="#D55E00">{tip}</circle>')
-        body.append(_text(x(v) + 8, yy + 4, f"{ratio:.1f}x" if math.isfinite(ratio) else "new", "start",
-                          ' font-size="10" fill="#555"'))
-    axis_y = top + len(rows) * rh + 14
-    t = 1.0
-    while t <= hi:
-        body.append(_text(x(t), axis_y, f"{t:g}x", "middle", ' fill="#555" font-size="10"'))
-        t *= 2
-    body.append(_text(left + pw / 2, axis_y + 16, "today / baseline (volume or negative share), log scale", "middle",
-                      ' fill="#555"'))
-    return _svg(width, height, f"{len(rows)} alerts against their baseline", body)
+
+    def build() -> _Chart:
+        ch = _Chart(width, 80 + 24 * len(rows), f"{len(rows)} alerts against their baseline")
+        ax = ch.fig.add_subplot()
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(lo, hi * 1.3)
+        ax.axvline(1, color="#888888", lw=1)
+        labels = []
+        for i, (r, ratio) in enumerate(zip(rows, ratios)):
+            y = len(rows) - 1 - i
+            where = " / ".join(str(r[k]) for k in ("touchpoint", "topic", "channel") if r.get(k) is not None)
+            labels.append(lab(f"{r.get('kind')}: {where}", 60))
+            tip = str(r.get("message") or where)
+            if ratio is None:
+                ch.mark(ax.text(1.05, y, "new", color=COLORS[1], fontweight="bold", va="center"), "new", tip)
+                continue
+            v = min(ratio, hi) if math.isfinite(ratio) else hi
+            ax.plot([1, v], [y, y], "-", color=COLORS[1], lw=2)
+            ch.mark(ax.plot([v], [y], "o" if math.isfinite(ratio) else ">", color=COLORS[1], ms=6)[0], "alert", tip)
+            ax.annotate(f"{ratio:.1f}x" if math.isfinite(ratio) else "new", (v, y), xytext=(6, 0),
+                        textcoords="offset points", va="center", fontsize=8, color="#555555")
+        ax.set_yticks(range(len(rows)), list(reversed(labels)))
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ticks = [2.0 ** k for k in range(math.floor(math.log2(lo)), math.ceil(math.log2(hi * 1.3)) + 1)
+                 if lo <= 2.0 ** k <= hi * 1.3]
+        ax.set_xticks(ticks, [f"{t:g}x" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("today / baseline (volume or negative share), log scale")
+        return ch
+
+    return _render(build)
+
+
+# ---------------------------------------------------------------------------------------- effort vs CES
+
+EFFORT_CES_NOTE = ("Mean text effort score (0-1, from the effort cues a customer describes) per CES answer "
+                   "(1 = very easy, 7 = very hard), with its 95% interval; the number above each point is how "
+                   "many feedback rows have that CES.")
+
+
+def effort_by_ces(rows: Any) -> list[dict[str, Any]]:
+    """Per CES answer: n, mean effort score with its 95% interval, share with any effort cue.
+    Rows: ``ces``, ``effort_score`` (what ``cx.EFFORT_CES_SQL`` returns)."""
+    by: dict[float, list[float]] = defaultdict(list)
+    for r in _records(rows):
+        c, e = _num(r.get("ces")), _num(r.get("effort_score"))
+        if c is not None and e is not None:
+            by[c].append(e)
+    out = []
+    for c in sorted(by):
+        m, lo, hi = mean_interval(by[c])
+        out.append({"ces": c, "n": len(by[c]), "effort_mean": round(m, 4), "ci_low": round(max(0.0, lo), 4),
+                    "ci_high": round(min(1.0, hi), 4),
+                    "cue_share": round(sum(e > 0 for e in by[c]) / len(by[c]), 4)})
+    return out
+
+
+def effort_ces_svg(rows: Any, stats: dict[str, Any] | None = None, width: int = 600) -> str:
+    """Mean text effort score per CES answer with 95% intervals; ``stats`` (``cx.effort_ces_correlation``)
+    adds the rank correlation, its interval and n to the title."""
+    levels = effort_by_ces(rows)
+    if not levels:
+        return empty("no feedback with both a CES answer and text")
+    corr = ""
+    if stats and stats.get("spearman") is not None:
+        ci = stats.get("spearman_ci95")
+        corr = (f": Spearman r = {stats['spearman']:+.2f}"
+                + (f" (95% {ci[0]:+.2f} .. {ci[1]:+.2f})" if ci else "") + f", n = {stats['n']}")
+
+    def build() -> _Chart:
+        ch = _Chart(width, 300, f"Text effort score by CES answer{corr}")
+        ax = ch.fig.add_subplot()
+        top = max([0.1] + [lv["ci_high"] for lv in levels])
+        for lv in levels:
+            x = lv["ces"]
+            ax.plot([x, x], [lv["ci_low"], lv["ci_high"]], "-", color=COLORS[0], lw=2)
+            ch.mark(ax.plot([x], [lv["effort_mean"]], "o", color=COLORS[0], ms=6)[0], "level",
+                    f"CES {x:g}: mean effort {lv['effort_mean']:.2f} (95% {lv['ci_low']:.2f} .. "
+                    f"{lv['ci_high']:.2f}), {100 * lv['cue_share']:.0f}% with an effort cue, n={lv['n']}")
+            ax.annotate(f"n={lv['n']}", (x, lv["ci_high"]), xytext=(0, 4), textcoords="offset points",
+                        ha="center", fontsize=8, color="#777777")
+        ax.set_xlim(0.5, max(7.0, max(lv["ces"] for lv in levels)) + 0.5)
+        ax.set_xticks(range(1, int(max(7.0, max(lv["ces"] for lv in levels))) + 1))
+        ax.set_ylim(0, min(1.0, top * 1.25) if top < 0.8 else 1.05)
+        ax.set_xlabel("CES answer (1 = very easy, 7 = very hard)")
+        ax.set_ylabel("mean text effort score (0-1)")
+        ax.grid(axis="y", color="#eeeeee", lw=0.8)
+        ax.set_axisbelow(True)
+        if corr:
+            ax.set_title("Spearman r" + corr.split("Spearman r", 1)[1], fontsize=9, fontweight="normal",
+                         color="#555555")
+        return ch
+
+    return _render(build)

@@ -1,6 +1,7 @@
-"""Report charts: valid SVG with the expected marks, no script and no URL, empty input handled, NPS
-intervals right (against the normal approximation and by simulated coverage), and the charts drawn
-by headless Chromium without a console message."""
+"""Report charts (matplotlib, inlined as SVG): valid SVG with the expected marks, text kept as text in the
+page's fonts, no script, no URL, no page-wide style, unique ids, byte-identical reruns (also across
+processes), empty input handled, NPS and mean intervals right (against the normal approximation and by
+simulated coverage), and the charts drawn by headless Chromium without a console message."""
 
 from __future__ import annotations
 
@@ -48,28 +49,86 @@ ALERT_ROWS = [
      "expected": None, "message": "new topic outside the taxonomy"},
 ]
 
+# CES 1..7 answers with text effort scores: effort rises with CES; CES 4 has one row (no interval)
+EFFORT_ROWS = [{"feedback_id": f"E{c}{i}", "channel": "chat", "customer_id": f"U{c}{i}", "ces": c,
+                "effort_score": e} for c, scores in {1: [0, 0, 0, 0.1], 2: [0, 0, 0.2], 4: [0.5],
+                                                     6: [0.45, 0.6, 0.8, 0], 7: [0.9, 0.7, 0.45]}.items()
+               for i, e in enumerate(scores)]
+EFFORT_STATS = {"spearman": 0.71, "spearman_ci95": [0.42, 0.88], "n": len(EFFORT_ROWS)}
+
 CHARTS = {
-    "nps": (charts.nps_trend_svg, NPS_ROWS, "circle", "point", 15),
-    "drivers": (charts.drivers_effect_svg, DRIVER_ROWS, "circle", "effect", 3),
-    "heatmap": (charts.topic_sentiment_heatmap_svg, HEAT_ROWS, "rect", "cell", 5),
-    "calls": (charts.call_trajectory_svg, CALL_ROWS, "line", "call", 3),
-    "alerts": (charts.alerts_svg, ALERT_ROWS, "circle", "alert", 2),
+    "nps": (charts.nps_trend_svg, NPS_ROWS, "point", 15),
+    "drivers": (charts.drivers_effect_svg, DRIVER_ROWS, "effect", 3),
+    "heatmap": (charts.topic_sentiment_heatmap_svg, HEAT_ROWS, "cell", 5),
+    "calls": (charts.call_trajectory_svg, CALL_ROWS, "call", 3),
+    "alerts": (charts.alerts_svg, ALERT_ROWS, "alert", 2),
+    "effort_ces": (charts.effort_ces_svg, EFFORT_ROWS, "level", 5),
 }
 
 
-def marks(svg: str, tag: str, cls: str) -> list[ET.Element]:
+def marks(svg: str, cls: str) -> list[ET.Element]:
+    """The chart's marks of one class: matplotlib groups each artist in a <g>, which carries the class
+    and the hover <title>."""
     root = ET.fromstring(svg)
     assert root.tag == "svg"
-    return [e for e in root.iter(tag) if e.get("class") == cls]
+    return [e for e in root.iter("g") if e.get("class") == cls]
+
+
+def texts(svg: str) -> list[str]:
+    return ["".join(t.itertext()) for t in ET.fromstring(svg).iter("text")]
 
 
 @pytest.mark.parametrize("name", sorted(CHARTS))
 def test_chart_is_valid_svg_with_the_expected_marks_and_nothing_external(name):
-    fn, rows, tag, cls, expected = CHARTS[name]
+    fn, rows, cls, expected = CHARTS[name]
     svg = fn(rows)
-    assert len(marks(svg, tag, cls)) == expected
-    assert "<script" not in svg.lower() and not re.search(r"https?:", svg) and " on" not in svg.split(">")[0]
+    found = marks(svg, cls)
+    assert len(found) == expected
+    assert all(m.find("title") is not None and m.find("title").text for m in found)  # hover text, no script
+    assert "<script" not in svg.lower() and not re.search(r"https?:|xmlns|xlink|data:", svg)
+    assert " on" not in svg.split(">")[0] and "<image" not in svg  # vector marks only
+    # no <style> element: inline in HTML, its rules would apply to the whole page
+    assert "<style" not in svg and "<!--" not in svg and "<metadata" not in svg
     assert fn(rows) == svg  # deterministic: reruns produce identical reports
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_text_stays_text_in_the_page_fonts(name):
+    fn, rows, *_ = CHARTS[name]
+    svg = fn(rows)
+    root = ET.fromstring(svg)
+    labels = [t for t in root.iter("text")]
+    assert len(labels) >= 3  # tick labels, titles: as <text>, not glyph outlines
+    assert "font-family" not in svg  # inherited from the page's stack (CJK and Persian coverage)
+    assert all("font-size" in (t.get("style") or "") for t in labels)
+
+
+def test_ids_are_unique_across_charts_on_one_page_and_references_resolve():
+    svgs = [fn(rows) for fn, rows, *_ in CHARTS.values()]
+    ids = [e.get("id") for s in svgs for e in ET.fromstring(s).iter() if e.get("id")]
+    assert len(ids) == len(set(ids)) and len(ids) > 50
+    for s in svgs:
+        own = {e.get("id") for e in ET.fromstring(s).iter() if e.get("id")}
+        refs = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', s))
+        assert refs and refs <= own  # clip paths and markers point inside the same chart
+
+
+def test_same_chart_is_byte_identical_in_another_process(tmp_path):
+    """Hash randomisation and matplotlib's id counters do not leak into the output."""
+    import os
+    import sys
+
+    code = ("import sys; from tests.pipeline.test_charts import CHARTS; "
+            "sys.stdout.write(''.join(f(r) for f, r, *_ in CHARTS.values()))")
+    root = Path(__file__).resolve().parents[2]
+    outs = [subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    assert outs[0] == outs[1] == "".join(f(r) for f, r, *_ in CHARTS.values())
+
+
+def test_dollar_signs_are_text_not_mathtext():
+    rows = [dict(r, touchpoint="$5 off $deals$") for r in NPS_ROWS if r["touchpoint"] == "delivery"]
+    assert "$5 off $deals$" in texts(charts.nps_trend_svg(rows))
 
 
 @pytest.mark.parametrize("name", sorted(CHARTS))
@@ -80,29 +139,69 @@ def test_empty_input_says_so(name):
 
 def test_nps_chart_has_one_band_and_line_per_touchpoint_and_escapes_labels():
     svg = charts.nps_trend_svg(NPS_ROWS)
-    assert len(marks(svg, "polygon", "band")) == 3 and len(marks(svg, "polyline", "line")) == 3
-    texts = [t.text for t in ET.fromstring(svg).iter("text")]
-    assert "پشتیبانی <&>" in texts and "支付" in texts  # escaped in the markup, intact after parsing
+    assert len(marks(svg, "band")) == 3 and len(marks(svg, "line")) == 3
+    assert "پشتیبانی <&>" in texts(svg) and "支付" in texts(svg)  # escaped in the markup, intact after parsing
+    assert "&lt;&amp;&gt;" in svg
     # every point's band contains its NPS: the tooltip's interval brackets the value
-    for p in marks(svg, "circle", "point"):
+    for p in marks(svg, "point"):
         found = re.search(r"NPS ([-+]\d+) \(95% ([-+]\d+) \.\. ([-+]\d+)\)", p.find("title").text)
         v, lo, hi = map(float, found.groups())
         assert lo <= v <= hi
 
 
+def _y(mark: ET.Element) -> float:
+    """Vertical position of a single-point mark (its <use> of the marker)."""
+    return float(mark.find(".//use").get("y"))
+
+
 def test_drivers_chart_names_small_cells_without_drawing_them():
     svg = charts.drivers_effect_svg(DRIVER_ROWS)
-    drawn = [e.find("title").text.split(":")[0] for e in marks(svg, "circle", "effect")]
-    assert drawn == ["delivery_delay", "refund", "price"]  # most negative first (top), scope overall only
-    assert "too few to tell: app_crash" in [t.text for t in ET.fromstring(svg).iter("text")]
-    assert len(marks(charts.drivers_effect_svg(DRIVER_ROWS, scope="delivery"), "circle", "effect")) == 1
+    drawn = sorted(marks(svg, "effect"), key=_y)
+    assert [e.find("title").text.split(":")[0] for e in drawn] == ["delivery_delay", "refund", "price"]
+    assert "n 120/900" in drawn[0].find("title").text and "n=120" in texts(svg)  # responses behind it
+    assert "too few to tell: app_crash" in texts(svg)  # most negative on top, scope overall only
+    assert all("app_crash" not in e.find("title").text for e in drawn)
+    assert len(marks(charts.drivers_effect_svg(DRIVER_ROWS, scope="delivery"), "effect")) == 1
 
 
 def test_heatmap_greys_small_cells():
-    cells = {c.find("title").text.split(":")[0]: c for c in marks(charts.topic_sentiment_heatmap_svg(HEAT_ROWS),
-                                                                   "rect", "cell")}
-    assert cells["price / delivery"].get("fill") == "#eeeeee"  # 3 sentences < min_n
-    assert cells["delivery / delivery"].get("fill") != "#eeeeee"
+    cells = {c.find("title").text.split(":")[0]: c.find("path").get("style")
+             for c in marks(charts.topic_sentiment_heatmap_svg(HEAT_ROWS), "cell")}
+    assert "fill: #eeeeee" in cells["price / delivery"]  # 3 sentences < min_n
+    assert "fill: #eeeeee" not in cells["delivery / delivery"]
+    assert f"fill: {charts._red(30 / 40)}" in cells["delivery / delivery"]
+
+
+def test_effort_by_ces_levels_and_intervals():
+    levels = {lv["ces"]: lv for lv in charts.effort_by_ces(EFFORT_ROWS + [{"ces": None, "effort_score": 1.0}])}
+    assert sorted(levels) == [1, 2, 4, 6, 7]
+    six = levels[6]
+    vals = np.array([0.45, 0.6, 0.8, 0])
+    half = 1.959964 * vals.std(ddof=1) / np.sqrt(4)
+    assert six["n"] == 4 and six["cue_share"] == 0.75
+    assert six["effort_mean"] == pytest.approx(vals.mean(), abs=1e-4)
+    assert six["ci_low"] == pytest.approx(vals.mean() - half, abs=1e-4)
+    assert six["ci_high"] == pytest.approx(vals.mean() + half, abs=1e-4)
+    assert levels[4]["ci_low"] == levels[4]["ci_high"] == 0.5  # one row: no spread to estimate
+    assert levels[2]["ci_low"] == 0.0  # clipped to the score's range
+
+
+def test_effort_chart_titles_carry_r_ci_and_n():
+    svg = charts.effort_ces_svg(EFFORT_ROWS, EFFORT_STATS)
+    assert f"Spearman r = +0.71 (95% +0.42 .. +0.88), n = {len(EFFORT_ROWS)}" in texts(svg)
+    tips = [m.find("title").text for m in marks(svg, "level")]
+    assert tips[0].startswith("CES 1: mean effort 0.03") and tips[0].endswith("n=4")
+    assert "n = " not in "".join(texts(charts.effort_ces_svg(EFFORT_ROWS)))  # no stats: no claim
+
+
+def test_mean_interval_coverage():
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(2000):
+        x = rng.beta(0.5, 2.0, 60)  # skewed like effort scores, true mean 0.2
+        _, lo, hi = charts.mean_interval(list(x))
+        hits += lo <= 0.2 <= hi
+    assert 0.92 <= hits / 2000 <= 0.97, hits / 2000
 
 
 def test_nps_interval_matches_the_normal_approximation_at_large_n():
@@ -138,6 +237,7 @@ def test_charts_render_in_headless_chromium_without_console_messages(tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip("headless Chromium is not installed (Debian: `apt-get install -y chromium`)")
     body = "".join(charts.section(name, "", fn(rows)) for name, (fn, rows, *_r) in sorted(CHARTS.items()))
+    body = f"<div style=\"font-family:'Noto Sans CJK SC','DejaVu Sans',sans-serif\">{body}</div>"
     page = tmp_path / "charts.html"
     page.write_text(f"<!doctype html><html><head><meta charset=utf-8></head><body>{body}</body></html>",
                     encoding="utf-8")
@@ -176,8 +276,8 @@ def test_report_queries_feed_the_charts(tmp_path):
         assert sorted(heat["topic"].unique()) == ["delivery_delay", "price"]
         cur = con.execute(charts.NPS_TREND_SQL)
         rows = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
-        assert len(marks(charts.nps_trend_svg(rows), "circle", "point")) == 2
-        assert len(marks(charts.topic_sentiment_heatmap_svg(heat.to_dict("records")), "rect", "cell")) == 3
+        assert len(marks(charts.nps_trend_svg(rows), "point")) == 2
+        assert len(marks(charts.topic_sentiment_heatmap_svg(heat.to_dict("records")), "cell")) == 3
     finally:
         con.close()
 
@@ -188,4 +288,4 @@ def test_drivers_chart_takes_the_stored_dataframe():
     df = pd.DataFrame(DRIVER_ROWS)
     df.loc[2, "effect"] = float("nan")  # a driver the regression could not estimate
     svg = charts.drivers_effect_svg(df)
-    assert len(marks(svg, "circle", "effect")) == 2
+    assert len(marks(svg, "effect")) == 2
