@@ -19,11 +19,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/touchpoint demo
 
-# Headless Chromium for the report rendering test (Debian's package; best effort: the test says why it skips)
+# Headless Chromium and CJK fonts for the report rendering test (Debian's packages; best effort: the test
+# says why it skips). Persian is covered by DejaVu Sans, which Debian installs with Chromium.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 browser:
-	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null && [ "$$(id -u)" -eq 0 ] && \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; } || \
-	  echo "note: chromium not installed; the report rendering test will be skipped"
+	@{ [ -x /usr/bin/chromium ] && [ -e $(CJK_FONT) ]; } || { command -v apt-get >/dev/null && [ "$$(id -u)" -eq 0 ] && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; } >/dev/null 2>&1; } || \
+	  echo "note: chromium or fonts-noto-cjk not installed; the report rendering test will be skipped"
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q

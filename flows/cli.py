@@ -158,9 +158,10 @@ def cmd_export(args) -> int:
     from pipeline.export import export_tables
 
     settings = _settings(args)
-    written = export_tables(settings.data_dir, args.out, args.format, args.tables or None)
+    written = export_tables(settings.data_dir, args.out, args.format, args.tables or None,
+                            partition=not args.single_file)
     for t, p in written.items():
-        say(f"{t:<16} -> {p}")
+        say(f"{t:<32} -> {p}{'/' if p.is_dir() else ''}")
     return 0
 
 
@@ -233,10 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
     rep.set_defaults(func=cmd_report)
 
-    ex = sub.add_parser("export", help="write store tables to CSV or Parquet (formula cells neutralised in CSV)")
+    ex = sub.add_parser("export", help="write store tables to CSV or Parquet (formula cells neutralised in CSV)",
+                        description="Write store tables and views for BI tools and spreadsheets. Tables with a day "
+                                    "are folders partitioned by date (<table>/date=YYYY-MM-DD/part-0.<format>); "
+                                    "the others are one file each. CSV cells that a spreadsheet would run as a "
+                                    "formula get a leading '.")
     ex.add_argument("out", help="output folder")
     ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
     ex.add_argument("--tables", nargs="*", help="tables to export (default: all data tables)")
+    ex.add_argument("--single-file", action="store_true",
+                    help="one file per table (<table>.<format>) instead of date-partitioned folders")
     ex.set_defaults(func=cmd_export)
 
     g = sub.add_parser("generate", help="write a deterministic demo landing folder")

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline import store
 from pipeline.safety import neutralize_cell, terminal_safe
+from tests.flows.conftest import q
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,15 +62,27 @@ def test_operator_session_escapes_exports_and_report_guard(config, data_dir, tmp
 
     # exports: CSV cells cannot run as formulas; Parquet keeps the stored value
     out = tmp_path / "export"
-    res = touchpoint(*cfg, "export", str(out), "--tables", "feedback")
+    res = touchpoint(*cfg, "export", str(out), "--tables", "feedback", "--single-file")
     assert res.returncode == 0, res.stderr
     with open(out / "feedback.csv", encoding="utf-8") as fh:
         texts = [r["text"] for r in csv.DictReader(fh)]
     assert any(t.startswith("'=HYPERLINK") for t in texts) and not any(t.startswith("=") for t in texts)
+    # the default: one folder per dated table, partitioned by day; CSV cells neutralised in every part
+    res = touchpoint(*cfg, "export", str(out), "--tables", "feedback")
+    assert res.returncode == 0, res.stderr
+    parts = sorted((out / "feedback").glob("date=*/part-0.csv"))
+    assert parts, list((out / "feedback").rglob("*"))
+    texts = []
+    for part in parts:
+        with open(part, encoding="utf-8") as fh:
+            texts += [r["text"] for r in csv.DictReader(fh)]
+    assert any(t.startswith("'=HYPERLINK") for t in texts) and not any(t.startswith("=") for t in texts)
     res = touchpoint(*cfg, "export", str(out), "--format", "parquet", "--tables", "feedback")
     import pandas as pd
 
-    assert any(t.startswith("=HYPERLINK") for t in pd.read_parquet(out / "feedback.parquet")["text"])
+    exported = pd.read_parquet(out / "feedback")
+    assert any(t.startswith("=HYPERLINK") for t in exported["text"])
+    assert len(exported) == q(data_dir, "SELECT count(*) FROM feedback")[0][0]
 
     # `report --out` never replaces the store (or anything it did not write)
     db = store.db_path(data_dir)

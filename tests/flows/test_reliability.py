@@ -355,5 +355,13 @@ def test_bi_views_agree_with_the_metric_definitions(config, landing, data_dir, t
         assert v == (None if not vals else round(nps(vals), 1)), (d, tp)
     detractors = q(data_dir, "SELECT count(*) FROM v_detractor_reasons")[0][0]
     assert detractors == sum(1 for *_, x in rows if x is not None and x <= 6) > 0
-    written = export_tables(data_dir, tmp_path / "bi", "parquet", ["v_topic_sentiment_by_touchpoint"])
+    written = export_tables(data_dir, tmp_path / "bi", "parquet", ["v_topic_sentiment_by_touchpoint",
+                                                                    "v_nps_by_touchpoint_day", "sentences"])
     assert len(pd.read_parquet(written["v_topic_sentiment_by_touchpoint"])) > 0
+    # dated tables come back partitioned by day, each row in its own day's folder, none lost
+    days = pd.read_parquet(written["v_nps_by_touchpoint_day"])
+    assert written["v_nps_by_touchpoint_day"].is_dir() and len(days) == len(view)
+    stored_days = pd.to_datetime(days["event_date"]).dt.strftime("%Y-%m-%d").fillna("unknown")
+    assert (days["date"].astype(str) == stored_days).all(), days[["date", "event_date"]].head()
+    assert {p.name for p in written["v_nps_by_touchpoint_day"].iterdir()} == {f"date={d}" for d in stored_days}
+    assert len(pd.read_parquet(written["sentences"])) == q(data_dir, "SELECT count(*) FROM sentences")[0][0]

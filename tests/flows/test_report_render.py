@@ -126,3 +126,17 @@ def test_report_renders_in_chromium(chromium, config, landing, data_dir, tmp_pat
     assert zh and fa, f"expected Chinese and Persian excerpts in the report; tables: {sorted(tables)}"
     assert all(attrs.get("dir") == "auto" for _, attrs, _ in zh + fa), \
         [(title, attrs, text[:40]) for title, attrs, text in zh + fa if attrs.get("dir") != "auto"]
+
+
+@pytest.mark.parametrize("lang, script", [("zh", "Chinese"), ("fa", "Persian")])
+def test_the_browser_has_a_font_for_each_script_the_report_shows(chromium, lang, script):
+    """Without a font for a script, Chromium draws its text as empty boxes: the screenshot would pass
+    while analysts see nothing. ``make browser`` installs fonts-noto-cjk beside Chromium."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        pytest.skip("fontconfig's fc-list is missing; cannot tell which scripts the browser can draw")
+    families = subprocess.run([fc_list, f":lang={lang}", "family"], capture_output=True, text=True,
+                              timeout=60).stdout.split("\n")
+    assert [f for f in families if f.strip()], (
+        f"no installed font covers {script}; the report's {script} text would render as boxes. "
+        f"Install one (Debian: apt-get install fonts-noto-cjk, as `make browser` does)")
