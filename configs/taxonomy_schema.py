@@ -3,7 +3,9 @@
 The hierarchy lives in the ids: ``delivery`` is a parent, ``delivery.late`` its leaf. The file is
 still a flat list of topics, so it also loads with the older flat ``configs.Taxonomy`` model; this
 schema adds the checks (a leaf's parent exists, one level only, ids are snake_case), makes keywords
-optional, and carries the discovery settings (``discovery:``, all defaulted).
+optional, and carries the margin rule (``min_margin:``), per-language thresholds
+(``language_thresholds:``) and the discovery settings (``discovery:``), all defaulted; with any of
+them set only this schema reads the file.
 """
 
 from __future__ import annotations
@@ -63,8 +65,23 @@ class CxTaxonomy(_Strict):
     version: str
     threshold: float = Field(default=0.86, ge=-1.0, le=1.0)
     keyword_bonus: float = Field(default=0.03, ge=0.0, le=1.0)
+    min_margin: float = Field(default=0.0, ge=0.0, le=1.0,
+                              description="a sentence gets a topic only when its best score is this far above "
+                                          "the median of its scores over all topics (0: off)")
+    language_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="language code -> threshold for sentences in that language's script "
+                                          "(zh, ja, ko, fa, ar; Latin-script languages use `threshold`)")
     topics: list[TopicNode]
     discovery: DiscoveryConfig = DiscoveryConfig()
+
+    @field_validator("language_thresholds")
+    @classmethod
+    def _thresholds(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, x in v.items() if not re.fullmatch(r"[a-z]{2,3}", k) or not -1.0 <= x <= 1.0)
+        if bad:
+            raise ValueError(f"language_thresholds: keys must be language codes (zh, fa) and values in "
+                             f"[-1, 1]; check {bad}")
+        return v
 
     @model_validator(mode="after")
     def _tree(self) -> "CxTaxonomy":

@@ -3,8 +3,12 @@
 ``touchpoint.TaxonomyTopics.v1``: each sentence gets the taxonomy node (a parent such as ``delivery``
 or a leaf such as ``delivery.late``) whose seed sentences it is most similar to (cosine on the shared
 encoder, max over a node's seeds), plus a small bonus when one of the node's or its parent's
-keywords occurs; below the threshold it is "other". ``predict`` returns the parent as ``topic`` and
-the node as ``subtopic``, so every consumer of ``topic`` keeps the stable top-level ids. A flat
+keywords occurs; below the threshold, or less than ``min_margin`` above the median of its scores
+over all topics, it is "other". The margin adapts to each sentence: the encoder's similarities run
+higher in some languages (Chinese) than others and short fragments sit close to every topic, so one
+cosine cut-off is too loose for one and too strict for another. The threshold can also be set per
+language (``language_thresholds``, read from the script by ``script_language``, since ``predict``
+gets texts only). ``predict`` returns the parent as ``topic`` and the node as ``subtopic``, so every consumer of ``topic`` keeps the stable top-level ids. A flat
 taxonomy (no dotted ids) behaves exactly as before: the artifact format did not change, so old
 artifacts load and predict the same, which is why the registry name stays ``.v1``.
 
@@ -34,6 +38,55 @@ BACKEND = "touchpoint.TaxonomyTopics.v1"
 OTHER = "other"
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_ARABIC = re.compile(r"[\u0600-\u06ff\ufb50-\ufdff\ufe70-\ufeff]")
+_PERSIAN = re.compile(r"[\u067e\u0686\u0698\u06af\u06a9\u06cc]")  # پ چ ژ گ ک ی
+_ARABIC_ONLY = re.compile(r"[\u0629\u0623\u0625]")  # ة أ إ
+_FOLD = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc"})  # Arabic ي ك ى -> Persian
+
+
+def script_language(text: str) -> str | None:
+    """The language a text's script implies, for per-language thresholds: Han -> zh (with kana: ja),
+    Hangul -> ko, Arabic script -> fa (ar when it has an Arabic-only letter, ة أ إ, and no Persian
+    one, پ چ ژ گ ک ی: Persian reviews are often typed with Arabic yeh and kaf); None otherwise
+    (Latin script: en, it, de... share the default threshold, they cannot be told apart by script)."""
+    if _HAN.search(text):
+        return "ja" if _KANA.search(text) else "zh"
+    if _KANA.search(text):
+        return "ja"
+    if _HANGUL.search(text):
+        return "ko"
+    if _ARABIC.search(text):
+        return "ar" if _ARABIC_ONLY.search(text) and not _PERSIAN.search(text) else "fa"
+    return None
+
+
+def _fold(text: str) -> str:
+    """Lower case, and Persian text written with Arabic yeh/kaf (common in reviews) in Persian letters."""
+    return text.lower().translate(_FOLD)
+
+
+def _trie_regex(words: list[str]) -> re.Pattern:
+    """A lookahead regex matching, at each position, the longest of ``words`` that starts there."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile("(?=(" + build(trie) + "))")
+
+
 def parent_of(topic_id: str) -> str:
     """``delivery.late`` -> ``delivery``; a parent (or "other") is its own parent."""
     return topic_id.split(".", 1)[0]
@@ -41,11 +94,17 @@ def parent_of(topic_id: str) -> str:
 
 class TaxonomyTopics:
     def __init__(self, encoder: str = DEFAULT_ENCODER, threshold: float = 0.86,
-                 keyword_bonus: float = 0.04, name: str = "topics-taxonomy"):
+                 keyword_bonus: float = 0.04, name: str = "topics-taxonomy",
+                 min_margin: float | None = None, language_thresholds: dict[str, float] | None = None):
         self.encoder = encoder
         self.threshold = threshold
         self.keyword_bonus = keyword_bonus
         self.name = name
+        # None: the taxonomy's values at fit() when this model uses the taxonomy's own threshold; they
+        # were calibrated with it on the default encoder, so a model fitted at another threshold (the
+        # fast tier's, calibrated for static vectors) gets no margin and no per-language thresholds
+        self.min_margin = min_margin
+        self.language_thresholds = language_thresholds
 
     def fit(self, taxonomy: Taxonomy, y: Any = None) -> "TaxonomyTopics":
         """Embed the taxonomy's seed sentences; ``y`` is unused (kept for the protocol)."""
@@ -61,45 +120,108 @@ class TaxonomyTopics:
         own = {t.id: {w.lower() for ws in t.keywords.values() for w in ws} for t in taxonomy.topics}
         # a parent's keywords count for its leaves too: the bonus then ranks families, seeds rank leaves
         self.keywords_ = [sorted(own[t.id] | own.get(parent_of(t.id), set())) for t in taxonomy.topics]
+        own_calibration = self.threshold == getattr(taxonomy, "threshold", None)
+        if self.min_margin is None:
+            self.min_margin = float(getattr(taxonomy, "min_margin", 0.0) or 0.0) if own_calibration else 0.0
+        if self.language_thresholds is None:
+            lt = getattr(taxonomy, "language_thresholds", None) or {}
+            self.language_thresholds = dict(sorted(lt.items())) if own_calibration else {}
         self.seed_vecs_ = get_encoder(self.encoder).encode(seeds)
         self.seed_owner_ = np.asarray(owner, dtype=np.int32)
-        payload = json.dumps([taxonomy.model_dump(exclude={"discovery"}), self.encoder, self.threshold, self.keyword_bonus],
-                             sort_keys=True, ensure_ascii=False)
+        hyper = {"threshold": self.threshold, "keyword_bonus": self.keyword_bonus}
+        if self.min_margin:  # only when set, so a model without them hashes (and loads) as before
+            hyper["min_margin"] = self.min_margin
+        if self.language_thresholds:
+            hyper["language_thresholds"] = dict(self.language_thresholds)
+        extra = {k: v for k, v in hyper.items() if k not in ("threshold", "keyword_bonus")}
+        payload = json.dumps([taxonomy.model_dump(exclude={"discovery"}), self.encoder, self.threshold,
+                              self.keyword_bonus] + ([extra] if extra else []), sort_keys=True, ensure_ascii=False)
         dh = hashlib.sha256(payload.encode()).hexdigest()[:16]
         self.meta_ = ModelMeta(
             task="topics", name=self.name, version=f"{taxonomy.version}.{dh[:8]}", backend=BACKEND,
             encoder=self.encoder, labels=self.topic_ids_ + [OTHER], training_data_hash=dh,
-            training_rows=len(seeds),
-            hyperparameters={"threshold": self.threshold, "keyword_bonus": self.keyword_bonus},
+            training_rows=len(seeds), hyperparameters=hyper,
         )
         return self
 
-    def scores_from_embeddings(self, X: np.ndarray, texts: list[str]) -> np.ndarray:
-        """(n, topics) similarity matrix including keyword bonuses."""
+    def scores_from_embeddings(self, X: np.ndarray, texts: list[str], chunk: int = 20_000) -> np.ndarray:
+        """(n, topics) similarity matrix including keyword bonuses (rows in chunks: memory stays flat)."""
         self._check_fitted()
         n_topics = len(self.topic_ids_)
         if X.shape[0] == 0:
             return np.zeros((0, n_topics), dtype=np.float32)
-        sims = X.astype(np.float32) @ self.seed_vecs_.T
+        order = np.argsort(self.seed_owner_, kind="stable")
+        owner = self.seed_owner_[order]
+        V = np.ascontiguousarray(self.seed_vecs_[order], dtype=np.float32)
+        has = np.unique(owner)  # topics with seeds (a parent may have none)
+        starts = np.searchsorted(owner, has)
         S = np.full((X.shape[0], n_topics), -1.0, dtype=np.float32)
-        for k in range(n_topics):
-            S[:, k] = sims[:, self.seed_owner_ == k].max(axis=1)
-        for i, t in enumerate(texts):
-            low = t.lower()
-            for k, kws in enumerate(self.keywords_):
-                if any(kw in low for kw in kws):
-                    S[i, k] += self.keyword_bonus
+        for a in range(0, X.shape[0], chunk):
+            sims = np.asarray(X[a:a + chunk], dtype=np.float32) @ V.T
+            S[a:a + chunk, has] = np.maximum.reduceat(sims, starts, axis=1)
+        if self.keyword_bonus:
+            for i, ks in enumerate(self._keyword_hits(texts)):
+                if ks:
+                    S[i, ks] += self.keyword_bonus
         return S
+
+    def _keyword_hits(self, texts: list[str]) -> list[list[int]]:
+        """Per text, the topics one of whose keywords occurs in it (case-insensitive substring).
+
+        One regex over a trie of all keywords, tried at every position (a lookahead, so overlapping
+        keywords are all seen): the longest keyword starting at each position matches, and every
+        keyword inside it counts too. Linear in the text, whatever the number of keywords."""
+        if not hasattr(self, "_kw_index"):
+            owners: dict[str, set[int]] = {}
+            for k, kws in enumerate(self.keywords_):
+                for w in kws:
+                    w = _fold(w)
+                    if w:
+                        owners.setdefault(w, set()).add(k)
+            words = sorted(owners)
+            closure = {w: sorted(set().union(*(owners[v] for v in words if v in w))) for w in words}
+            self._kw_index = (_trie_regex(words) if words else None, closure)
+        rx, closure = self._kw_index
+        if rx is None:
+            return [[] for _ in texts]
+        out = []
+        for t in texts:
+            found = {m.group(1) for m in rx.finditer(_fold(t))}
+            out.append(sorted(set().union(*(closure[w] for w in found))) if found else [])
+        return out
+
+    def thresholds_for(self, texts: list[str]) -> np.ndarray:
+        """The threshold each text is judged by: its script's language threshold, else ``threshold``."""
+        lt = self.language_thresholds or {}
+        if not lt:
+            return np.full(len(texts), self.threshold, dtype=np.float32)
+        return np.asarray([lt.get(script_language(t) or "", self.threshold) for t in texts], dtype=np.float32)
+
+    def decide(self, S: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(best node index, its score, assigned?) per row of a ``scores_from_embeddings`` matrix.
+
+        Assigned when the best score reaches the text's threshold and stands ``min_margin`` above the
+        median of the text's scores over all topics. The margin is what separates a sentence about
+        something from one about nothing (short fragments, "thanks", links sit close to every topic,
+        more so in some languages than others); see the README for how it was calibrated."""
+        k = S.argmax(axis=1)
+        best = S[np.arange(len(S)), k]
+        ok = best >= self.thresholds_for(texts)
+        if self.min_margin:
+            seeded = np.unique(self.seed_owner_)  # topics without seeds score -1: not part of the median
+            ok &= best - np.median(S[:, seeded], axis=1) >= self.min_margin
+        return k, best, ok
 
     def predict_from_embeddings(self, X: np.ndarray, texts: list[str]) -> list[dict[str, Any]]:
         """Per text: ``topic`` (parent id or "other"), ``subtopic`` (node id or "other"), ``topic_score``."""
         S = self.scores_from_embeddings(X, texts)
+        if S.shape[1] == 0 or S.shape[0] == 0:
+            return [{"topic": OTHER, "subtopic": OTHER, "topic_score": 0.0} for _ in texts]
+        k, best, ok = self.decide(S, texts)
         out = []
-        for row in S:
-            k = int(row.argmax()) if len(row) else 0
-            best = float(row[k]) if len(row) else 0.0
-            node = self.topic_ids_[k] if best >= self.threshold else OTHER
-            out.append({"topic": parent_of(node), "subtopic": node, "topic_score": round(best, 4)})
+        for kk, b, o in zip(k.tolist(), best.tolist(), ok.tolist()):
+            node = self.topic_ids_[kk] if o else OTHER
+            out.append({"topic": parent_of(node), "subtopic": node, "topic_score": round(b, 4)})
         return out
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -129,6 +251,8 @@ class TaxonomyTopics:
         m.topic_ids_ = [str(x) for x in a["topic_ids"]]
         m.keywords_ = [str(x).split("\x1f") if str(x) else [] for x in a["keywords"]]
         m.meta_ = meta
+        m.min_margin = float(m.min_margin or 0.0)  # artifacts from before the margin and language thresholds
+        m.language_thresholds = dict(m.language_thresholds or {})
         if m.seed_vecs_.shape[1] != get_encoder(m.encoder).dim:
             raise ModelError(f"{path}: seed vectors do not fit encoder {m.encoder}")
         return m

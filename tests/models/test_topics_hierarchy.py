@@ -6,7 +6,8 @@ import yaml
 
 from configs import DEFAULT_TAXONOMY, Taxonomy
 from configs.taxonomy_schema import CxTaxonomy
-from models.topics import TaxonomyTopics, centre, parent_of, propose_topics, run_discovery
+from models.topics import (TaxonomyTopics, _fold, centre, parent_of, propose_topics, run_discovery,
+                           script_language)
 
 COMPAT_PARENTS = ["delivery", "product_quality", "price_value", "customer_service", "billing_payment",
                   "refund_returns", "order", "account", "app_website"]
@@ -24,7 +25,9 @@ def model(taxonomy) -> TaxonomyTopics:
 
 def test_default_taxonomy_is_hierarchical_multilingual_and_backward_compatible(taxonomy):
     raw = yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))
-    Taxonomy.model_validate(raw)  # the flat loader still reads the file
+    # the flat loader still reads the topics (the keys it does not know are the hierarchical schema's)
+    Taxonomy.model_validate({k: v for k, v in raw.items() if k not in ("min_margin", "language_thresholds",
+                                                                       "discovery")})
     assert set(COMPAT_PARENTS) <= set(taxonomy.parents())
     leaves = taxonomy.leaves()
     assert len(leaves) >= 25
@@ -56,9 +59,85 @@ def test_chinese_and_italian_late_delivery_land_in_the_same_leaf(model):
 def test_parent_and_other_outputs(model):
     out = model.predict(["The hotel room was dirty and smelled of smoke.", "Qwertz 12345 zzzz"])
     assert out[0]["topic"] == "stay" and out[0]["subtopic"] == "stay.cleanliness"
-    strict = TaxonomyTopics(threshold=1.5).fit(Taxonomy.model_validate(
+    strict = TaxonomyTopics(threshold=1.5).fit(CxTaxonomy.model_validate(
         yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))))
     assert all(r["topic"] == "other" and r["subtopic"] == "other" for r in strict.predict(["anything at all"]))
+
+
+def _tiny(**kw) -> CxTaxonomy:
+    return CxTaxonomy.model_validate({"version": "t", "threshold": 0.5, **kw, "topics": [
+        {"id": "delivery", "label": "D", "keywords": {"en": ["parcel"], "fa": ["ارسال"]}, "seeds": {"en": ["Delivery."]}},
+        {"id": "delivery.late", "label": "L", "keywords": {"en": ["late", "too late"]},
+         "seeds": {"en": ["My parcel arrived a week late."], "zh": ["快递太慢了。"]}},
+        {"id": "stay", "label": "S", "keywords": {"en": ["room"]}, "seeds": {"en": ["The hotel room was dirty."]}},
+        {"id": "billing", "label": "B", "keywords": {}}]})  # a parent without seeds scores -1
+
+
+def test_margin_rule_sends_flat_profiles_to_other():
+    texts = ["My parcel arrived ten days late.", "http://t.co/x1y2", "ok"]
+    loose = TaxonomyTopics(threshold=0.5, keyword_bonus=0.0).fit(_tiny())
+    assert loose.min_margin == 0.0 and all(r["topic"] != "other" for r in loose.predict(texts))
+    X = loose.embed(texts)
+    S = loose.scores_from_embeddings(X, texts)
+    margins = S.max(axis=1) - np.median(S[:, [0, 1, 2]], axis=1)  # the seedless parent is left out
+    m = float((margins[0] + margins[1:].max()) / 2)  # between the topical sentence and the rest
+    tax = _tiny(min_margin=round(m, 4))
+    strict = TaxonomyTopics(threshold=0.5, keyword_bonus=0.0).fit(tax)  # the taxonomy's own calibration
+    assert strict.min_margin == round(m, 4) and strict.meta_.hyperparameters["min_margin"] == round(m, 4)
+    assert [r["subtopic"] for r in strict.predict(texts)] == ["delivery.late", "other", "other"]
+    other = TaxonomyTopics(threshold=0.4, keyword_bonus=0.0).fit(tax)  # another calibration: no margin
+    assert other.min_margin == 0.0 and other.language_thresholds == {}
+    assert strict.meta_.version != loose.meta_.version  # the margin is part of the model version
+
+
+def test_language_thresholds_apply_by_script(tmp_path):
+    texts = ["快递太慢了，等了一个星期。", "My parcel arrived a week late."]
+    base = TaxonomyTopics(threshold=0.5).fit(_tiny())
+    best = base.scores_from_embeddings(base.embed(texts), texts).max(axis=1)
+    tax = _tiny(language_thresholds={"zh": round(float(best[0]) + 0.01, 4)})
+    m = TaxonomyTopics(threshold=0.5).fit(tax)
+    assert [r["topic"] for r in m.predict(texts)] == ["other", "delivery"]
+    m.save(tmp_path / "t")
+    again = TaxonomyTopics.load(tmp_path / "t")
+    assert again.language_thresholds == m.language_thresholds and again.predict(texts) == m.predict(texts)
+    with pytest.raises(ValueError, match="language codes"):
+        _tiny(language_thresholds={"Chinese": 0.9})
+
+
+def test_script_language():
+    assert [script_language(t) for t in ["快递太慢", "配送が遅い", "배송이 늦어요", "ارسال خیلی دیر بود",
+                                         "گوشي خوبيه", "خيلي خوبه", "الشحنة متأخرة جدًا وأين الفاتورة؟",
+                                         "Late delivery", "Consegna in ritardo", ""]] == \
+        ["zh", "ja", "ko", "fa", "fa", "fa", "ar", None, None, None]
+
+
+def test_keyword_matching_equals_substring_search_and_folds_arabic_letters():
+    m = TaxonomyTopics(threshold=0.5).fit(_tiny())
+    texts = ["It came TOO LATE", "the parcel", "room late", "nothing here", "ارسال کند بود", "ارسال", ""]
+    naive = [[k for k, kws in enumerate(m.keywords_) if any(_fold(w) in _fold(t) for w in kws)] for t in texts]
+    assert m._keyword_hits(texts) == naive
+    assert m._keyword_hits(["\u0627\u0631\u0633\u0627\u0644"]) == m._keyword_hits(["ارسال"])  # same letters
+    # Arabic yeh/kaf typed for Persian ones still match a Persian keyword
+    m.keywords_ = [["کیفیت"]] + [[] for _ in m.keywords_[1:]]
+    del m._kw_index
+    assert m._keyword_hits(["كيفيت خوبه"]) == [[0]]
+
+
+def test_scores_in_chunks_equal_one_pass():
+    m = TaxonomyTopics(threshold=0.5).fit(_tiny())
+    texts = ["late parcel", "dirty room", "hello", "快递太慢"] * 5
+    X = m.embed(texts)
+    assert np.allclose(m.scores_from_embeddings(X, texts, chunk=3), m.scores_from_embeddings(X, texts))
+    assert (m.scores_from_embeddings(X, texts)[:, 3] == -1.0).all()  # the parent without seeds
+
+
+def test_artifacts_without_margin_load_and_predict_as_before(tmp_path):
+    m = TaxonomyTopics(threshold=0.5).fit(_tiny())
+    assert "min_margin" not in m.meta_.hyperparameters and "language_thresholds" not in m.meta_.hyperparameters
+    m.save(tmp_path / "old")
+    again = TaxonomyTopics.load(tmp_path / "old")
+    assert again.min_margin == 0.0 and again.language_thresholds == {}
+    assert again.predict(["late parcel", "xyz"]) == m.predict(["late parcel", "xyz"])
 
 
 # ------------------------------------------------------------------ discovery on synthetic vectors
