@@ -29,9 +29,12 @@ TURN_COLUMNS = ["feedback_id", "turn", "emotion", "emotion_score", "effort_score
 PRIORITY_FIRST = ["cancellation", "refund_request", "complaint"]
 PRIORITY_LAST = ["question", "praise"]
 ACTION_MIN_SCORE = 0.5
-EFFORT_CES_SQL = """SELECT f.feedback_id, f.channel, f.effort_score, s.ces
+# Feedback rows with both a text effort score and a CES answer (the CES joined to the row by
+# interaction or customer, see store); the customer for a clustered interval.
+EFFORT_CES_SQL = """SELECT f.feedback_id, f.channel, f.customer_id, f.effort_score, s.ces
 FROM feedback f JOIN feedback_scores s USING (feedback_id)
-WHERE s.ces IS NOT NULL AND f.effort_score IS NOT NULL"""
+WHERE s.ces IS NOT NULL AND f.effort_score IS NOT NULL
+ORDER BY f.feedback_id"""
 
 
 def _customer_turns(utterances: pd.DataFrame | None) -> pd.DataFrame:
@@ -173,17 +176,22 @@ def cx_turns(utterances: pd.DataFrame | None, models: Mapping[str, Any]) -> pd.D
 
 
 def effort_ces_correlation(feedback: pd.DataFrame, feedback_scores: pd.DataFrame, n_boot: int = 1000,
-                           seed: int = 13) -> dict[str, Any]:
+                           seed: int = 13, cluster: str | None = "customer_id") -> dict[str, Any]:
     """How the text effort score tracks CES where both exist (CES: higher = more effort).
 
     Returns n, Spearman and Pearson correlations, a 95% bootstrap interval for Spearman, and mean CES
-    for feedback with no effort cue vs. with one. Correlations are None below 10 pairs.
+    for feedback with no effort cue vs. with one. When ``feedback`` has the ``cluster`` column (the
+    customer), the bootstrap resamples customers, not rows: one customer's review, chat and survey
+    comment share one CES answer and are not independent pairs. Correlations are None below 10 pairs.
     """
-    df = feedback[["feedback_id", "effort_score"]].merge(feedback_scores[["feedback_id", "ces"]], on="feedback_id")
-    df = df.dropna(subset=["effort_score", "ces"])
+    keep = ["feedback_id", "effort_score"] + ([cluster] if cluster and cluster in feedback.columns else [])
+    df = feedback[keep].merge(feedback_scores[["feedback_id", "ces"]], on="feedback_id")
+    df = df.dropna(subset=["effort_score", "ces"]).reset_index(drop=True)
     n = len(df)
-    out: dict[str, Any] = {"n": n, "spearman": None, "spearman_ci95": None, "pearson": None,
-                           "ces_mean_no_cue": None, "ces_mean_cue": None, "n_cue": int((df["effort_score"] > 0).sum())}
+    who = df[cluster].where(df[cluster].notna(), df["feedback_id"]) if len(keep) == 3 else df["feedback_id"]
+    out: dict[str, Any] = {"n": n, "customers": int(who.nunique()), "spearman": None, "spearman_ci95": None,
+                           "pearson": None, "ces_mean_no_cue": None, "ces_mean_cue": None,
+                           "n_cue": int((df["effort_score"] > 0).sum())}
     if n == 0:
         return out
     no_cue, cue = df.loc[df["effort_score"] == 0, "ces"], df.loc[df["effort_score"] > 0, "ces"]
@@ -196,12 +204,50 @@ def effort_ces_correlation(feedback: pd.DataFrame, feedback_scores: pd.DataFrame
     rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
     out["spearman"] = round(float(np.corrcoef(rx, ry)[0, 1]), 4)
     rng = np.random.default_rng(seed)
+    codes = pd.factorize(who)[0]
+    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)] if len(keep) == 3 else None
     boots = []
     for _ in range(n_boot):
-        i = rng.integers(0, n, n)
+        if members is None:
+            i = rng.integers(0, n, n)
+        else:
+            i = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
         bx, by = pd.Series(x[i]).rank().to_numpy(), pd.Series(y[i]).rank().to_numpy()
         if bx.std() > 0 and by.std() > 0:
             boots.append(np.corrcoef(bx, by)[0, 1])
     if boots:
         out["spearman_ci95"] = [round(float(np.percentile(boots, 2.5)), 4), round(float(np.percentile(boots, 97.5)), 4)]
     return out
+
+
+def effort_ces_table(rows: list[dict[str, Any]] | pd.DataFrame, n_boot: int = 1000) -> list[dict[str, Any]]:
+    """Effort vs CES overall and per channel, one row each (rows: what ``EFFORT_CES_SQL`` returns)."""
+    df = pd.DataFrame(rows, columns=["feedback_id", "channel", "customer_id", "effort_score", "ces"])
+    scopes = [("all channels", df)] + [(str(ch), g) for ch, g in df.groupby("channel", sort=True)]
+    out = []
+    for scope, g in scopes:
+        r = effort_ces_correlation(g[["feedback_id", "customer_id", "effort_score"]], g[["feedback_id", "ces"]],
+                                   n_boot=n_boot)
+        ci = r["spearman_ci95"] or [None, None]
+        out.append({"scope": scope, "n": r["n"], "customers": r["customers"], "spearman_r": r["spearman"],
+                    "ci95_low": ci[0], "ci95_high": ci[1], "pearson_r": r["pearson"], "with_cue": r["n_cue"],
+                    "ces_mean_cue": r["ces_mean_cue"], "ces_mean_no_cue": r["ces_mean_no_cue"]})
+    return out
+
+
+def effort_ces_reading(row: dict[str, Any] | None) -> str:
+    """One plain-language sentence on the overall row of ``effort_ces_table``."""
+    if not row or not row.get("n"):
+        return "No feedback has both a text effort score and a CES answer yet."
+    r, lo, hi, n = row.get("spearman_r"), row.get("ci95_low"), row.get("ci95_high"), row["n"]
+    if r is None:
+        return f"Only {n} feedback rows with both a CES answer and text (or no variation): too few to tell."
+    fig = f"r = {r:+.2f} (95% {lo:+.2f} .. {hi:+.2f}, n = {n})" if lo is not None else f"r = {r:+.2f} (n = {n})"
+    if lo is not None and lo > 0:
+        strength = "weakly" if r < 0.3 else "moderately" if r < 0.5 else "strongly"
+        return (f"{fig}: customers who describe effort in their words (repeat contacts, transfers, waits, repeating "
+                f"themselves, being sent to another channel) {strength} tend to give harder CES answers.")
+    if hi is not None and hi < 0:
+        return (f"{fig}: text effort and CES move in opposite directions here, which the cues should not do; "
+                f"check the effort cues against a sample of rows.")
+    return f"{fig}: no clear relationship between the effort customers describe and their CES answers."

@@ -12,6 +12,21 @@ accounts that answer no survey so the NPS relationships above are unchanged: a b
 marketplace reviews on BURST_DAY, one long text pasted by several accounts (COPY_PASTE), incentive
 language in each language (INCENTIVE), and a spike of app-crash reviews on the data's last day
 (the day after BASE_DATE, when the last surveys arrive).
+
+Planted effort and call cases (pipeline/cx.py and pipeline/call_analytics.py must find them), a fixed
+set whatever ``size`` is, written by their own customers (ids starting ``CE``/``CK``) from their own
+random sequence, so every other record is unchanged:
+
+- EFFORT_CASES: one customer per effort cue (repeated contact, transfer, long wait, repeating oneself,
+  channel switch) and language (en, it, zh, fa), 20 in all, each saying its EFFORT_PHRASES sentence
+  after an ordinary complaint, in a review, a chat, a call or a survey comment (a Latin square: every
+  cue in every channel, every language in every channel). They have a problem experience, and their
+  CES is 6 or 7 (other customers with a problem answer 5-7, happy ones 1-3): what the text says about
+  effort and what the survey says agree, as the CES literature expects.
+- CALL_CASES: per language, a call transferred to a colleague (the agent says a transfer phrase, then
+  a third speaker label greets the caller), a call with two interruptions (the customer talks over
+  the agent once and the agent over the customer once, each by 1 s; no other demo call overlaps),
+  and a call whose export swaps the speaker labels (``spk_0``, mapped to the agent, is the customer).
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ import json
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 BASE_DATE = datetime(2026, 11, 1, 8, 0, 0)
 LANG_WEIGHTS = {"en": 0.4, "zh": 0.2, "fa": 0.2, "it": 0.2}
@@ -144,6 +160,153 @@ def _plant_review_signals(appstore: list[dict], market: list[dict], size: int, r
                          "stars": 1, "body": APP_SPIKE[lang], "lang": ""})
 
 
+EFFORT_PHRASES = {  # cue -> language -> a sentence models/effort.py's patterns read as that cue (and only it)
+    "repeat_contact": {"en": "This is the third time I am contacting you about it.",
+                       "it": "È la terza volta che vi contatto per questo problema.",
+                       "zh": "这是我第三次联系你们了。",
+                       "fa": "این سومین بار است که برای این مشکل تماس می‌گیرم."},
+    "transfer": {"en": "I was transferred between three different departments.",
+                 "it": "Mi hanno passato da un operatore all'altro.",
+                 "zh": "电话被转来转去，没有人负责。",
+                 "fa": "تماسم را به چند بخش مختلف منتقل کردند."},
+    "long_wait": {"en": "I waited 40 minutes on hold before anyone answered.",
+                  "it": "Sono rimasto in attesa per 40 minuti prima di parlare con qualcuno.",
+                  "zh": "我排队等了四十分钟才有人接。",
+                  "fa": "چهل دقیقه پشت خط منتظر ماندم."},
+    "repeat_self": {"en": "I had to explain the whole problem again from the start.",
+                    "it": "Ho dovuto ripetere tutto da capo.",
+                    "zh": "我不得不把问题从头再说一遍。",
+                    "fa": "مجبور شدم همه چیز را از اول توضیح بدهم."},
+    "channel_switch": {"en": "The chat told me to call the hotline instead.",
+                       "it": "La chat mi ha detto di chiamare il numero verde.",
+                       "zh": "在线客服让我改打电话。",
+                       "fa": "در چت گفتند باید تلفنی تماس بگیرم."},
+}
+EFFORT_CHANNELS = ["review", "chat", "call", "survey"]
+CASE_LANGS = ["en", "it", "zh", "fa"]
+TRANSFER_LINE = {  # the agent hands the call on (pipeline/call_analytics.TRANSFER)
+    "en": "Let me transfer you to our billing team, one moment.",
+    "it": "Ora la trasferisco all'ufficio rimborsi, attenda in linea.",
+    "zh": "我现在帮您转接到退款部门，请稍等。",
+    "fa": "الان شما را به واحد مالی وصل می‌کنم.",
+}
+COLLEAGUE_LINE = {  # the colleague who takes the call over: agent phrases, no customer phrase, no effort cue
+    "en": "Thank you for holding, this is the billing team, let me check that for you.",
+    "it": "Buongiorno, sono dell'ufficio rimborsi, come posso aiutarla?",
+    "zh": "感谢您的耐心等待，这里是退款部门，让我查一下。",
+    "fa": "با تشکر از تماس شما، اجازه بدهید بررسی کنم.",
+}
+SWAPPED_OPENING = {  # what the customer says first in a call whose export swaps the labels
+    "en": "I want a refund, my order never arrived.",
+    "it": "Voglio il rimborso, il mio ordine non è mai arrivato.",
+    "zh": "我要退款，我的订单一直没到。",
+    "fa": "سفارشم نرسیده و می‌خواهم پولم را پس بگیرم.",
+}
+OVERLAP_S = 1.0  # seconds each planted interruption talks over the other speaker
+PROBLEMS = ["late_delivery", "broken", "billing", "app", "refund"]
+
+
+def effort_cases() -> list[dict[str, str]]:
+    """The planted effort cases: customer, source id of the row that carries the phrase, channel, language,
+    cue and phrase (the same list for every ``size`` and ``seed``)."""
+    out = []
+    for i, cue in enumerate(EFFORT_PHRASES):
+        for j, lang in enumerate(CASE_LANGS):
+            k = 4 * i + j
+            channel = EFFORT_CHANNELS[(i + j) % len(EFFORT_CHANNELS)]
+            source_id = {"review": f"ME{k:03d}", "chat": f"CHE{k:03d}", "call": f"CLE{k:03d}",
+                         "survey": f"SE{k:03d}"}[channel]
+            out.append({"customer": f"CE{k:03d}", "source_id": source_id, "channel": channel, "language": lang,
+                        "cue": cue, "phrase": EFFORT_PHRASES[cue][lang], "experience": PROBLEMS[k % len(PROBLEMS)]})
+    return out
+
+
+def call_cases() -> list[dict[str, Any]]:
+    """The planted call cases: kind (transfer, overlap, swapped), call id, language and what call analytics
+    must find: transfers, interruptions (agent, customer) and whether the roles are swapped."""
+    out = []
+    for kind, expect in (("transfer", {"transfers": 1, "speakers": 3, "interruptions": 0, "swapped": False}),
+                         ("overlap", {"transfers": 0, "speakers": 2, "interruptions": 2, "agent_interruptions": 1,
+                                      "customer_interruptions": 1, "swapped": False}),
+                         ("swapped", {"transfers": 0, "speakers": 2, "interruptions": 0, "swapped": True})):
+        for j, lang in enumerate(CASE_LANGS):
+            out.append({"kind": kind, "call_id": f"CLK{kind[0].upper()}{j}", "customer": f"CK{kind[0].upper()}{j}",
+                        "language": lang, **expect})
+    return out
+
+
+def _segments(seq: list[tuple[str, str]], overlaps: set[int] = frozenset()) -> list[dict[str, Any]]:
+    """Timed segments for (speaker, text) turns, 0.4 s apart; turn i in ``overlaps`` starts OVERLAP_S
+    before the previous turn ends (turns last long enough that no one overlaps their own last turn)."""
+    segs, t = [], 0.0
+    for i, (spk, line) in enumerate(seq):
+        start = t - 0.4 - OVERLAP_S if i in overlaps else t
+        dur = max(2.0 + len(line) / 15, 2 * OVERLAP_S + 0.5)
+        segs.append({"speaker": spk, "start": round(start, 2), "end": round(start + dur, 2), "text": line})
+        t = start + dur + 0.4
+    return segs
+
+
+def _plant_effort_and_calls(market: list[dict], chats: list[dict], calls: list[dict], surveys: list[dict],
+                            rng: random.Random) -> None:
+    """Append EFFORT_CASES and CALL_CASES (own rng: every other record is unchanged)."""
+
+    def day() -> datetime:  # never the data's last day: the alert tests plant that day's spike
+        return BASE_DATE - timedelta(days=rng.randint(1, 12), minutes=rng.randint(0, 600))
+
+    def survey(cust: str, interaction: str, exp: str, when: datetime, ces: int, comment: str = "") -> None:
+        nps = rng.choices(*NPS_DRAWS.get(exp, NPS_DRAWS["other"]))[0]
+        surveys.append({"response_id": f"S{cust[1:]}", "customer_id": cust, "interaction_id": interaction,
+                        "submitted_at": (when + timedelta(days=1)).isoformat(), "nps": nps,
+                        "csat": 5 if nps >= 9 else 4 if nps >= 7 else rng.randint(1, 3), "csat_scale": 5, "ces": ces,
+                        "comment": comment})
+
+    for case in effort_cases():
+        lang, exp, cust, k = case["language"], case["experience"], case["customer"], case["customer"][2:]
+        when = day()
+        complaint = rng.choice(T[exp][lang]).format(p=rng.choice(PRODUCTS[lang]), n=rng.randint(2, 9))
+        text = ("" if lang == "zh" else " ").join([complaint, case["phrase"]])
+        interaction = f"IE{k}"
+        if case["channel"] == "review":
+            market.append({"id": case["source_id"], "customer": cust, "order_id": f"OE{k}",
+                           "ts": when.isoformat() + "Z", "score": rng.choice([1, 2]), "content": text})
+        elif case["channel"] == "chat":
+            lines = [("agent", AGENT[lang][0]), ("customer", complaint), ("agent", AGENT[lang][1]),
+                     ("customer", case["phrase"]), ("agent", AGENT[lang][2])]
+            chats.append({"conversation_id": case["source_id"], "customer_id": cust, "interaction_id": interaction,
+                          "started_at": when.isoformat(),
+                          "turns": [{"role": role, "text": line, "time": (when + timedelta(minutes=i)).isoformat()}
+                                    for i, (role, line) in enumerate(lines)]})
+        elif case["channel"] == "call":
+            seq = [("spk_0", AGENT[lang][0]), ("spk_1", complaint), ("spk_0", AGENT[lang][1]),
+                   ("spk_1", case["phrase"]), ("spk_0", AGENT[lang][2])]
+            calls.append({"call_id": case["source_id"], "customer_id": cust, "interaction_id": interaction,
+                          "started_at": when.isoformat(), "segments": _segments(seq)})
+        survey(cust, interaction if case["channel"] in ("chat", "call") else f"OE{k}", exp, when,
+               rng.choice([6, 7]), text if case["channel"] == "survey" else "")
+
+    for case in call_cases():
+        lang, cust, when = case["language"], case["customer"], day()
+        exp = rng.choice(PROBLEMS)
+        complaint = rng.choice(T[exp][lang]).format(p=rng.choice(PRODUCTS[lang]), n=rng.randint(2, 9))
+        closing = rng.choice(CLOSING[lang])
+        if case["kind"] == "transfer":
+            seq = [("spk_0", AGENT[lang][0]), ("spk_1", complaint), ("spk_0", TRANSFER_LINE[lang]),
+                   ("spk_2", COLLEAGUE_LINE[lang]), ("spk_1", closing)]
+            segs = _segments(seq)
+        elif case["kind"] == "overlap":  # the customer cuts in on the greeting, the agent on the complaint
+            seq = [("spk_0", AGENT[lang][0]), ("spk_1", complaint), ("spk_0", AGENT[lang][1]),
+                   ("spk_1", closing), ("spk_0", AGENT[lang][2])]
+            segs = _segments(seq, overlaps={1, 2})
+        else:  # labels swapped in the export: spk_0 (mapped to the agent) is the customer
+            seq = [("spk_1", AGENT[lang][0]), ("spk_0", SWAPPED_OPENING[lang]), ("spk_1", AGENT[lang][1]),
+                   ("spk_0", complaint), ("spk_1", AGENT[lang][2]), ("spk_0", closing)]
+            segs = _segments(seq)
+        calls.append({"call_id": case["call_id"], "customer_id": cust, "interaction_id": f"I{cust}",
+                      "started_at": when.isoformat(), "segments": segs})
+        survey(cust, f"I{cust}", exp, when, rng.randint(5, 7))
+
+
 NPS_DRAWS = {  # experience -> (NPS answers, weights); every other experience uses "other"
     "happy": ([10, 9, 8, 7], [5, 4, 1, 0.5]),
     "late_delivery": ([0, 2, 3, 5, 6, 7, 8, 9], [2, 2, 3, 3, 3, 1, 0.6, 0.4]),
@@ -238,6 +401,7 @@ def generate(out_dir: str | Path, size: int = 3000, seed: int = 7, bad_records: 
                             "submitted_at": (day + timedelta(days=1)).isoformat(), "nps": nps, "csat": csat,
                             "csat_scale": 5, "ces": effort, "comment": comment})
     _plant_review_signals(appstore, market, size, random.Random(seed * 7919 + 1))
+    _plant_effort_and_calls(market, chats, calls, surveys, random.Random(seed * 7919 + 2))
     _write_csv(out / "reviews" / "appstore_export.csv", appstore)
     with open(out / "reviews" / "marketplace_export.jsonl", "w", encoding="utf-8") as fh:
         for r in market:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN, csat_top2_sql, nps_sql
-from pipeline import alerts, call_analytics, charts, drivers, followup, manipulation
+from pipeline import alerts, call_analytics, charts, cx, drivers, followup, manipulation
 from pipeline.errors import StoreError
 from pipeline.store import connect
 
@@ -44,6 +44,14 @@ SELECT topic,
 FROM t, base GROUP BY topic ORDER BY pct_of_detractors DESC NULLS LAST, topic
 """
 
+EFFORT_CES_LIMITS = (
+    "Limits: the text score sees only the effort a customer writes about, so silence scores 0, not 'easy'. "
+    "A CES answer is joined to a feedback row by interaction or, failing that, by the same customer's answer "
+    "nearest in time, so a review can be paired with a CES about another contact. Most rows tie at 0 effort, "
+    "which keeps r modest even when the cues are informative: compare the mean CES with and without a cue. "
+    "The interval resamples customers (one customer's rows share one CES answer). An association, not a cause.")
+
+
 def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
     cur = con.execute(sql, params or [])
     cols = [d[0] for d in cur.description]
@@ -63,7 +71,7 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
             (SELECT count(*) FROM feedback_scores WHERE nps IS NULL AND csat IS NULL AND ces IS NULL
                 AND ticket_id IS NULL) AS unmatched,
             (SELECT min(event_date) FROM feedback) AS first_day, (SELECT max(event_date) FROM feedback) AS last_day""")[0]
-        return {
+        data = {
             "run": run[0] if run else None,
             "totals": totals,
             "channels": _rows(con, """SELECT channel, count(*) AS feedback, round(avg(sentiment_score), 3) AS sentiment,
@@ -92,9 +100,31 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
             "calls": call_analytics.summary(con),
             "call_rows": call_analytics.report_rows(con),
             "call_trajectories": call_analytics.trajectory_rows(con),
+            "effort_ces_rows": _rows(con, cx.EFFORT_CES_SQL),
         }
     finally:
         con.close()
+    # overall and per channel, with a customer bootstrap interval (computed here, off the connection)
+    data["effort_ces"] = cx.effort_ces_table(data["effort_ces_rows"])
+    return data
+
+
+def effort_ces_html(data: dict[str, Any]) -> str:
+    """The report's effort-vs-CES section: a plain-language reading, its limits, the chart, the table."""
+    table = data["effort_ces"]
+    overall = table[0] if table else None
+    stats = None
+    if overall and overall["spearman_r"] is not None:
+        ci = [overall["ci95_low"], overall["ci95_high"]] if overall["ci95_low"] is not None else None
+        stats = {"spearman": overall["spearman_r"], "spearman_ci95": ci, "n": overall["n"]}
+    chart = charts.effort_ces_svg(data.get("effort_ces_rows") or [], stats)
+    return (charts.section("Effort in the text vs CES", charts.EFFORT_CES_NOTE, chart)
+            + f"<p>{html.escape(cx.effort_ces_reading(overall))}</p>"
+            + f"<p class=muted>{html.escape(EFFORT_CES_LIMITS)}</p>"
+            + (_table(table, "Effort vs CES by channel",
+                      "Spearman rank correlation of the text effort score with CES (1 very easy .. 7 very hard), "
+                      "95% customer bootstrap interval; mean CES of rows with and without an effort cue")
+               if overall and overall["n"] else ""))
 
 
 def _fmt(v: Any) -> str:
@@ -161,6 +191,7 @@ def render_html(data: dict[str, Any]) -> str:
                        charts.drivers_effect_svg(data["key_drivers"], "overall", "nps", "negative_topics")),
         drivers.render_html(data["key_drivers"], "overall", "nps", "negative_topics"),
         drivers.render_html(data["key_drivers"], "overall", "nps", "signals"),
+        effort_ces_html(data),
         _table(data["followup"], f"Follow-up queue ({data['followup_open']} open, most urgent first)",
                "Detractors and critical incidents, due two days after the feedback; close with "
                "`touchpoint followup close ID --note ...` (text is PII-redacted)"),
@@ -263,6 +294,7 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
         lines.append("Top detractor topics: " + ", ".join(
             f"{r['topic']} ({_fmt(r['pct_of_detractors'])}% of detractors, NPS {_fmt(r['nps_when_mentioned'])} when mentioned)"
             for r in top))
+    lines.append("Effort in the text vs CES: " + cx.effort_ces_reading(d["effort_ces"][0] if d["effort_ces"] else None))
     lines.append(f"Follow-up queue: {d['followup_open']} open items; alerts for the last day: {len(d['alerts'])} "
                  f"(see the report)")
     return "\n".join(lines)

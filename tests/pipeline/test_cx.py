@@ -9,7 +9,8 @@ import pytest
 from models.effort import EffortModel
 from models.emotion import EmotionModel
 from models.intent import FewShotIntent, load_intents
-from pipeline.cx import CX_COLUMNS, TURN_COLUMNS, cx_signals, cx_turns, effort_ces_correlation
+from pipeline.cx import (CX_COLUMNS, TURN_COLUMNS, cx_signals, cx_turns, effort_ces_correlation, effort_ces_reading,
+                         effort_ces_table)
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,45 @@ def test_effort_ces_correlation():
     assert r["ces_mean_cue"] > r["ces_mean_no_cue"]
     small = effort_ces_correlation(fb.head(5), sc.tail(195))
     assert small["n"] == 0 and small["spearman"] is None
+
+
+def _pairs(n: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    effort = np.where(rng.random(n) < 0.6, 0.0, rng.random(n))
+    ces = np.clip(np.round(3 + 2 * effort + rng.normal(0, 1.2, n)), 1, 7)
+    ids = [f"f{i}" for i in range(n)]
+    return (pd.DataFrame({"feedback_id": ids, "customer_id": [f"u{i}" for i in range(n)], "effort_score": effort}),
+            pd.DataFrame({"feedback_id": ids, "ces": ces}))
+
+
+def test_effort_ces_interval_resamples_customers_not_rows():
+    """Each customer's answer copied onto three feedback rows (review, chat, survey comment): the same r,
+    but not three times the evidence. The customer bootstrap keeps the interval's width; a row bootstrap
+    would shrink it by about sqrt(3)."""
+    fb, sc = _pairs(150)
+    one = effort_ces_correlation(fb, sc)
+    fb3 = pd.concat([fb.assign(feedback_id=fb["feedback_id"] + s) for s in "abc"], ignore_index=True)
+    sc3 = pd.concat([sc.assign(feedback_id=sc["feedback_id"] + s) for s in "abc"], ignore_index=True)
+    three = effort_ces_correlation(fb3, sc3)
+    rows = effort_ces_correlation(fb3.drop(columns="customer_id"), sc3)
+    width = lambda r: r["spearman_ci95"][1] - r["spearman_ci95"][0]  # noqa: E731
+    assert three["n"] == 450 and three["customers"] == 150 and three["spearman"] == pytest.approx(one["spearman"], abs=0.02)
+    assert width(three) == pytest.approx(width(one), rel=0.2)
+    assert width(rows) < width(three) / 1.4
+
+
+def test_effort_ces_table_and_reading():
+    fb, sc = _pairs(200, seed=4)
+    rows = fb.merge(sc).assign(channel=["chat", "review"] * 100)
+    table = effort_ces_table(rows.to_dict("records"), n_boot=300)
+    assert [r["scope"] for r in table] == ["all channels", "chat", "review"]
+    assert table[0]["n"] == 200 and table[1]["n"] == table[2]["n"] == 100
+    top = table[0]
+    assert 0 < top["ci95_low"] < top["spearman_r"] < top["ci95_high"]
+    text = effort_ces_reading(top)
+    assert text.startswith(f"r = {top['spearman_r']:+.2f} (95% ") and "tend to give harder CES answers" in text
+    flat = dict(top, spearman_r=0.05, ci95_low=-0.1, ci95_high=0.2)
+    assert "no clear relationship" in effort_ces_reading(flat)
+    assert "opposite directions" in effort_ces_reading(dict(top, spearman_r=-0.4, ci95_low=-0.5, ci95_high=-0.3))
+    assert "No feedback" in effort_ces_reading(None) and effort_ces_table([])[0]["n"] == 0
+    assert "too few to tell" in effort_ces_reading(effort_ces_table(rows.head(5).to_dict("records"))[0])
