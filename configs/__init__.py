@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from configs.redaction import RedactionConfig  # noqa: F401  (owned by the redaction module)
 
@@ -116,8 +116,30 @@ class FollowupConfig(_Strict):
     lookback_days: int = Field(default=14, ge=1)
 
 
+class StoreConfig(_Strict):
+    """Where the store lives: the embedded DuckDB file in data_dir (default), or a shared PostgreSQL
+    database that every runner pulls from and pushes to (README "Share the store")."""
+
+    url: SecretStr | None = Field(default=None, description="postgresql://user@host:5432/db; unset: DuckDB only. "
+                                  "TOUCHPOINT_STORE_URL overrides it; keep passwords in PGPASSWORD or ~/.pgpass")
+    db_schema: str = Field(default="touchpoint", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                           description="PostgreSQL schema holding the tables and views")
+    lock_timeout_s: float = Field(default=60, gt=0, description="how long a push waits for readers' table locks")
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        if not v.get_secret_value().strip().lower().startswith(("postgresql://", "postgres://")):
+            # the value is not repeated: it may hold a password
+            raise ValueError("must be a postgresql:// URL (leave it unset for the embedded DuckDB store)")
+        return SecretStr(v.get_secret_value().strip())
+
+
 class Settings(_Strict):
     data_dir: str = "data"
+    store: StoreConfig = StoreConfig()
     languages: LanguageConfig = LanguageConfig()
     redaction: RedactionConfig = RedactionConfig()
     contract: ContractConfig = ContractConfig()
@@ -134,8 +156,8 @@ class Settings(_Strict):
     _path: str = PrivateAttr(default=str(DEFAULT_CONFIG))
 
     def hash(self) -> str:
-        """Short content hash of the resolved settings (data_dir excluded: it is wiring)."""
-        payload = self.model_dump(exclude={"data_dir", "input_roots"})
+        """Short content hash of the resolved settings (data_dir, input_roots and store excluded: wiring)."""
+        payload = self.model_dump(exclude={"data_dir", "input_roots", "store"})
         payload["taxonomy_content"] = load_taxonomy(self).model_dump()
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(raw).hexdigest()[:12]
@@ -199,12 +221,17 @@ def _validate(model: type[BaseModel], data: dict, path: Path):
 
 
 def load_settings(path: str | os.PathLike | None = None, data_dir: str | None = None) -> Settings:
-    """Load and validate the main config; ``data_dir`` (or TOUCHPOINT_DATA_DIR) overrides its value."""
+    """Load and validate the main config; ``data_dir`` (or TOUCHPOINT_DATA_DIR) overrides its value,
+    TOUCHPOINT_STORE_URL overrides ``store.url``."""
     p = Path(path) if path else DEFAULT_CONFIG
     data = _read_yaml(p)
     override = data_dir or os.environ.get("TOUCHPOINT_DATA_DIR")
     if override:
         data["data_dir"] = str(override)
+    url = os.environ.get("TOUCHPOINT_STORE_URL")
+    if url is not None:
+        store = data.get("store") if isinstance(data.get("store"), dict) else {}
+        data["store"] = {**store, "url": url or None}
     settings = _validate(Settings, data, p)
     settings._path = str(p.resolve())
     return settings

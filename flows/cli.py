@@ -26,6 +26,7 @@ EPILOG = """examples:
   touchpoint models compare A B --data labels.csv
   touchpoint models retrain sentiment --data labels.csv   (promotes only when better)
   touchpoint report --out report.html
+  touchpoint store status              the shared PostgreSQL store (store.url): rows, last push, lock
 
 Configuration: configs/touchpoint.yaml (or --config FILE); data directory: --data-dir or TOUCHPOINT_DATA_DIR.
 Set PREFECT_API_URL to run against a Prefect server; otherwise Prefect runs in ephemeral mode."""
@@ -229,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     from flows.cli_topics import add_parser as add_topics_parser
 
     add_topics_parser(sub)
+
+    from flows.cli_store import add_parser as add_store_parser
+
+    add_store_parser(sub)
 
     rep = sub.add_parser("report", help="print the summary and write the HTML report from the store")
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")

@@ -7,6 +7,8 @@
   touchpoint followup refresh [--run-date YYYY-MM-DD]  add new items now (the nightly run does this)
 
 Statuses are kept across nightly runs: a run only ever adds items whose (record, reason) is new.
+With a shared store (store.url) close, import and refresh pull it first and push it back, under its lock;
+list and export read this machine's copy (`touchpoint store pull` refreshes it).
 """
 
 from __future__ import annotations
@@ -30,11 +32,21 @@ def _when(value: str | None) -> datetime:
 
 def cmd_followup(args) -> int:
     from configs import load_settings
+
+    settings = load_settings(args.config, args.data_dir)
+    if args.action in ("close", "import", "refresh"):
+        from pipeline.pgstore import synced
+
+        with synced(settings):  # a shared store (store.url): locked, pulled before, pushed after
+            return _followup(args, settings)
+    return _followup(args, settings)
+
+
+def _followup(args, settings) -> int:
     from pipeline import followup, store
     from pipeline.errors import InputError
     from pipeline.paths import allowed_roots, inside
 
-    settings = load_settings(args.config, args.data_dir)
     con = store.connect(settings.data_dir, read_only=args.action in ("list", "export"))
     try:
         if args.action == "list":

@@ -198,7 +198,10 @@ def promote(data_dir: str, topic_id: str, parent: str, taxonomy_path: Path, leaf
 def cmd_promote(args) -> int:
     settings = _settings(args)
     path = _taxonomy_path(args, settings)
-    new_id = promote(settings.data_dir, args.id, args.parent, path, args.leaf, args.label)
+    from pipeline.pgstore import synced
+
+    with synced(settings):  # a shared store (store.url): locked, pulled before, pushed after
+        new_id = promote(settings.data_dir, args.id, args.parent, path, args.leaf, args.label)
     print(f"added {new_id} to {path}; rebuild the topic model (`touchpoint models build`) and "
           f"`touchpoint rescore` to apply it to stored sentences")
     return 0

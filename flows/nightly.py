@@ -1,8 +1,10 @@
 """The nightly flow (new files in the landing folder) and the ad hoc rerun flow (one dump).
 
 Both: discover inputs -> process each file into staged parts -> publish everything in one
-transaction -> refresh emerging topics -> write the report. Nothing is published if any file
-breaks its contract. They run with no Prefect server (ephemeral mode) or against PREFECT_API_URL.
+transaction -> refresh emerging topics -> write the report. With a shared store (``store.url``,
+PostgreSQL) the run holds its lock, pulls it first and pushes it back before the report. Nothing is
+published if any file breaks its contract. They run with no Prefect server (ephemeral mode) or
+against PREFECT_API_URL.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from prefect import flow
 from configs import load_settings
 from flows import progress, tasks
 from models.train import models_ready
-from pipeline import store
+from pipeline import pgstore, store
 from pipeline.errors import TouchpointError
 
 log = logging.getLogger("touchpoint")
@@ -70,7 +72,10 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     stage_dir = str(Path(data_dir) / "work" / run_id)
     store.check_writable(data_dir)  # a read-only or locked store fails now, not after the processing
-    with store.run_lock(data_dir):
+    # With store.url (PostgreSQL): the shared store's lock, then its tables pulled into the local copy.
+    with store.run_lock(data_dir), pgstore.shared_store(settings) as shared:
+        if shared is not None:
+            tasks.pull_shared(shared, data_dir)
         tasks.clean_stale_staging(data_dir)
         if stale is not None:
             found = tasks.discover_stale(config, data_dir, stale[0], stale[1], current_models(settings))
@@ -114,6 +119,10 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
         except Exception as exc:  # noqa: BLE001
             _analysis_failed(data_dir, run_id, "drivers, follow-up, alerts and review signals", exc, published)
         t2 = time.perf_counter()
+        if shared is not None:  # every table in one Postgres transaction; a failure leaves Postgres as it was
+            pushed = tasks.push_shared(shared, data_dir, run_id)
+            published["warnings"].extend(pushed["warnings"])
+        t_push = time.perf_counter()
         try:
             report_path = tasks.report(data_dir, run_id)
         except Exception as exc:  # noqa: BLE001
@@ -123,7 +132,9 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
             tasks.publish_artifacts(data_dir, run_id, {"report": report_path}, cx)
         except Exception as exc:  # noqa: BLE001
             _analysis_failed(data_dir, run_id, "Prefect artifacts", exc, published)
-    seconds: dict[str, float] = {"publish": t1 - t0, "emerging_topics": t2 - t1, "report": t3 - t2}
+    seconds: dict[str, float] = {"publish": t1 - t0, "emerging_topics": t2 - t1, "report": t3 - t_push}
+    if shared is not None:
+        seconds["shared_store_push"] = t_push - t2
     for r in results:
         for k, v in r["seconds"].items():
             seconds[k] = seconds.get(k, 0.0) + v

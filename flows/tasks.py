@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from flows import progress
 
@@ -132,6 +133,18 @@ def publish_run(data_dir: str, results: list[dict[str, Any]], run: dict[str, Any
         for table, ps in r["parts"].items():
             parts.setdefault(table, []).extend(ps)
     return store.publish(data_dir, parts, run, results, window_days)
+
+
+@task(name="pull-shared-store", cache_policy=NO_CACHE)  # the session holds a live connection
+def pull_shared(shared, data_dir: str) -> dict[str, Any]:
+    """The shared store's tables into the local DuckDB working copy (pipeline/pgstore.py)."""
+    return shared.pull(data_dir, pseudonym_key(data_dir))
+
+
+@task(name="push-shared-store", cache_policy=NO_CACHE)
+def push_shared(shared, data_dir: str, run_id: str) -> dict[str, Any]:
+    """Every table of the local copy to the shared store in one Postgres transaction, and the views."""
+    return shared.push(data_dir, run_id, pseudonym_key(data_dir))
 
 
 @task(name="discover-emerging-topics")

@@ -39,16 +39,17 @@ def csat_top2(scores: Iterable[float], scale: int) -> float | None:
 
 
 def nps_sql(col: str = "nps", digits: int = 2) -> str:
-    """SQL aggregate expression for NPS over column ``col`` (same definition as ``nps``)."""
-    return (f"CASE WHEN count({col}) > 0 THEN round(100.0 * (count_if({col} >= {PROMOTER_MIN}) - "
-            f"count_if({col} <= {DETRACTOR_MAX})) / count({col}), {digits}) END")
+    """SQL aggregate expression for NPS over column ``col`` (same definition as ``nps``); standard SQL
+    (``count(*) FILTER``), so the views built from it run on DuckDB and PostgreSQL alike."""
+    return (f"CASE WHEN count({col}) > 0 THEN round(100.0 * (count(*) FILTER (WHERE {col} >= {PROMOTER_MIN}) - "
+            f"count(*) FILTER (WHERE {col} <= {DETRACTOR_MAX})) / count({col}), {digits}) END")
 
 
 def csat_top2_sql(col: str = "csat", scale_col: str = "csat_scale", digits: int = 4, percent: bool = False) -> str:
     """SQL aggregate expression for the CSAT top-2 share (same definition as ``csat_top2``)."""
     factor = "100.0 * " if percent else ""
-    return (f"CASE WHEN count({col}) > 0 THEN round({factor}count_if({col} > {scale_col} - {CSAT_TOP_BOXES}) / "
-            f"count({col}), {digits}) END")
+    return (f"CASE WHEN count({col}) > 0 THEN round({factor}count(*) FILTER (WHERE {col} > {scale_col} - "
+            f"{CSAT_TOP_BOXES}) / count({col}), {digits}) END")
 
 
 FEEDBACK_SCORES_SQL = """

@@ -88,6 +88,7 @@ DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quar
 
 
 # Documented views for BI tools and analysts (README "Use the results"); recreated on every connect.
+# Written in SQL that DuckDB and PostgreSQL both run (a shared store gets the same views: pipeline/pgstore.py).
 VIEWS = {
     "v_nps_by_touchpoint_day": f"""
         SELECT f.event_date, f.touchpoint, count(*) AS volume, count(s.nps) AS n_nps, {nps_sql("s.nps", 1)} AS nps,
@@ -95,9 +96,9 @@ VIEWS = {
         FROM feedback f JOIN feedback_scores s USING (feedback_id) GROUP BY f.event_date, f.touchpoint""",
     "v_topic_sentiment_by_touchpoint": """
         SELECT f.touchpoint, s.topic, count(*) AS sentences,
-               count_if(s.sentiment_label = 'negative') AS negative,
-               count_if(s.sentiment_label = 'neutral') AS neutral,
-               count_if(s.sentiment_label = 'positive') AS positive,
+               count(*) FILTER (WHERE s.sentiment_label = 'negative') AS negative,
+               count(*) FILTER (WHERE s.sentiment_label = 'neutral') AS neutral,
+               count(*) FILTER (WHERE s.sentiment_label = 'positive') AS positive,
                round(avg(s.sentiment_score), 3) AS sentiment
         FROM sentences s JOIN feedback f USING (feedback_id) GROUP BY f.touchpoint, s.topic""",
     "v_detractor_reasons": f"""
