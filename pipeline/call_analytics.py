@@ -105,6 +105,11 @@ def _cue(pattern: re.Pattern, texts: list[str]) -> tuple[int, str | None]:
     return len(hits), (hits[0] if hits else None)
 
 
+def _quote(phrase: str | None) -> str:
+    """A quoted phrase for a recorded reason; unlike repr, Persian zero-width non-joiners stay characters."""
+    return f"'{phrase}'"
+
+
 Turn = dict[str, Any]  # one utterance: role, speaker, start_s, end_s, text
 
 
@@ -140,10 +145,10 @@ def effective_roles(utts: list[Turn]) -> tuple[dict[str, str], bool, str | None]
         swap = next((c for c in customers if talks_like(c, "agent")), None)
         if swap is not None:
             roles[a], roles[swap] = "customer", "agent"
-            return roles, True, (f"labelled agent {a} says {cust_cue[a][1]!r}; labelled customer {swap} "
-                                 f"says {agent_cue[swap][1]!r}: roles swapped")
+            return roles, True, (f"labelled agent {a} says {_quote(cust_cue[a][1])}; labelled customer {swap} "
+                                 f"says {_quote(agent_cue[swap][1])}: roles swapped")
         if agent_cue[a][0] == 0:
-            return roles, True, f"labelled agent {a} says {cust_cue[a][1]!r} and no agent phrase; roles kept"
+            return roles, True, f"labelled agent {a} says {_quote(cust_cue[a][1])} and no agent phrase; roles kept"
     if len(customers) > 1:  # the main customer: most customer cues, then first to speak
         main = max(customers, key=lambda s: (cust_cue[s][0], -customers.index(s)))
         for c in customers:
@@ -236,7 +241,7 @@ def timing(utts: list[Turn], roles: dict[str, str]) -> dict[str, Any]:
 def transfers(utts: list[Turn], roles: dict[str, str]) -> dict[str, Any]:
     n, phrase = _cue(TRANSFER, [_txt(u["text"]) for u in utts if roles.get(u["speaker"]) == "agent"])
     speakers = len({u["speaker"] for u in utts})
-    reasons = ([f"agent says {phrase!r}"] if n else []) + ([f"{speakers} speaker labels"] if speakers >= 3 else [])
+    reasons = ([f"agent says {_quote(phrase)}"] if n else []) + ([f"{speakers} speaker labels"] if speakers >= 3 else [])
     return {"transfers": n, "transferred": bool(reasons), "transfer_reason": "; ".join(reasons) or None}
 
 

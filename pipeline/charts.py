@@ -85,21 +85,21 @@ RC = {
     "svg.hashsalt": "touchpoint",  # deterministic ids: reruns write byte-identical reports
     "svg.image_inline": True,
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same layout on every machine
-    "font.size": 10,
-    "axes.titlesize": 11,
+    "font.size": 11,
+    "axes.titlesize": 12,
     "axes.titleweight": "bold",
     "axes.titlelocation": "left",
-    "axes.labelsize": 10,
+    "axes.labelsize": 11,
     "axes.labelcolor": "#555555",
     "axes.edgecolor": "#bbbbbb",
     "axes.spines.top": False,
     "axes.spines.right": False,
     "xtick.color": "#555555",
     "ytick.color": "#555555",
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
     "legend.frameon": False,
-    "legend.fontsize": 9,
+    "legend.fontsize": 10,
     "figure.facecolor": "none",    # the page's background shows through
     "axes.facecolor": "none",
     "savefig.facecolor": "none",
@@ -400,7 +400,7 @@ def topic_sentiment_heatmap_svg(rows: Any, min_n: int = 5, width: int | None = N
     tps = sorted(tot_p, key=lambda p: (-tot_p[p], p))
 
     def build() -> _Chart:
-        ch = _Chart(width or 200 + 84 * len(tps), 80 + 26 * len(topics),
+        ch = _Chart(width or 220 + 88 * len(tps), 80 + 28 * len(topics),
                     "Share of negative sentences by topic and touchpoint")
         ax = ch.fig.add_subplot()
         for j, t in enumerate(topics):
@@ -409,12 +409,12 @@ def topic_sentiment_heatmap_svg(rows: Any, min_n: int = 5, width: int | None = N
                     continue
                 n, neg = cells[(t, p)]
                 share, small = neg / n, n < min_n
-                ch.mark(ax.add_patch(Rectangle((i + 0.03, j + 0.05), 0.94, 0.9, lw=0,
+                ch.mark(ax.add_patch(Rectangle((i + 0.03, j + 0.05), 0.94, 0.9, lw=0.6, edgecolor="#dddddd",
                                                facecolor=SMALL_FILL if small else _red(share))), "cell",
                         f"{t} / {p}: {100 * share:.0f}% negative ({neg:.0f} of {n:.0f} sentences)"
                         + (" - too few to tell" if small else ""))
                 ax.text(i + 0.5, j + 0.5, f"n={n:.0f}" if small else f"{100 * share:.0f}%", ha="center",
-                        va="center", fontsize=9, color="#ffffff" if not small and share > 0.55 else "#333333")
+                        va="center", fontsize=10, color="#ffffff" if not small and share > 0.55 else "#333333")
         ax.set_xlim(0, len(tps))
         ax.set_ylim(len(topics), 0)
         ax.xaxis.tick_top()
@@ -423,7 +423,7 @@ def topic_sentiment_heatmap_svg(rows: Any, min_n: int = 5, width: int | None = N
         ax.tick_params(length=0)
         for s in ax.spines.values():
             s.set_visible(False)
-        ax.set_xlabel(f"share of negative sentences; grey: fewer than {min_n} sentences", fontsize=9)
+        ax.set_xlabel(f"share of negative sentences; grey: fewer than {min_n} sentences", fontsize=10)
         return ch
 
     return _render(build)

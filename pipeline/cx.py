@@ -205,19 +205,36 @@ def effort_ces_correlation(feedback: pd.DataFrame, feedback_scores: pd.DataFrame
     out["spearman"] = round(float(np.corrcoef(rx, ry)[0, 1]), 4)
     rng = np.random.default_rng(seed)
     codes = pd.factorize(who)[0]
-    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)] if len(keep) == 3 else None
+    groups = int(codes.max()) + 1
+    ux, ix = np.unique(x, return_inverse=True)
+    uy, iy = np.unique(y, return_inverse=True)
     boots = []
     for _ in range(n_boot):
-        if members is None:
-            i = rng.integers(0, n, n)
-        else:
-            i = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-        bx, by = pd.Series(x[i]).rank().to_numpy(), pd.Series(y[i]).rank().to_numpy()
-        if bx.std() > 0 and by.std() > 0:
-            boots.append(np.corrcoef(bx, by)[0, 1])
+        # a resample as counts: how often each customer (each row without customers) was drawn
+        w = np.bincount(rng.integers(0, groups, groups), minlength=groups)[codes].astype(float)
+        r = _weighted_spearman(ix, len(ux), iy, len(uy), w)
+        if r is not None:
+            boots.append(r)
     if boots:
         out["spearman_ci95"] = [round(float(np.percentile(boots, 2.5)), 4), round(float(np.percentile(boots, 97.5)), 4)]
     return out
+
+
+def _weighted_spearman(ix: np.ndarray, kx: int, iy: np.ndarray, ky: int, w: np.ndarray) -> float | None:
+    """Spearman's r of a sample in which row j appears ``w[j]`` times, without expanding it: average
+    ranks from the weighted counts of each distinct value (``ix``/``iy`` index the sorted distinct
+    values), then the weighted Pearson correlation of those ranks. Equal to ranking the expanded sample."""
+    def ranks(inv: np.ndarray, k: int) -> np.ndarray:
+        cw = np.bincount(inv, weights=w, minlength=k)
+        return (np.cumsum(cw) - cw + (cw + 1) / 2)[inv]
+
+    rx, ry = ranks(ix, kx), ranks(iy, ky)
+    total = w.sum()
+    dx, dy = rx - (w * rx).sum() / total, ry - (w * ry).sum() / total
+    vx, vy = (w * dx * dx).sum(), (w * dy * dy).sum()
+    if vx <= 1e-12 or vy <= 1e-12:
+        return None
+    return float((w * dx * dy).sum() / np.sqrt(vx * vy))
 
 
 def effort_ces_table(rows: list[dict[str, Any]] | pd.DataFrame, n_boot: int = 1000) -> list[dict[str, Any]]:

@@ -167,3 +167,18 @@ def test_effort_ces_table_and_reading():
     assert "opposite directions" in effort_ces_reading(dict(top, spearman_r=-0.4, ci95_low=-0.5, ci95_high=-0.3))
     assert "No feedback" in effort_ces_reading(None) and effort_ces_table([])[0]["n"] == 0
     assert "too few to tell" in effort_ces_reading(effort_ces_table(rows.head(5).to_dict("records"))[0])
+
+
+def test_weighted_spearman_equals_ranking_the_expanded_resample():
+    from pipeline.cx import _weighted_spearman
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.random(40), 1)  # ties, as effort scores and CES answers have
+    y = rng.integers(1, 8, 40).astype(float)
+    w = rng.integers(0, 4, 40).astype(float)
+    ux, ix = np.unique(x, return_inverse=True)
+    uy, iy = np.unique(y, return_inverse=True)
+    ex, ey = np.repeat(x, w.astype(int)), np.repeat(y, w.astype(int))
+    expanded = np.corrcoef(pd.Series(ex).rank(), pd.Series(ey).rank())[0, 1]
+    assert _weighted_spearman(ix, len(ux), iy, len(uy), w) == pytest.approx(expanded, abs=1e-12)
+    assert _weighted_spearman(ix, len(ux), iy, len(uy), (ix == 0).astype(float)) is None  # one value: no r

@@ -84,6 +84,7 @@ def test_planted_call_cases_are_counted(run):
             assert (m["agent_interruptions"], m["customer_interruptions"]) == (1, 1)
         if c["kind"] == "swapped":  # corrected, with the quoted reason
             assert "roles swapped" in m["roles_reason"] and "labelled agent spk_0" in m["roles_reason"]
+            assert "\\u" not in m["roles_reason"]  # quoted as written (Persian joiners), not as repr escapes
             assert m["agent_speaker"] == "spk_1" and m["trajectory"] == "roles_suspect"
     # every other call: no overlap, no transfer, labels trusted (the planted ones are the only cases)
     rest = calls.drop(index=list(cases))
