@@ -269,6 +269,15 @@ def _as_date(v: Any) -> date:
     return date.fromisoformat(str(v)[:10])
 
 
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _short_day(first: date, offset: int) -> str:
+    """``Oct 21`` (locale-independent) for the day ``offset`` days after ``first``."""
+    d = date.fromordinal(first.toordinal() + offset)
+    return f"{MONTHS[d.month - 1]} {d.day}"
+
+
 def nps_trend_svg(rows: Any, width: int = 760) -> str:
     """NPS by day per touchpoint (one panel each, shared days) with the 95% band.
 
@@ -288,33 +297,40 @@ def nps_trend_svg(rows: Any, width: int = 760) -> str:
     more = f" (largest {MAX_PANELS} of {len(cells)} touchpoints)" if len(cells) > MAX_PANELS else ""
 
     def build() -> _Chart:
-        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-        ch = _Chart(width, 40 + 120 * len(order), f"NPS by day per touchpoint with 95% intervals{more}")
+        # a fixed layout and fixed day ticks: constrained layout and date locators on up to 8 panels
+        # cost seconds, and these labels have known sizes
+        ph, gap, top, bottom, left, right = 90, 34, 26, 34, 58, 16
+        height = top + len(order) * ph + (len(order) - 1) * gap + bottom
+        ch = _Chart(width, height, f"NPS by day per touchpoint with 95% intervals{more}", layout=None)
+        ch.fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height,
+                               bottom=bottom / height, hspace=gap / ph)
         axes = ch.fig.subplots(len(order), 1, sharex=True, squeeze=False)[:, 0]
+        days = sorted({d for c in cells.values() for d in c})
+        first = days[0]
+        x = lambda d: (d - first).days  # noqa: E731
+        step = max(1, math.ceil((x(days[-1]) + 1) / 8))
+        ticks = list(range(0, x(days[-1]) + 1, step))
         for k, (ax, tp) in enumerate(zip(axes, order)):
             color = COLORS[k % len(COLORS)]
-            days = sorted(cells[tp])
             pts = [(d, cells[tp][d][0], *nps_interval(cells[tp][d][1], cells[tp][d][2], cells[tp][d][0]))
-                   for d in days]
+                   for d in sorted(cells[tp])]
             ax.set_title(lab(tp))
             ax.axhline(0, color="#cccccc", lw=0.8)
             ax.set_ylim(-105, 105)
             ax.set_yticks([-100, 0, 100], ["-100", "0", "+100"])
             ax.set_ylabel("NPS")
             if len(pts) > 1:
-                ch.mark(ax.fill_between([p[0] for p in pts], [p[3] for p in pts], [p[4] for p in pts],
+                ch.mark(ax.fill_between([x(p[0]) for p in pts], [p[3] for p in pts], [p[4] for p in pts],
                                         color=color, alpha=0.15, lw=0), "band", f"{tp}: 95% interval")
-                ch.mark(ax.plot([p[0] for p in pts], [p[2] for p in pts], "-", color=color, lw=1.5)[0], "line")
+                ch.mark(ax.plot([x(p[0]) for p in pts], [p[2] for p in pts], "-", color=color, lw=1.5)[0], "line")
             else:  # a band needs two days: one day gets an interval bar
                 d, _, _, lo, hi = pts[0]
-                ch.mark(ax.plot([d, d], [lo, hi], "-", color=color, lw=2, alpha=0.5)[0], "ci")
+                ch.mark(ax.plot([x(d), x(d)], [lo, hi], "-", color=color, lw=2, alpha=0.5)[0], "ci")
             for d, n, v, lo, hi in pts:
-                ch.mark(ax.plot([d], [v], "o", color=color, ms=5)[0], "point",
+                ch.mark(ax.plot([x(d)], [v], "o", color=color, ms=5)[0], "point",
                         f"{tp} {_day(d)}: NPS {v:+.0f} (95% {lo:+.0f} .. {hi:+.0f}), n={n:.0f}")
-        locator = AutoDateLocator(minticks=3, maxticks=8)
-        axes[-1].xaxis.set_major_locator(locator)
-        axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axes[-1].set_xlim(-0.5, x(days[-1]) + 0.5)
+        axes[-1].set_xticks(ticks, [_short_day(first, t) for t in ticks])
         return ch
 
     return _render(build)
