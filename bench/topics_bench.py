@@ -94,13 +94,19 @@ def halves(name: str, seed: int) -> tuple[list[dict], list[dict]]:
 
 
 def sentences(rows: list[dict], lang: str, limit: int) -> list[tuple[str, dict]]:
-    """(sentence, its row) for the rows in order, until ``limit`` sentences (the pipeline's splitter)."""
+    """(sentence, its row) for the rows in order, until ``limit`` sentences: the text normalised and
+    split as the pipeline does (NFKC, spaces; Persian written with Arabic yeh/kaf mapped to Persian)."""
+    from pipeline.normalize import normalize_persian, normalize_text
     from pipeline.segment import split_sentences
+
+    def norm(text: str) -> str:
+        t = normalize_text(text)
+        return normalize_persian(t) if lang == "fa" else t
 
     out: list[tuple[str, dict]] = []
     for start in range(0, len(rows), 200):
         chunk = rows[start:start + 200]
-        for r, ss in zip(chunk, split_sentences([r["text"] for r in chunk], [lang] * len(chunk))):
+        for r, ss in zip(chunk, split_sentences([norm(r["text"]) for r in chunk], [lang] * len(chunk))):
             out += [(s, r) for s in ss if len(s.strip()) >= 3]
             if len(out) >= limit:
                 return out[:limit]
