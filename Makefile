@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test test-slow bench evaluate clean install browser
+.PHONY: demo test test-slow bench evaluate clean install browser postgres
 
 install: $(STAMP)
 
@@ -27,7 +27,14 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; } >/dev/null 2>&1; } || \
 	  echo "note: chromium or fonts-noto-cjk not installed; the report rendering test will be skipped"
 
-test: $(STAMP) browser
+# PostgreSQL server binaries for the shared-store tests (Debian's package; best effort: the test starts its
+# own server on 127.0.0.1 as the `postgres` user the package creates, and says why it skips without one)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { command -v apt-get >/dev/null && [ "$$(id -u)" -eq 0 ] && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >/dev/null 2>&1; } || \
+	  echo "note: postgresql not installed; the shared-store tests will be skipped"
+
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
