@@ -41,6 +41,9 @@ PARTITION_DATE: dict[str, tuple[str, str]] = {
     "feedback_scores": ("f.event_date", _BY_FEEDBACK),
     "v_nps_by_touchpoint_day": ("t.event_date", ""),
     "v_detractor_reasons": ("t.event_date", ""),
+    "v_topic_sentiment_daily": ("t.event_date", ""),
+    "v_subtopic_sentiment_daily": ("t.event_date", ""),
+    "v_discovered_sentiment_daily": ("t.event_date", ""),
 }
 PARTITION_COLUMN = "date"
 NO_DATE = "unknown"  # a row without a day (a null partition value trips some readers)
