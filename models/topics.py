@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from collections import Counter
@@ -274,6 +275,7 @@ def _terms(text: str, lang: str) -> list[str]:
     if lang == "zh":
         import jieba
 
+        jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on every process's first use
         return [w for w in jieba.lcut(text) if len(w) >= 2 and not w.isdigit() and re.search(r"\w", w)]
     return [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in _STOP]
 
