@@ -55,6 +55,7 @@ from configs import DEFAULT_TAXONOMY  # noqa: E402
 from configs.taxonomy_schema import CxTaxonomy, DiscoveryConfig  # noqa: E402
 from models.encoders import DEFAULT_ENCODER, get_encoder  # noqa: E402
 from models.topics import TaxonomyTopics, centre, nearest, run_discovery  # noqa: E402
+from pipeline.intervals import wilson  # noqa: E402
 
 DEVDATA = ROOT.parent / "shared" / "devdata"
 JUDGED_TRAIN = ROOT / "bench" / "data" / "topical_train.csv"
@@ -153,16 +154,6 @@ def taxonomy_model(tax: CxTaxonomy, emb: Embedder) -> TaxonomyTopics:
     seeds = sorted({s for t in tax.topics for ss in t.seeds.values() for s in ss})
     get_encoder(DEFAULT_ENCODER)._cache.update(zip(seeds, emb(seeds)))  # noqa: SLF001 - bench shortcut
     return TaxonomyTopics(threshold=tax.threshold, keyword_bonus=tax.keyword_bonus).fit(tax)
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
 
 
 def measured(fn: Callable[[], Any], warmup: Callable[[], Any] | None = None) -> tuple[Any, float, float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import charts
+from pipeline import charts, intervals
 
 DAYS = [date(2026, 10, 1) + timedelta(days=i) for i in range(5)]
 NPS_ROWS = [{"event_date": d, "touchpoint": tp, "n": 20 + i, "promoters": 10 + i, "detractors": 4}
@@ -199,14 +199,14 @@ def test_mean_interval_coverage():
     hits = 0
     for _ in range(2000):
         x = rng.beta(0.5, 2.0, 60)  # skewed like effort scores, true mean 0.2
-        _, lo, hi = charts.mean_interval(list(x))
+        _, lo, hi = intervals.mean_interval(list(x))
         hits += lo <= 0.2 <= hi
     assert 0.92 <= hits / 2000 <= 0.97, hits / 2000
 
 
 def test_nps_interval_matches_the_normal_approximation_at_large_n():
     n, pro, det = 2000, 900, 300
-    v, lo, hi = charts.nps_interval(pro, det, n)
+    v, lo, hi = intervals.nps_interval(pro, det, n)
     p1, p2 = pro / n, det / n
     se = 100 * np.sqrt((p1 + p2 - (p1 - p2) ** 2) / n)
     assert v == pytest.approx(30.0)
@@ -214,19 +214,19 @@ def test_nps_interval_matches_the_normal_approximation_at_large_n():
 
 
 def test_nps_interval_edges():
-    v, lo, hi = charts.nps_interval(5, 0, 5)
+    v, lo, hi = intervals.nps_interval(5, 0, 5)
     assert v == 100 and hi == 100 and 0 < lo < 100  # all promoters: not a zero-width interval
-    v, lo, hi = charts.nps_interval(0, 3, 3)
+    v, lo, hi = intervals.nps_interval(0, 3, 3)
     assert v == -100 and lo == -100 and -100 < hi < 0
     with pytest.raises(ValueError):
-        charts.nps_interval(0, 0, 0)
+        intervals.nps_interval(0, 0, 0)
 
 
 def test_nps_interval_coverage_at_small_n():
     rng = np.random.default_rng(7)
     true_p, n, trials = (0.5, 0.3, 0.2), 20, 3000  # promoters, passives, detractors: NPS 30
     draws = rng.multinomial(n, true_p, size=trials)
-    hits = sum(lo <= 30.0 <= hi for lo, hi in (charts.nps_interval(d[0], d[2], n)[1:] for d in draws))
+    hits = sum(lo <= 30.0 <= hi for lo, hi in (intervals.nps_interval(d[0], d[2], n)[1:] for d in draws))
     assert 0.93 <= hits / trials <= 0.99, hits / trials
 
 
