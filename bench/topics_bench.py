@@ -249,8 +249,12 @@ def bench_other_share(model: TaxonomyTopics, tax: CxTaxonomy, emb: Embedder, lim
         total, other = total + len(sents), other + o
         lo, hi = wilson(o, len(sents))
         top = Counter(p["subtopic"] for p in pred if p["topic"] != "other").most_common(4)
-        print(f"  {name:32} {len(sents):>4} sentences ({len({r['id'] for _, r in sents})} texts), other "
+        topical_texts = {r["id"] for (_, r), p in zip(sents, pred) if p["topic"] != "other"}
+        n_texts = len({r["id"] for _, r in sents})
+        print(f"  {name:32} {len(sents):>4} sentences ({n_texts} texts), other "
               f"{o / len(sents):6.1%} [{lo:.1%}, {hi:.1%}]; top: " + ", ".join(f"{t} {c}" for t, c in top))
+        print(f"  {'':32} texts with no topic in any sentence: {n_texts - len(topical_texts)}/{n_texts} "
+              f"({1 - len(topical_texts) / n_texts:.1%})")
         if name in GOLD_PARENT:
             by: dict[str, tuple[dict, list[str]]] = {}
             for (s, r), p in zip(sents, pred):

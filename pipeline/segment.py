@@ -9,6 +9,11 @@ capital letter after a lower-case one ("sera.Poi": spaCy's infix rule). It is ab
 faster than spaCy's pipe and agrees with it on the stage tests and almost all real reviews (see
 bench/). Line breaks are hard boundaries (chat and call turns are joined by newlines). Very long
 feedback keeps its first ``max_sentences`` sentences for scoring; the full text stays stored.
+
+One departure from spaCy: a piece with no words of its own -- only links, @mentions, #hashtags,
+numbers, emoji or punctuation ("http://t.co/x", "(1/2)", "#fail") -- is not a sentence; it stays
+attached to the sentence before it on the same line (or after it, when it comes first). On tweets the
+splitter otherwise makes a "sentence" of every trailing link, which no topic or sentiment can read.
 """
 
 from __future__ import annotations
@@ -31,18 +36,41 @@ _BOUNDARY = re.compile(r"(?:(?<!\.)\.(?!\.)|[" + _F + r"][" + _F + r".]*)[" + re
                        r"|(?=[\u3400-\u4dbf\u4e00-\u9fff])|(?<=[a-z\u00df-\u00ff]\.)(?=[A-Z\u00c0-\u00de]))")
 
 
+_NOT_WORDS = re.compile(r"(?:https?://|www\.)\S+|[@#][^\W_][\w.-]*")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _wordless(piece: str) -> bool:
+    """True when ``piece`` has no letter outside links, @mentions and #hashtags."""
+    return not _LETTER.search(_NOT_WORDS.sub(" ", piece))
+
+
 def _split_line(line: str) -> list[str]:
+    spans: list[tuple[int, int]] = []
+    for a, b in _split_spans(line):
+        if spans and (_wordless(line[a:b]) or _wordless(line[spans[-1][0]:spans[-1][1]])):
+            spans[-1] = (spans[-1][0], b)  # the original text between them, spacing kept
+        else:
+            spans.append((a, b))
+    return [line[a:b].strip() for a, b in spans]
+
+
+def _split_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each spaCy-style sentence of ``line``, whitespace trimmed."""
     out, start = [], 0
     for m in _BOUNDARY.finditer(line):
         end = m.end()
-        seg = line[start:end].strip()
-        if seg and not _abbrev_before(line, m.start()):
-            out.append(seg)
+        if line[start:end].strip() and not _abbrev_before(line, m.start()):
+            out.append(_trimmed(line, start, end))
             start = end
-    tail = line[start:].strip()
-    if tail:
-        out.append(tail)
+    if line[start:].strip():
+        out.append(_trimmed(line, start, len(line)))
     return out
+
+
+def _trimmed(line: str, a: int, b: int) -> tuple[int, int]:
+    seg = line[a:b]
+    return a + len(seg) - len(seg.lstrip()), b - (len(seg) - len(seg.rstrip()))
 
 
 _ABBREV_TAIL = re.compile(r"(?:^|[\s(])(?:" + _ABBREV_RE + r")$", re.IGNORECASE)

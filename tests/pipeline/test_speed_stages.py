@@ -25,6 +25,16 @@ def test_sentences_follow_spacy_rules_on_tricky_cases():
     assert out[5] == [] and out[6] == ["one", "two"]
 
 
+def test_wordless_pieces_stay_with_their_sentence():
+    out = split_sentences(["@united Lost my bag again. http://t.co/x1 #fail", "http://t.co/a Late again. (1/2) Ok. 😎",
+                           "#fail", "很不错。。1234。好", "Worst. Ever.\nhttp://t.co/b"], ["en", "en", "en", "zh", "en"])
+    assert out[0] == ["@united Lost my bag again. http://t.co/x1 #fail"]
+    assert out[1] == ["http://t.co/a Late again.", "(1/2) Ok. 😎"]
+    assert out[2] == ["#fail"]  # nothing to attach to: kept, never dropped
+    assert out[3] == ["很不错。。1234。", "好"]  # joined with the original spacing (none in Chinese)
+    assert out[4] == ["Worst.", "Ever.", "http://t.co/b"]  # words make a sentence; a line break is a boundary
+
+
 def test_sentence_cap_and_length_limit():
     out = split_sentences([" ".join(["Short one."] * 150), "x" * 2000], ["en", "en"], max_sentences=100)
     assert len(out[0]) == 100 and len(out[1][0]) == 512
