@@ -9,6 +9,8 @@ copied, encoder artifacts linked), so encoder caches are cold and peak RSS is th
 Prefect ephemeral server is a separate process and not counted). Printed per run: end-to-end records/s
 (wall time of the flow call, including Prefect's start), records/s of the processing alone, per-stage
 records/s (``FileResult.seconds`` summed over files), the cascade's escalation share, and peak RSS.
+``--warm 1 0.3`` adds reruns that start with the first run's persistent vector cache (the same dump
+again, as ``rescore`` after a taxonomy edit sees it; a dump overlapping by 30%).
 
 The baseline is what a user would otherwise write: a Hugging Face ``pipeline("feature-extraction")``
 over the same texts with the same transformer (the converted e5 checkpoint), mean-pooled, plus the
@@ -52,8 +54,10 @@ wall = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 sent = tasks.load_models(load_settings(data_dir=data_dir))["sentiment"]
 esc = sent.escalation_share() if hasattr(sent, "escalation_share") else None
+from models.encoders import _LIVE
+enc = {e.name: {"computed": e.misses, "from_disk": e.disk_hits} for e in _LIVE}
 print(json.dumps({"wall": wall, "rss_mb": rss, "records": res["records_in"], "seconds": res["seconds"],
-                  "escalation": esc, "sentiment": sent.meta_.tag, "counts": res["counts"]}))
+                  "escalation": esc, "sentiment": sent.meta_.tag, "counts": res["counts"], "encoders": enc}))
 """
 
 BASELINE = r"""
@@ -122,8 +126,10 @@ def fresh_data_dir(models: Path, d: Path) -> Path:
     return d
 
 
-def run_flow(models: Path, rows, work: Path, tag: str) -> dict:
+def run_flow(models: Path, rows, work: Path, tag: str, cache_from: Path | None = None) -> dict:
     d = fresh_data_dir(models, work / f"data_{tag}")
+    if cache_from is not None and (cache_from / "cache").is_dir():  # a warm run: an earlier run's vectors
+        shutil.copytree(cache_from / "cache", d / "cache")
     landing = work / f"landing_{tag}"
     shutil.rmtree(landing, ignore_errors=True)
     write_landing(rows, landing)
@@ -159,6 +165,10 @@ def main() -> None:
     p.add_argument("--scale", type=float, nargs="+", default=[1, 10], help="multiples of --records to run")
     p.add_argument("--baseline-n", type=int, default=200, help="texts for the HF pipeline baseline (0: skip)")
     p.add_argument("--workdir", help="where bench data goes (default: a temp dir, removed afterwards)")
+    p.add_argument("--warm", type=float, nargs="*", default=[], metavar="SHARE",
+                   help="after the first size, rerun it in a fresh data dir holding the first run's vector "
+                        "cache, with SHARE of its records repeated and the rest new (1 = the same dump again, "
+                        "as after a taxonomy edit; 0.3 = a dump overlapping by 30%%)")
     args = p.parse_args()
     models = Path(args.models).resolve()
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="tp-realbench-"))
@@ -186,6 +196,19 @@ def main() -> None:
             print(f"  {'stage':<18}{'seconds':>9}{'records/s':>11}")
             for stage, secs in sorted(r["seconds"].items(), key=lambda kv: -kv[1]):
                 print(f"  {stage:<18}{secs:>9.2f}{(recs / secs if secs else float('inf')):>11.0f}")
+        for share in args.warm:
+            n = int(args.records * args.scale[0])
+            fresh = real_texts(2 * n)[n:]  # distinct from the first run's texts
+            k = int(round(share * n))
+            rows = real_texts(n)[:k] + fresh[:n - k]
+            r = run_flow(models, rows, work, f"warm{share:g}", cache_from=work / f"data_x{args.scale[0]:g}")
+            recs = r["records"]
+            proc = sum(r["seconds"].values())
+            enc = ", ".join(f"{name}: {e['from_disk']} from the cache, {e['computed']} computed"
+                            for name, e in r["encoders"].items() if e["computed"] or e["from_disk"])
+            print(f"\nwarm rerun, {share:.0%} of {recs} records seen before: end to end {recs / r['wall']:.0f} "
+                  f"records/s (wall {r['wall']:.1f}s); processing {recs / proc:.0f} records/s; peak RSS "
+                  f"{r['rss_mb']:.0f} MB; sentence vectors {enc}; load {load_avg()}")
         if len(results) >= 2:
             a, b = results[0], results[-1]
             print(f"\npeak RSS {b['scale']:g}x / {a['scale']:g}x: {b['rss_mb'] / a['rss_mb']:.2f}")

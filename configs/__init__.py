@@ -137,9 +137,18 @@ class StoreConfig(_Strict):
         return SecretStr(v.get_secret_value().strip())
 
 
+class CacheConfig(_Strict):
+    """Encoder vectors kept across runs (models/vector_cache.py); changes no result, only time."""
+
+    vectors: bool = Field(default=True, description="keep sentence vectors in <data_dir>/cache between runs")
+    max_rows: int = Field(default=1_000_000, ge=1000, description="vectors kept (1.5 KB each on disk); "
+                          "the oldest tenth goes when full")
+
+
 class Settings(_Strict):
     data_dir: str = "data"
     store: StoreConfig = StoreConfig()
+    cache: CacheConfig = CacheConfig()
     languages: LanguageConfig = LanguageConfig()
     redaction: RedactionConfig = RedactionConfig()
     contract: ContractConfig = ContractConfig()
@@ -156,8 +165,9 @@ class Settings(_Strict):
     _path: str = PrivateAttr(default=str(DEFAULT_CONFIG))
 
     def hash(self) -> str:
-        """Short content hash of the resolved settings (data_dir, input_roots and store excluded: wiring)."""
-        payload = self.model_dump(exclude={"data_dir", "input_roots", "store"})
+        """Short content hash of the resolved settings (data_dir, input_roots, store and cache excluded:
+        wiring, which changes no result)."""
+        payload = self.model_dump(exclude={"data_dir", "input_roots", "store", "cache"})
         payload["taxonomy_content"] = load_taxonomy(self).model_dump()
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(raw).hexdigest()[:12]

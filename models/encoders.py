@@ -15,7 +15,9 @@
 
 Every encoder has ``name``, ``dim`` and ``fingerprint`` (name plus weights version or hash), which
 model artifacts record. The cache is keyed by the exact text, so sentiment and topics share one
-encoder pass; ``clear_caches()`` empties it in every encoder of the process.
+encoder pass; ``clear_caches()`` empties it in every encoder of the process. Runs also attach a
+persistent cache behind it (``attach_vector_cache``, models/vector_cache.py): vectors computed in an
+earlier run are read back instead of recomputed.
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ class CachedEncoder:
         self.dim = backend.dim
         self.max_items = max_items
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # answered from memory
+        self.disk_hits = 0  # answered from the persistent cache
+        self.misses = 0  # computed by the backend
+        self.disk = None  # a models.vector_cache.VectorDiskCache, when a run attaches one
         _LIVE.add(self)
 
     @property
@@ -59,8 +63,12 @@ class CachedEncoder:
         return self.backend.fingerprint
 
     def clear(self) -> None:
+        """Empty the memory cache and detach the persistent one (its file is kept)."""
         self._cache.clear()
-        self.hits = self.misses = 0
+        self.hits = self.disk_hits = self.misses = 0
+        if self.disk is not None:
+            self.disk.close()
+            self.disk = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if self.max_items <= 0:  # a backend cheaper than a cache lookup (static vectors)
@@ -77,9 +85,14 @@ class CachedEncoder:
                 self.hits += 1
         if todo:
             uniq = list(todo)
-            vecs = self.backend.encode(uniq)
-            self.misses += len(uniq)
-            for t, v in zip(uniq, vecs):
+            known = self.disk.get_many(uniq) if self.disk is not None else {}
+            new = [t for t in uniq if t not in known]
+            vecs = self.backend.encode(new) if new else np.zeros((0, self.dim), dtype=np.float32)
+            if new and self.disk is not None:
+                self.disk.put_many(new, vecs)
+            self.misses += len(new)
+            self.disk_hits += len(known)
+            for t, v in [*zip(new, vecs), *known.items()]:
                 for i in todo[t]:
                     out[i] = v
                 self._cache[t] = v
@@ -88,8 +101,38 @@ class CachedEncoder:
         return out
 
 
+def attach_vector_cache(encoder: "CachedEncoder", data_dir: str | os.PathLike | None,
+                        max_rows: int = 1_000_000) -> None:
+    """Keep ``encoder``'s vectors across runs in ``<data_dir>/cache`` (models/vector_cache.py); a
+    ``data_dir`` of None, or ``max_rows`` 0, detaches it. Encoders without a memory cache (static
+    vectors: a lookup is cheaper than the cache) are left alone."""
+    from models.vector_cache import VectorDiskCache, cache_file
+
+    if encoder.max_items <= 0:
+        return
+    if data_dir is None or max_rows <= 0:
+        if encoder.disk is not None:
+            encoder.disk.close()
+        encoder.disk = None
+        return
+    path = cache_file(data_dir, encoder.name)
+    d = encoder.disk
+    if d is not None and d.path == path and d.fingerprint == encoder.fingerprint and d.max_rows == max_rows:
+        return
+    if d is not None:
+        d.close()
+    encoder.disk = VectorDiskCache(path, encoder.fingerprint, encoder.dim, max_rows)
+
+
+def attach_vector_caches(data_dir: str | os.PathLike | None, max_rows: int = 1_000_000) -> None:
+    """``attach_vector_cache`` on every encoder loaded in this process (those the models use)."""
+    for enc in list(_LIVE):
+        attach_vector_cache(enc, data_dir, max_rows)
+
+
 def clear_caches() -> None:
-    """Empty the text -> vector cache of every encoder in this process (loaded models stay loaded)."""
+    """Empty the text -> vector cache of every encoder in this process and detach the persistent
+    caches (loaded models stay loaded; cache files stay on disk)."""
     for enc in list(_LIVE):
         enc.clear()
 

@@ -1,0 +1,87 @@
+"""The persistent sentence-vector cache (models/vector_cache.py): exact, keyed by encoder version,
+bounded, holding no text, never failing a run; and a real rescore that reads every vector from it."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from models.encoders import DEFAULT_ENCODER, attach_vector_cache, clear_caches, get_encoder
+from models.vector_cache import VectorDiskCache, cache_file
+
+TEXTS = ["The parcel came two days late.", "快递太慢了。", "پشتیبانی جواب نمی‌دهد.", "Consegna in ritardo."]
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, 8)).astype(np.float32)
+
+
+def test_vectors_come_back_bit_for_bit_and_only_for_the_same_encoder_version(tmp_path):
+    path = tmp_path / "v.sqlite"
+    c = VectorDiskCache(path, "enc@1", 8)
+    V = vectors(len(TEXTS))
+    c.put_many(TEXTS, V)
+    got = c.get_many(TEXTS + ["never seen"])
+    assert set(got) == set(TEXTS) and c.hits == 4 and c.misses == 1
+    for t, v in zip(TEXTS, V):
+        assert got[t].tobytes() == v.tobytes()
+    assert VectorDiskCache(path, "enc@2", 8).get_many(TEXTS) == {}  # new weights: nothing reused
+    assert set(VectorDiskCache(path, "enc@1", 8).get_many(TEXTS)) == set(TEXTS)  # another process later
+
+
+def test_the_cache_is_bounded_and_drops_the_oldest(tmp_path):
+    c = VectorDiskCache(tmp_path / "v.sqlite", "enc@1", 8, max_rows=1000)
+    for b in range(25):
+        c.put_many([f"text {b}-{i}" for i in range(100)], vectors(100, b))
+    assert 900 <= c.rows() <= 1000
+    assert c.get_many(["text 0-0"]) == {} and set(c.get_many(["text 24-99"])) == {"text 24-99"}
+
+
+def test_no_text_is_written_only_its_hash(tmp_path):
+    c = VectorDiskCache(tmp_path / "v.sqlite", "enc@1", 8)
+    secret = "ticket about order 4471 of customer Giulia Bianchi"
+    c.put_many([secret], vectors(1))
+    c.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert secret.encode() not in raw and b"Giulia" not in raw
+
+
+def test_an_unusable_cache_warns_once_and_the_encoder_still_answers(tmp_path, caplog):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    enc = get_encoder(DEFAULT_ENCODER)
+    clear_caches()
+    try:
+        attach_vector_cache(enc, tmp_path)
+        assert enc.disk is not None and enc.disk.path == cache_file(tmp_path, enc.name)
+        with caplog.at_level(logging.WARNING, logger="touchpoint"):
+            X = enc.encode(TEXTS[:2])
+            enc.encode(TEXTS[2:])
+        assert X.shape == (2, enc.dim) and np.isfinite(X).all() and enc.misses == 4
+        warnings = [r for r in caplog.records if "vector cache" in r.getMessage()]
+        assert len(warnings) == 1 and "disabled" in warnings[0].getMessage()
+    finally:
+        clear_caches()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_rescore_takes_every_vector_from_the_cache_and_changes_no_result(config, landing, data_dir):
+    """Reliability property 11: a repeated run reuses what it computed; here the encoder is not called at all."""
+    from flows.nightly import nightly, rescore
+    from tests.flows.conftest import q
+
+    sql = ("SELECT feedback_id, idx, sentiment_label, round(sentiment_score, 6), topic, subtopic "
+           "FROM sentences ORDER BY feedback_id, idx")
+    clear_caches()
+    nightly(landing=str(landing), config=str(config))
+    enc = get_encoder(DEFAULT_ENCODER)
+    first = q(data_dir, sql)
+    assert first and enc.misses > 0 and enc.disk is not None and enc.disk.rows() >= enc.misses
+    clear_caches()  # memory emptied, as in a new process; the file stays
+    res = rescore(config=str(config), all_files=True)
+    assert res["files"] == 9
+    assert enc.misses == 0 and enc.disk_hits > 0
+    assert q(data_dir, sql) == first
+    clear_caches()
