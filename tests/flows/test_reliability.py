@@ -289,7 +289,16 @@ def test_bounded_time_a_slow_file_is_stopped_by_the_task_timeout(tmp_path, data_
 def test_rescore_after_a_config_change_updates_every_row(config, landing, data_dir, tmp_path):
     from flows.nightly import rescore
 
+    from models.encoders import DEFAULT_ENCODER, clear_caches, get_encoder
+
+    sql = ("SELECT feedback_id, idx, sentiment_label, round(sentiment_score, 6), topic, subtopic "
+           "FROM sentences ORDER BY feedback_id, idx")
+    clear_caches()
     nightly(landing=str(landing), config=str(config))
+    enc = get_encoder(DEFAULT_ENCODER)
+    first = q(data_dir, sql)
+    assert first and enc.misses > 0 and enc.disk is not None and enc.disk.rows() >= enc.misses
+    clear_caches()  # memory emptied, as in a new process; the vector cache file stays
     old_hash = load_settings(config).hash()
     changed = write_config(tmp_path / "changed.yaml", data_dir, contract={"max_bad_fraction": 0.55},
                            join={"customer_window_days": 30})
@@ -298,6 +307,8 @@ def test_rescore_after_a_config_change_updates_every_row(config, landing, data_d
     assert nightly(landing=str(landing), config=str(changed))["files"] == 0  # same content: nightly skips it
     res = rescore(config=str(changed))
     assert res["files"] == 9 and res["counts"]["review"]["out"] == 8
+    # reliability property 11: every sentence vector came from the run before, and no row changed
+    assert enc.misses == 0 and enc.disk_hits > 0 and q(data_dir, sql) == first
     assert q(data_dir, "SELECT DISTINCT config_hash FROM feedback") == [(new_hash,)]
     models = json.loads(q(data_dir, "SELECT models FROM runs ORDER BY finished_at DESC LIMIT 1")[0][0])
     assert store.stale_files(data_dir, new_hash, models) == []

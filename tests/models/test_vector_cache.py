@@ -1,13 +1,12 @@
 """The persistent sentence-vector cache (models/vector_cache.py): exact, keyed by encoder version,
-bounded, holding no text, never failing a run; and a real rescore that reads every vector from it."""
+bounded, holding no text, never failing a run. A real rescore that reads every vector from it:
+tests/flows/test_reliability.py::test_rescore_after_a_config_change_updates_every_row."""
 
 from __future__ import annotations
 
 import logging
 
 import numpy as np
-import pytest
-
 from models.encoders import DEFAULT_ENCODER, attach_vector_cache, clear_caches, get_encoder
 from models.vector_cache import VectorDiskCache, cache_file
 
@@ -64,24 +63,3 @@ def test_an_unusable_cache_warns_once_and_the_encoder_still_answers(tmp_path, ca
         assert len(warnings) == 1 and "disabled" in warnings[0].getMessage()
     finally:
         clear_caches()
-
-
-@pytest.mark.usefixtures("prefect_harness")
-def test_a_rescore_takes_every_vector_from_the_cache_and_changes_no_result(config, landing, data_dir):
-    """Reliability property 11: a repeated run reuses what it computed; here the encoder is not called at all."""
-    from flows.nightly import nightly, rescore
-    from tests.flows.conftest import q
-
-    sql = ("SELECT feedback_id, idx, sentiment_label, round(sentiment_score, 6), topic, subtopic "
-           "FROM sentences ORDER BY feedback_id, idx")
-    clear_caches()
-    nightly(landing=str(landing), config=str(config))
-    enc = get_encoder(DEFAULT_ENCODER)
-    first = q(data_dir, sql)
-    assert first and enc.misses > 0 and enc.disk is not None and enc.disk.rows() >= enc.misses
-    clear_caches()  # memory emptied, as in a new process; the file stays
-    res = rescore(config=str(config), all_files=True)
-    assert res["files"] == 9
-    assert enc.misses == 0 and enc.disk_hits > 0
-    assert q(data_dir, sql) == first
-    clear_caches()
