@@ -85,11 +85,12 @@ class CachedEncoder:
                 self.hits += 1
         if todo:
             uniq = list(todo)
-            known = self.disk.get_many(uniq) if self.disk is not None else {}
+            disk = self.disk  # read once: another thread may detach it meanwhile
+            known = disk.get_many(uniq) if disk is not None else {}
             new = [t for t in uniq if t not in known]
             vecs = self.backend.encode(new) if new else np.zeros((0, self.dim), dtype=np.float32)
-            if new and self.disk is not None:
-                self.disk.put_many(new, vecs)
+            if new and disk is not None:
+                disk.put_many(new, vecs)
             self.misses += len(new)
             self.disk_hits += len(known)
             for t, v in [*zip(new, vecs), *known.items()]:
@@ -104,11 +105,11 @@ class CachedEncoder:
 def attach_vector_cache(encoder: "CachedEncoder", data_dir: str | os.PathLike | None,
                         max_rows: int = 1_000_000) -> None:
     """Keep ``encoder``'s vectors across runs in ``<data_dir>/cache`` (models/vector_cache.py); a
-    ``data_dir`` of None, or ``max_rows`` 0, detaches it. Encoders without a memory cache (static
-    vectors: a lookup is cheaper than the cache) are left alone."""
+    ``data_dir`` of None, or ``max_rows`` 0, detaches it. Backends cheaper than the cache (static
+    vectors: ``cheap = True``, or no memory cache) are left alone."""
     from models.vector_cache import VectorDiskCache, cache_file
 
-    if encoder.max_items <= 0:
+    if encoder.max_items <= 0 or getattr(encoder.backend, "cheap", False):
         return
     if data_dir is None or max_rows <= 0:
         if encoder.disk is not None:
@@ -116,12 +117,13 @@ def attach_vector_cache(encoder: "CachedEncoder", data_dir: str | os.PathLike | 
         encoder.disk = None
         return
     path = cache_file(data_dir, encoder.name)
+    key = f"{encoder.fingerprint}|{getattr(encoder.backend, 'device', 'cpu')}"  # bf16 GPU != fp32 CPU
     d = encoder.disk
-    if d is not None and d.path == path and d.fingerprint == encoder.fingerprint and d.max_rows == max_rows:
-        return
+    if d is not None and not d.disabled and d.path == path and d.fingerprint == key and d.max_rows == max_rows:
+        return  # a cache disabled by an error gets a fresh try at the next run
     if d is not None:
         d.close()
-    encoder.disk = VectorDiskCache(path, encoder.fingerprint, encoder.dim, max_rows)
+    encoder.disk = VectorDiskCache(path, key, encoder.dim, max_rows)
 
 
 def attach_vector_caches(data_dir: str | os.PathLike | None, max_rows: int = 1_000_000) -> None:

@@ -225,6 +225,8 @@ def ensure_static_encoder(data_dir: str | os.PathLike, dims: int = DEFAULT_DIMS,
 class StaticEncoder:
     """Mean of static token vectors, L2-normalised; tokenised by the checkpoint's own fast tokenizer."""
 
+    cheap = True  # a table lookup: cheaper than the persistent vector cache (models/vector_cache.py)
+
     def __init__(self, path: str | os.PathLike, name: str = NAME, batch: int = 4096):
         try:
             from tokenizers import Tokenizer

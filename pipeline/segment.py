@@ -36,8 +36,9 @@ _BOUNDARY = re.compile(r"(?:(?<!\.)\.(?!\.)|[" + _F + r"][" + _F + r".]*)[" + re
                        r"|(?=[\u3400-\u4dbf\u4e00-\u9fff])|(?<=[a-z\u00df-\u00ff]\.)(?=[A-Z\u00c0-\u00de]))")
 
 
-_NOT_WORDS = re.compile(r"(?:https?://|www\.)\S+|[@#][^\W_][\w.-]*")
+_NOT_WORDS = re.compile(r"(?:https?://|www\.)\S+|\b(?:[\w-]+\.)+[a-z]{2,}/\S*|[@#][^\W_][\w.-]*", re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
+_LIST_MARKER = re.compile(r"\(?\d{1,3}[.)]")  # "2." or "3)" before a list item: goes with the item
 
 
 def _wordless(piece: str) -> bool:
@@ -46,10 +47,20 @@ def _wordless(piece: str) -> bool:
 
 
 def _split_line(line: str) -> list[str]:
+    raw = _split_spans(line)
     spans: list[tuple[int, int]] = []
-    for a, b in _split_spans(line):
-        if spans and (_wordless(line[a:b]) or _wordless(line[spans[-1][0]:spans[-1][1]])):
-            spans[-1] = (spans[-1][0], b)  # the original text between them, spacing kept
+    held: int | None = None  # start of a list marker waiting for its item
+    for i, (a, b) in enumerate(raw):
+        if held is not None:
+            a, held = held, None
+        piece = line[a:b]
+        if i + 1 < len(raw) and _LIST_MARKER.fullmatch(piece):
+            held = a
+            continue
+        # joined pieces keep the original text between them; never past the length a sentence is cut to
+        if (spans and (_wordless(piece) or _wordless(line[spans[-1][0]:spans[-1][1]]))
+                and b - spans[-1][0] <= MAX_SENTENCE_CHARS):
+            spans[-1] = (spans[-1][0], b)
         else:
             spans.append((a, b))
     return [line[a:b].strip() for a, b in spans]

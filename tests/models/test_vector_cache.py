@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 from models.encoders import DEFAULT_ENCODER, attach_vector_cache, clear_caches, get_encoder
 from models.vector_cache import VectorDiskCache, cache_file
 
@@ -45,6 +46,32 @@ def test_no_text_is_written_only_its_hash(tmp_path):
     c.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert secret.encode() not in raw and b"Giulia" not in raw
+
+
+def test_the_key_is_secret_and_kept_private(tmp_path):
+    c = VectorDiskCache(tmp_path / "v.sqlite", "enc@1", 8)
+    c.put_many(TEXTS[:1], vectors(1))
+    key = tmp_path / ".key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes().strip()) == 64
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert VectorDiskCache(other / "v.sqlite", "enc@1", 8).key(TEXTS[0]) != c.key(TEXTS[0])  # another secret
+
+
+def test_an_interrupted_write_leaves_no_lock_behind(tmp_path, monkeypatch):
+    a = VectorDiskCache(tmp_path / "v.sqlite", "enc@1", 8, busy_timeout_s=0.5)
+    b = VectorDiskCache(tmp_path / "v.sqlite", "enc@1", 8, busy_timeout_s=0.5)
+
+    def interrupted(con, rows):
+        con.executemany("INSERT OR IGNORE INTO vectors (key, vec, at) VALUES (?, ?, ?)", rows)
+        raise KeyboardInterrupt  # as a task timeout or ^C landing mid-transaction
+
+    monkeypatch.setattr(VectorDiskCache, "_insert", staticmethod(interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        a.put_many(TEXTS[:2], vectors(2))
+    monkeypatch.undo()
+    b.put_many(TEXTS[2:], vectors(2, 1))  # would wait out the lock and give up if it were still held
+    assert b.disabled is None and b.rows() == 2 and a.get_many(TEXTS[:2]) == {}  # rolled back
 
 
 def test_an_unusable_cache_warns_once_and_the_encoder_still_answers(tmp_path, caplog):

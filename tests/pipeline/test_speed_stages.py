@@ -26,13 +26,21 @@ def test_sentences_follow_spacy_rules_on_tricky_cases():
 
 
 def test_wordless_pieces_stay_with_their_sentence():
-    out = split_sentences(["@united Lost my bag again. http://t.co/x1 #fail", "http://t.co/a Late again. (1/2) Ok. 😎",
-                           "#fail", "很不错。。1234。好", "Worst. Ever.\nhttp://t.co/b"], ["en", "en", "en", "zh", "en"])
+    texts = ["@united Lost my bag again. http://t.co/x1 #fail", "http://t.co/a Late again. 😎 (1/2)",
+             "#fail", "很不错。。1234。好", "Worst. Ever.\nhttp://t.co/b", "1. Late delivery. 2. Rude staff.",
+             "HTTP://T.CO/A Fine. pic.twitter.com/xYz", "https://x.com/" + "a" * 600 + ". Terrible service."]
+    out = split_sentences(texts, ["en", "en", "en", "zh", "en", "en", "en", "en"])
     assert out[0] == ["@united Lost my bag again. http://t.co/x1 #fail"]
-    assert out[1] == ["http://t.co/a Late again.", "(1/2) Ok. 😎"]
+    assert out[1] == ["http://t.co/a Late again. 😎 (1/2)"]
     assert out[2] == ["#fail"]  # nothing to attach to: kept, never dropped
     assert out[3] == ["很不错。。1234。", "好"]  # joined with the original spacing (none in Chinese)
     assert out[4] == ["Worst.", "Ever.", "http://t.co/b"]  # words make a sentence; a line break is a boundary
+    assert out[5] == ["1. Late delivery.", "2. Rude staff."]  # a list marker goes with its item
+    assert out[6] == ["HTTP://T.CO/A Fine. pic.twitter.com/xYz"]
+    assert out[7][-1] == "Terrible service."  # never joined past the length a sentence is cut to
+    for text, sents in zip(texts, out):  # nothing lost, nothing repeated, in order
+        if all(len(x) < 512 for x in sents):
+            assert "".join(sents).replace(" ", "") == text.replace("\n", "").replace(" ", "")
 
 
 def test_sentence_cap_and_length_limit():
