@@ -99,7 +99,10 @@ def cmd_demo(args) -> int:
     else:
         print(f"[1/3] demo data already in {landing} (use --fresh to regenerate)")
     if not models_ready(settings):
-        print("[2/3] building default models (first run only; about 3 minutes on 2 cores)")
+        print("[2/3] building default models (first run only; about 5 minutes on 2 cores)")
+        from flows.cli_models import attach_build_cache
+
+        attach_build_cache(settings)  # a later `models build` (after a taxonomy edit) reuses the vectors
         build_default_models(settings, log=lambda m: print("      " + m))
     else:
         print("[2/3] models ready")

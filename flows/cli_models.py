@@ -45,7 +45,7 @@ def _log(args):
     return (lambda m: print(m, file=sys.stderr)) if getattr(args, "json", None) == "-" else print
 
 
-def _vector_cache(settings) -> None:
+def attach_build_cache(settings) -> None:
     """Training corpora are encoded through the persistent vector cache too: a rebuild is quick."""
     from models.encoders import attach_vector_cache, get_encoder
 
@@ -54,13 +54,14 @@ def _vector_cache(settings) -> None:
             enc = get_encoder(settings.models.encoder, data_dir=settings.data_dir)
         except Exception:  # noqa: BLE001 - not built yet (a converted checkpoint): training says so itself
             return
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # the build writes there anyway
         attach_vector_cache(enc, settings.data_dir, settings.cache.max_rows)
 
 
 def cmd_build(args, settings) -> int:
     from models.train import build_default_models
 
-    _vector_cache(settings)
+    attach_build_cache(settings)
     build_default_models(settings, per_corpus=args.per_corpus, promote=not args.no_promote, data=args.data)
     return 0
 
@@ -71,7 +72,7 @@ def cmd_train(args, settings) -> int:
     if args.task != "sentiment":
         raise SystemExit(f"error: only sentiment is trainable from labels (got {args.task!r})")
     hp = {"epochs": args.epochs} if args.epochs else {}
-    _vector_cache(settings)
+    attach_build_cache(settings)
     res = train_sentiment(settings, _data(args, settings), backend=args.backend, promote=not args.no_promote,
                           checkpoint=args.checkpoint, hyperparameters=hp, log=_log(args))
     if args.json:
