@@ -50,17 +50,13 @@ from pipeline.intervals import mean_interval, nps_interval  # noqa: E402
 from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN  # noqa: E402
 
 # Queries whose rows the charts take (report.collect runs them on its read-only connection).
-# One NPS answer per customer, touchpoint and day: a customer's review and chat joined to the same
-# survey answer must not count twice in n, or the band would be too narrow.
+# Each NPS answer once, on its own day, at the touchpoint the attribution rule gives it
+# (pipeline/metrics.py): a customer's review and chat joined to one answer never count it twice.
 NPS_TREND_SQL = f"""
-WITH a AS (
-    SELECT DISTINCT f.event_date, coalesce(f.touchpoint, '(none)') AS touchpoint,
-           coalesce(f.customer_id, f.feedback_id) AS who, s.nps
-    FROM feedback f JOIN feedback_scores s USING (feedback_id)
-    WHERE f.event_date IS NOT NULL AND s.nps IS NOT NULL)
-SELECT event_date, touchpoint, count(*) AS n, count_if(nps >= {PROMOTER_MIN}) AS promoters,
-       count_if(nps <= {DETRACTOR_MAX}) AS detractors
-FROM a GROUP BY ALL ORDER BY ALL
+SELECT event_date, coalesce(touchpoint, '(none)') AS touchpoint, count(*) AS n,
+       count_if(value >= {PROMOTER_MIN}) AS promoters, count_if(value <= {DETRACTOR_MAX}) AS detractors
+FROM answers WHERE kind = 'nps' AND event_date IS NOT NULL
+GROUP BY ALL ORDER BY ALL
 """
 TOPIC_SENTIMENT_SQL = """
 SELECT topic, coalesce(touchpoint, '(none)') AS touchpoint, sentences, negative
@@ -68,7 +64,7 @@ FROM v_topic_sentiment_by_touchpoint WHERE topic IS NOT NULL AND topic <> 'other
 ORDER BY topic, touchpoint
 """
 
-NPS_TREND_NOTE = ("NPS per day and touchpoint (one answer per customer, touchpoint and day); the band is the 95% "
+NPS_TREND_NOTE = ("NPS per day and touchpoint over survey answers, each counted once on the day it was given; the band is the 95% "
                   "interval: Wilson intervals of the promoter and detractor shares combined by MOVER. Wide bands "
                   "mean few answers that day. Hover a point for its n.")
 HEATMAP_NOTE = ("Share of negative sentences per topic and touchpoint (the model's sentence sentiment); grey cells "

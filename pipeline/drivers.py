@@ -16,7 +16,8 @@ metric coded so that a coefficient reads in its usual unit: NPS as +100 promoter
 -100 detractor (the mean of that coding *is* NPS, so an effect is in NPS points), CSAT as 100 x top-2
 box (points of top-2 share), CES as the raw 1-7 answer. Standard errors are cluster-robust by
 customer (CR1; HC1 when every customer answers once): one customer's review, chat and survey
-comment share one NPS answer and are not independent observations. Intervals use Student's t with
+comment share one NPS answer, so the unit is the answer (``load_frame``), each once, and one
+customer's several answers are not independent observations. Intervals use Student's t with
 (clusters - 1) degrees of freedom.
 
 A driver mentioned by fewer than ``min_n`` responses (or absent from fewer than ``min_n``) is
@@ -62,7 +63,15 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 
 def load_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per feedback with at least one score: outcomes, mix, topic lists and optional signals."""
+    """One row per survey answer with joined feedback: its outcome, mix, topic lists and optional signals.
+
+    The unit is the answer, each once (a customer's review, chat and comment joined to one NPS answer
+    are one observation, not three). Topics: those of any sentence of the feedback rows joined to the
+    answer; negative sentiment, high effort and effort cues: present in any of them; emotion and intent:
+    those of the most negative of them. Touchpoint: the answer's (the attribution rule of
+    pipeline/metrics.py); channel and language: those of the answer's interaction, else of its first
+    joined feedback row. Answers with no joined feedback carry no text to read and are left out.
+    """
     have = _columns(con, "feedback")
     extra = ", ".join(f"f.{c}" for c in (EMOTION_COL, EFFORT_COL, INTENT_COL, CUES_COL) if c in have)
     sql = f"""
@@ -71,14 +80,55 @@ def load_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                    list(DISTINCT topic ORDER BY topic) FILTER (WHERE topic IS NOT NULL AND topic <> 'other') AS topics,
                    list(DISTINCT topic ORDER BY topic) FILTER (WHERE topic IS NOT NULL AND topic <> 'other'
                                                                AND sentiment_label = 'negative') AS negative_topics
-            FROM sentences GROUP BY feedback_id)
-        SELECT f.feedback_id, f.customer_id, f.touchpoint, f.channel, coalesce(f.language, 'und') AS language,
-               f.sentiment_label, s.nps, s.csat, s.csat_scale, s.ces, t.topics, t.negative_topics
-               {', ' + extra if extra else ''}
-        FROM feedback f JOIN feedback_scores s USING (feedback_id) LEFT JOIN t USING (feedback_id)
-        WHERE s.nps IS NOT NULL OR s.csat IS NOT NULL OR s.ces IS NOT NULL
-        ORDER BY f.feedback_id"""
-    return con.execute(sql).df()
+            FROM sentences GROUP BY feedback_id),
+        link AS (
+            SELECT nps_score_id AS score_id, feedback_id FROM feedback_scores WHERE nps_score_id IS NOT NULL
+            UNION SELECT csat_score_id, feedback_id FROM feedback_scores WHERE csat_score_id IS NOT NULL
+            UNION SELECT ces_score_id, feedback_id FROM feedback_scores WHERE ces_score_id IS NOT NULL)
+        SELECT a.score_id, a.kind, a.value, a.scale, a.customer_id, a.touchpoint, a.channel AS answer_channel,
+               a.language AS answer_language, f.feedback_id, f.channel, f.language, f.occurred_at,
+               f.sentiment_label, f.sentiment_score, t.topics, t.negative_topics {', ' + extra if extra else ''}
+        FROM answers a JOIN link l ON l.score_id = a.score_id JOIN feedback f ON f.feedback_id = l.feedback_id
+        LEFT JOIN t ON t.feedback_id = f.feedback_id
+        ORDER BY a.score_id, f.occurred_at NULLS LAST, f.feedback_id"""
+    return per_answer(con.execute(sql).df())
+
+
+def _union(values: pd.Series) -> list[str]:
+    return sorted({t for v in values if isinstance(v, (list, np.ndarray)) for t in v})
+
+
+def per_answer(rows: pd.DataFrame) -> pd.DataFrame:
+    """Collapse (answer, joined feedback row) pairs to one row per answer (``load_frame``'s rules)."""
+    cols = ["score_id", "customer_id", "touchpoint", "channel", "language", "sentiment_label", "nps", "csat",
+            "csat_scale", "ces", "topics", "negative_topics"]
+    signal_cols = [c for c in (EMOTION_COL, EFFORT_COL, INTENT_COL, CUES_COL) if c in rows]
+    if rows.empty:
+        return pd.DataFrame(columns=cols + signal_cols)
+    out = []
+    for sid, g in rows.groupby("score_id", sort=True):
+        first = g.iloc[0]
+        worst = g.sort_values(["sentiment_score", "feedback_id"], na_position="last").iloc[0]
+        kind, value = first["kind"], float(first["value"])
+        rec = {
+            "score_id": sid, "customer_id": first["customer_id"], "touchpoint": first["touchpoint"],
+            "channel": first["answer_channel"] if first["answer_channel"] != "survey" else first["channel"],
+            "language": first["answer_language"] if isinstance(first["answer_language"], str)
+            else (first["language"] if isinstance(first["language"], str) else "und"),
+            "sentiment_label": "negative" if (g["sentiment_label"] == "negative").any() else worst["sentiment_label"],
+            "nps": value if kind == "nps" else np.nan, "csat": value if kind == "csat" else np.nan,
+            "csat_scale": first["scale"] if kind == "csat" else np.nan, "ces": value if kind == "ces" else np.nan,
+            "topics": _union(g["topics"]), "negative_topics": _union(g["negative_topics"]),
+        }
+        if EFFORT_COL in rows:
+            rec[EFFORT_COL] = g[EFFORT_COL].max()
+        if CUES_COL in rows:
+            rec[CUES_COL] = ",".join(sorted({c for v in g[CUES_COL].dropna() for c in str(v).split(",") if c}))
+        for col in (EMOTION_COL, INTENT_COL):
+            if col in rows:
+                rec[col] = worst[col]
+        out.append(rec)
+    return pd.DataFrame(out, columns=cols + signal_cols)
 
 
 def outcome(frame: pd.DataFrame, metric: str) -> pd.Series:
@@ -188,7 +238,8 @@ def fit_drivers(frame: pd.DataFrame, metric: str = "nps", family: str = "topics"
     X = design.to_numpy(dtype=float)
     keep = _independent(X)
     est: dict[str, tuple[float, float, float, float]] = {}
-    clusters = rows["customer_id"].fillna(rows["feedback_id"]).astype(str).to_numpy() \
+    unit = "score_id" if "score_id" in rows else "feedback_id"
+    clusters = rows["customer_id"].fillna(rows[unit]).astype(str).to_numpy() \
         if "customer_id" in rows else rows.index.to_numpy()
     if len(keep) < len(rows):
         beta, se, df = ols_cluster(X[:, keep], y, clusters)
@@ -276,7 +327,8 @@ def _fmt(v: Any) -> str:
     return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.1f}"
 
 
-NOTE = ("Effect: difference in the metric when the driver is present, from a regression with channel and "
+NOTE = ("Unit: survey answers with joined feedback, each once (n counts answers). "
+        "Effect: difference in the metric when the driver is present, from a regression with channel and "
         "language fixed effects (NPS in points: promoters +100, detractors -100); 95% interval from "
         "customer-clustered robust standard errors. 'Too few to tell': fewer than min_n responses with or "
         "without the driver. Associations, not proof of cause.")

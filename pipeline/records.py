@@ -23,17 +23,18 @@ FEEDBACK_COLUMNS = [
     "feedback_id", "channel", "source", "source_id", "customer_id", "interaction_id",
     "touchpoint", "journey_stage", "occurred_at", "event_date", "language", "language_confidence",
     "text", "rating", "rating_scale", "n_utterances", "pii_redacted", "input_file", "input_line",
+    "interaction_kind",
 ]
 UTTERANCE_COLUMNS = [
     "feedback_id", "turn", "role", "speaker", "said_at", "start_s", "end_s", "text",
 ]
 SCORE_COLUMNS = [
     "score_id", "kind", "value", "scale", "customer_id", "interaction_id", "occurred_at",
-    "source", "touchpoint", "input_file", "input_line",
+    "source", "touchpoint", "input_file", "input_line", "interaction_kind",
 ]
 TICKET_COLUMNS = [
     "ticket_id", "customer_id", "interaction_id", "opened_at", "resolved_at", "resolution_hours",
-    "status", "source", "touchpoint", "input_file", "input_line",
+    "status", "source", "touchpoint", "input_file", "input_line", "interaction_kind",
 ]
 QUARANTINE_COLUMNS = ["input_file", "input_line", "channel", "source", "field", "reason", "raw", "record_hash",
                       "file_sha256"]

@@ -8,41 +8,74 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN, csat_top2_sql, nps_sql
+from pipeline.metrics import DETRACTOR_MAX, PROMOTER_MIN, TICKETS_ATTRIBUTED_SQL, csat_top2_sql, nps_sql
 from pipeline import alerts, call_analytics, charts, cx, drivers, followup, manipulation
 from pipeline.errors import StoreError
 from pipeline.store import connect
 
+# One row per touchpoint and a last "(all)" row. NPS, CSAT and CES count survey answers, each once, at
+# the touchpoint the attribution rule gives it (pipeline/metrics.py); volume, sentiment and negative
+# share count feedback rows; time to resolution counts tickets, each once.
 SCORECARD_SQL = f"""
-SELECT f.touchpoint, any_value(f.journey_stage) AS stage, count(*) AS volume,
-  count(s.nps) AS n_nps,
-  {nps_sql("s.nps", 1)} AS nps,
-  {csat_top2_sql("s.csat", "s.csat_scale", 1, percent=True)} AS csat_top2_pct,
-  round(avg(s.ces), 2) AS ces_mean,
-  round(median(s.resolution_hours), 1) AS ttr_median_h,
-  round(avg(f.sentiment_score), 3) AS sentiment,
-  round(100.0 * avg(CASE WHEN f.sentiment_label = 'negative' THEN 1 ELSE 0 END), 1) AS negative_pct
-FROM feedback f JOIN feedback_scores s USING (feedback_id)
-GROUP BY f.touchpoint ORDER BY volume DESC, f.touchpoint
+WITH fb AS (
+  SELECT touchpoint, grouping(touchpoint) AS g, any_value(journey_stage) AS stage, count(*) AS volume,
+         round(avg(sentiment_score), 3) AS sentiment,
+         round(100.0 * avg(CASE WHEN sentiment_label = 'negative' THEN 1 ELSE 0 END), 1) AS negative_pct
+  FROM feedback GROUP BY GROUPING SETS ((touchpoint), ())
+), an AS (
+  SELECT touchpoint, grouping(touchpoint) AS g,
+         count(*) FILTER (WHERE kind = 'nps') AS n_nps, {nps_sql("CASE WHEN kind = 'nps' THEN value END", 1)} AS nps,
+         count(*) FILTER (WHERE kind = 'csat') AS n_csat,
+         {csat_top2_sql("CASE WHEN kind = 'csat' THEN value END", "scale", 1, percent=True)} AS csat_top2_pct,
+         count(*) FILTER (WHERE kind = 'ces') AS n_ces, round(avg(CASE WHEN kind = 'ces' THEN value END), 2) AS ces_mean
+  FROM answers GROUP BY GROUPING SETS ((touchpoint), ())
+), tk AS (
+  SELECT touchpoint, grouping(touchpoint) AS g, count(*) AS n_tickets,
+         round(median(resolution_hours), 1) AS ttr_median_h
+  FROM ({TICKETS_ATTRIBUTED_SQL}) GROUP BY GROUPING SETS ((touchpoint), ())
+), keys AS (SELECT touchpoint, g FROM fb UNION SELECT touchpoint, g FROM an UNION SELECT touchpoint, g FROM tk)
+SELECT CASE WHEN k.g = 1 THEN '(all)' ELSE k.touchpoint END AS touchpoint, fb.stage, coalesce(fb.volume, 0) AS volume,
+  coalesce(an.n_nps, 0) AS n_nps, an.nps, coalesce(an.n_csat, 0) AS n_csat, an.csat_top2_pct,
+  coalesce(an.n_ces, 0) AS n_ces, an.ces_mean, coalesce(tk.n_tickets, 0) AS n_tickets, tk.ttr_median_h,
+  fb.sentiment, fb.negative_pct
+FROM keys k
+LEFT JOIN fb ON fb.g = k.g AND fb.touchpoint IS NOT DISTINCT FROM k.touchpoint
+LEFT JOIN an ON an.g = k.g AND an.touchpoint IS NOT DISTINCT FROM k.touchpoint
+LEFT JOIN tk ON tk.g = k.g AND tk.touchpoint IS NOT DISTINCT FROM k.touchpoint
+ORDER BY k.g, volume DESC, n_nps DESC, k.touchpoint
 """
+SCORECARD_NOTE = ("NPS in points (promoters 9-10 minus detractors 0-6) over survey answers, each answer counted once "
+                  "at one touchpoint: the touchpoint of the interaction it answers (a review, chat or call with the "
+                  "same order, ticket or conversation id), else the survey's own; n_nps, n_csat and n_ces count "
+                  "answers. CSAT: share of top-2 boxes; CES: mean 1-7. Volume, sentiment (-1..1) and negative share "
+                  "count feedback rows; time to resolution: median hours over tickets, each once. (all): every "
+                  "answer, feedback row and ticket once.")
 
+# Topics mentioned by the feedback joined to each NPS answer; every count is of answers, each once.
 DRIVERS_SQL = f"""
 WITH t AS (
-  SELECT DISTINCT f.feedback_id, se.topic, s.nps
-  FROM feedback f JOIN feedback_scores s USING (feedback_id) JOIN sentences se USING (feedback_id)
-  WHERE s.nps IS NOT NULL AND se.topic <> 'other'
+  SELECT DISTINCT fs.nps_score_id AS score_id, se.topic
+  FROM feedback_scores fs JOIN sentences se USING (feedback_id)
+  WHERE fs.nps_score_id IS NOT NULL AND se.topic IS NOT NULL AND se.topic <> 'other'
+), a AS (
+  SELECT score_id, customer_id, value AS nps FROM answers
+  WHERE kind = 'nps' AND score_id IN (SELECT nps_score_id FROM feedback_scores)
 ), base AS (
   SELECT count(*) FILTER (WHERE nps <= {DETRACTOR_MAX}) AS det, count(*) FILTER (WHERE nps >= {PROMOTER_MIN}) AS pro
-  FROM feedback_scores WHERE nps IS NOT NULL
+  FROM a
 )
-SELECT topic,
+SELECT t.topic, count(*) AS answers, count(DISTINCT a.customer_id) AS customers,
   count(*) FILTER (WHERE nps <= {DETRACTOR_MAX}) AS detractors,
   count(*) FILTER (WHERE nps >= {PROMOTER_MIN}) AS promoters,
   round(100.0 * count(*) FILTER (WHERE nps <= {DETRACTOR_MAX}) / nullif(any_value(base.det), 0), 1) AS pct_of_detractors,
   round(100.0 * count(*) FILTER (WHERE nps >= {PROMOTER_MIN}) / nullif(any_value(base.pro), 0), 1) AS pct_of_promoters,
   {nps_sql("nps", 1)} AS nps_when_mentioned
-FROM t, base GROUP BY topic ORDER BY pct_of_detractors DESC NULLS LAST, topic
+FROM t JOIN a USING (score_id), base GROUP BY t.topic ORDER BY pct_of_detractors DESC NULLS LAST, t.topic
 """
+DRIVERS_NOTE = ("Counts are NPS answers, each once: an answer mentions a topic when any feedback row joined to it "
+                "(same interaction, else the same customer within the join window) has a sentence on that topic. "
+                "pct_of_detractors: share of the detractor answers with joined feedback that mention the topic; "
+                "nps_when_mentioned: NPS over those answers; customers: distinct customers behind them.")
 
 EFFORT_CES_LIMITS = (
     "Limits: the text score sees only the effort a customer writes about, so silence scores 0, not 'easy'. "
@@ -81,10 +114,13 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
                 FROM feedback GROUP BY language ORDER BY feedback DESC, language"""),
             "scorecard": _rows(con, SCORECARD_SQL),
             "drivers": _rows(con, DRIVERS_SQL),
-            "daily": _rows(con, """SELECT event_date, sum(volume) AS volume,
-                round(sum(nps * n_nps) / nullif(sum(n_nps), 0), 1) AS nps,
-                round(sum(sentiment_mean * volume) / sum(volume), 3) AS sentiment
-                FROM aggregates WHERE event_date IS NOT NULL GROUP BY event_date ORDER BY event_date"""),
+            "daily": _rows(con, f"""SELECT coalesce(f.event_date, a.event_date) AS event_date,
+                coalesce(f.volume, 0) AS volume, coalesce(a.n_nps, 0) AS n_nps, a.nps, f.sentiment
+                FROM (SELECT event_date, count(*) AS volume, round(avg(sentiment_score), 3) AS sentiment
+                      FROM feedback WHERE event_date IS NOT NULL GROUP BY event_date) f
+                FULL OUTER JOIN (SELECT event_date, count(*) AS n_nps, {nps_sql("value", 1)} AS nps FROM answers
+                      WHERE kind = 'nps' AND event_date IS NOT NULL GROUP BY event_date) a USING (event_date)
+                ORDER BY event_date"""),
             "emerging": _rows(con, "SELECT * FROM emerging_topics ORDER BY size DESC, cluster_id LIMIT 10"),
             "quarantine": _rows(con, """SELECT input_file, input_line, field, reason FROM quarantine
                 ORDER BY input_file, input_line LIMIT 50"""),
@@ -177,12 +213,9 @@ def render_html(data: dict[str, Any]) -> str:
                "in = out + quarantined + duplicates + superseded for every channel, checked against the store; "
                f"{run.get('conflicts') or 0} records arrived again with different content (see the conflicts table)"),
         _table(warnings, "Warnings of this run") if warnings else "",
-        _table(data["scorecard"], "Touchpoint scorecard",
-               "NPS in points (promoters 9-10 minus detractors 0-6); CSAT share of top-2 boxes; CES mean 1-7; "
-               "time to resolution median hours; sentiment -1..1"),
+        _table(data["scorecard"], "Touchpoint scorecard", SCORECARD_NOTE),
         charts.section("NPS trend by touchpoint", charts.NPS_TREND_NOTE, charts.nps_trend_svg(data["nps_trend"])),
-        _table(data["drivers"], "What drives detractors",
-               "Topics mentioned by feedback rows joined to an NPS answer, by share of detractors who mention them"),
+        _table(data["drivers"], "What drives detractors", DRIVERS_NOTE),
         charts.section("Alerts against their baseline", "", charts.alerts_svg(data["alerts"])) if data["alerts"] else "",
         _table(alerts.report_rows(data["alerts"]), "Alerts",
                "The run date against the previous 28 days per touchpoint x topic x channel; "
@@ -198,7 +231,8 @@ def render_html(data: dict[str, Any]) -> str:
         charts.section("Negative share by topic and touchpoint", charts.HEATMAP_NOTE,
                        charts.topic_sentiment_heatmap_svg(data["topic_sentiment"])),
         call_analytics.render_html(data["calls"], data["call_rows"], data["call_trajectories"]),
-        _table(data["daily"], "Daily trend"),
+        _table(data["daily"], "Daily trend", "volume: feedback rows of the day; n_nps: NPS answers of the day, "
+               "each once; NPS over those answers"),
         _table(data["channels"], "Channels"),
         _table(data["languages"], "Languages"),
         _table(data["review_signals"], "Review manipulation signals",
@@ -285,14 +319,19 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
             f"{ch} {c['in']} in / {c['out']} out / {c['quarantined']} quarantined / {c['duplicates']} duplicate"
             + (f" / {c['superseded']} superseded" if c.get("superseded") else "")
             for ch, c in sorted(counts.items())))
-    lines.append(f"{'touchpoint':<12}{'volume':>8}{'NPS':>8}{'CSAT%':>8}{'CES':>6}{'TTR h':>7}{'sent.':>8}{'neg%':>7}")
+    lines.append("Scorecard: volume counts feedback rows; n NPS/CSAT/CES count survey answers, each once at one "
+                 "touchpoint (README: what each number counts)")
+    lines.append(f"{'touchpoint':<12}{'volume':>8}{'n NPS':>7}{'NPS':>8}{'n CSAT':>7}{'CSAT%':>7}{'n CES':>6}{'CES':>6}"
+                 f"{'TTR h':>7}{'sent.':>8}{'neg%':>7}")
     for r in d["scorecard"]:
-        lines.append(f"{r['touchpoint']:<12}{r['volume']:>8}{_fmt(r['nps']):>8}{_fmt(r['csat_top2_pct']):>8}"
-                     f"{_fmt(r['ces_mean']):>6}{_fmt(r['ttr_median_h']):>7}{_fmt(r['sentiment']):>8}{_fmt(r['negative_pct']):>7}")
+        lines.append(f"{str(r['touchpoint']):<12}{r['volume']:>8}{r['n_nps']:>7}{_fmt(r['nps']):>8}{r['n_csat']:>7}"
+                     f"{_fmt(r['csat_top2_pct']):>7}{r['n_ces']:>6}{_fmt(r['ces_mean']):>6}{_fmt(r['ttr_median_h']):>7}"
+                     f"{_fmt(r['sentiment']):>8}{_fmt(r['negative_pct']):>7}")
     if d["drivers"]:
         top = d["drivers"][:3]
         lines.append("Top detractor topics: " + ", ".join(
-            f"{r['topic']} ({_fmt(r['pct_of_detractors'])}% of detractors, NPS {_fmt(r['nps_when_mentioned'])} when mentioned)"
+            f"{r['topic']} ({_fmt(r['pct_of_detractors'])}% of detractor answers, NPS {_fmt(r['nps_when_mentioned'])} "
+            f"over the {r['answers']} answers that mention it)"
             for r in top))
     lines.append("Effort in the text vs CES: " + cx.effort_ces_reading(d["effort_ces"][0] if d["effort_ces"] else None))
     lines.append(f"Follow-up queue: {d['followup_open']} open items; alerts for the last day: {len(d['alerts'])} "

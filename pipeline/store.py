@@ -19,7 +19,10 @@ from typing import Any, Callable, Iterator
 import duckdb
 
 from pipeline.errors import StoreError
-from pipeline.metrics import AGGREGATES_SQL, DETRACTOR_MAX, FEEDBACK_SCORES_SQL, nps_sql
+from pipeline.metrics import (
+    AGGREGATES_SQL, ANSWERS_SQL, DETRACTOR_MAX, FEEDBACK_SCORES_SQL, ID_CUSTOMER_MISMATCH_SQL, PROMOTER_MIN,
+    csat_top2_sql, nps_sql,
+)
 
 SCHEMA = {
     "feedback": """feedback_id VARCHAR, channel VARCHAR, source VARCHAR, source_id VARCHAR, customer_id VARCHAR,
@@ -29,7 +32,8 @@ SCHEMA = {
         input_line INTEGER, sentiment_label VARCHAR, sentiment_score DOUBLE, top_topic VARCHAR,
         topics VARCHAR, n_sentences INTEGER, sentiment_model VARCHAR, topic_model VARCHAR,
         config_hash VARCHAR, content_hash VARCHAR, emotion VARCHAR, emotion_score DOUBLE, effort_score DOUBLE,
-        effort_cues VARCHAR, intent VARCHAR, intent_score DOUBLE, cx_models VARCHAR""",
+        effort_cues VARCHAR, intent VARCHAR, intent_score DOUBLE, cx_models VARCHAR, interaction_kind VARCHAR,
+        version_ts TIMESTAMP, file_sha256 VARCHAR""",
     "utterances": """feedback_id VARCHAR, turn INTEGER, role VARCHAR, speaker VARCHAR, said_at TIMESTAMP,
         start_s DOUBLE, end_s DOUBLE, text VARCHAR, emotion VARCHAR, emotion_score DOUBLE, effort_score DOUBLE,
         effort_cues VARCHAR, intent VARCHAR, intent_score DOUBLE""",
@@ -38,15 +42,22 @@ SCHEMA = {
         sentiment_model VARCHAR, topic_model VARCHAR, subtopic VARCHAR""",
     "scores": """score_id VARCHAR, kind VARCHAR, value DOUBLE, scale INTEGER, customer_id VARCHAR,
         interaction_id VARCHAR, occurred_at TIMESTAMP, source VARCHAR, touchpoint VARCHAR,
-        input_file VARCHAR, input_line INTEGER, content_hash VARCHAR""",
+        input_file VARCHAR, input_line INTEGER, content_hash VARCHAR, interaction_kind VARCHAR,
+        version_ts TIMESTAMP, file_sha256 VARCHAR""",
     "tickets": """ticket_id VARCHAR, customer_id VARCHAR, interaction_id VARCHAR, opened_at TIMESTAMP,
         resolved_at TIMESTAMP, resolution_hours DOUBLE, status VARCHAR, source VARCHAR, touchpoint VARCHAR,
-        input_file VARCHAR, input_line INTEGER, content_hash VARCHAR""",
+        input_file VARCHAR, input_line INTEGER, content_hash VARCHAR, interaction_kind VARCHAR,
+        version_ts TIMESTAMP, file_sha256 VARCHAR""",
     "quarantine": """input_file VARCHAR, input_line INTEGER, channel VARCHAR, source VARCHAR, field VARCHAR,
         reason VARCHAR, raw VARCHAR, record_hash VARCHAR, file_sha256 VARCHAR""",
     "feedback_scores": """feedback_id VARCHAR, nps DOUBLE, nps_match VARCHAR, csat DOUBLE, csat_scale INTEGER,
         csat_match VARCHAR, ces DOUBLE, ces_match VARCHAR, ticket_id VARCHAR, resolution_hours DOUBLE,
-        ticket_match VARCHAR""",
+        ticket_match VARCHAR, nps_score_id VARCHAR, csat_score_id VARCHAR, ces_score_id VARCHAR,
+        ambiguous_kinds VARCHAR""",
+    # One row per survey answer, attributed to one touchpoint (pipeline/metrics.py): what aggregates count.
+    "answers": """score_id VARCHAR, kind VARCHAR, value DOUBLE, scale INTEGER, customer_id VARCHAR,
+        occurred_at TIMESTAMP, event_date DATE, touchpoint VARCHAR, attribution VARCHAR, feedback_id VARCHAR,
+        channel VARCHAR, language VARCHAR""",
     "aggregates": """event_date DATE, touchpoint VARCHAR, channel VARCHAR, language VARCHAR, volume BIGINT,
         n_nps BIGINT, nps DOUBLE, n_csat BIGINT, csat_top2 DOUBLE, n_ces BIGINT, ces_mean DOUBLE,
         n_tickets BIGINT, ttr_median_hours DOUBLE, sentiment_mean DOUBLE, share_negative DOUBLE,
@@ -54,13 +65,14 @@ SCHEMA = {
     "emerging_topics": """cluster_id VARCHAR, terms VARCHAR, size INTEGER, example VARCHAR, languages VARCHAR""",
     "runs": """run_id VARCHAR, flow VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
         config_hash VARCHAR, models VARCHAR, counts VARCHAR, files INTEGER, unmatched_feedback INTEGER,
-        conflicts INTEGER, warnings VARCHAR""",
+        conflicts INTEGER, warnings VARCHAR, ambiguous_matches INTEGER, id_customer_mismatches INTEGER""",
     # History of keys that arrived again with different content: the later record wins, nothing silently.
     "conflicts": """run_id VARCHAR, table_name VARCHAR, record_key VARCHAR, kind VARCHAR, previous_hash VARCHAR,
         new_hash VARCHAR, previous_file VARCHAR, previous_line INTEGER, new_file VARCHAR, new_line INTEGER""",
     # What the store holds from each input file, and which config and model versions produced it.
+    # ingest_seq: the file's position in the order this store first saw its content (the version tie-break).
     "ingested_files": """sha256 VARCHAR, input_file VARCHAR, source VARCHAR, run_id VARCHAR, rows_in INTEGER,
-        path VARCHAR, config_hash VARCHAR, models VARCHAR""",
+        path VARCHAR, config_hash VARCHAR, models VARCHAR, ingest_seq BIGINT""",
 }
 # Analysis tables recomputed from the published store after each run (their modules own the DDL).
 from pipeline import alerts as _alerts, call_analytics as _calls, drivers as _drivers  # noqa: E402
@@ -84,16 +96,40 @@ def _channel(table: str, alias: str) -> str:
     return {"feedback": f"{alias}.channel", "scores": "'survey'", "tickets": "'ticket'"}[table]
 # Data tables compared by the determinism tests (run bookkeeping excluded).
 DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quarantine", "feedback_scores",
-               "aggregates", "key_drivers", "alerts", "manipulation_signals", "followup_queue", "call_metrics"]
+               "answers", "aggregates", "key_drivers", "alerts", "manipulation_signals", "followup_queue", "call_metrics"]
 
 
 # Documented views for BI tools and analysts (README "Use the results"); recreated on every connect.
 # Written in SQL that DuckDB and PostgreSQL both run (a shared store gets the same views: pipeline/pgstore.py).
 VIEWS = {
+    # answers counted once each (pipeline/metrics.py: the attribution rule); volume and sentiment per
+    # feedback row, on the same day and touchpoint
     "v_nps_by_touchpoint_day": f"""
-        SELECT f.event_date, f.touchpoint, count(*) AS volume, count(s.nps) AS n_nps, {nps_sql("s.nps", 1)} AS nps,
-               round(avg(f.sentiment_score), 3) AS sentiment
-        FROM feedback f JOIN feedback_scores s USING (feedback_id) GROUP BY f.event_date, f.touchpoint""",
+        SELECT coalesce(a.event_date, f.event_date) AS event_date, coalesce(a.touchpoint, f.touchpoint) AS touchpoint,
+               coalesce(f.volume, 0) AS volume, coalesce(a.n_nps, 0) AS n_nps, a.nps, f.sentiment
+        FROM (SELECT event_date, touchpoint, count(*) AS n_nps, {nps_sql("value", 1)} AS nps FROM answers
+              WHERE kind = 'nps' GROUP BY event_date, touchpoint) a
+        FULL OUTER JOIN (SELECT event_date, touchpoint, count(*) AS volume, round(avg(sentiment_score), 3) AS sentiment
+              FROM feedback GROUP BY event_date, touchpoint) f
+          ON a.event_date = f.event_date AND a.touchpoint = f.touchpoint""",
+    # per touchpoint: answers (each once) and the figure over them
+    "v_answers_by_touchpoint": f"""
+        SELECT touchpoint, count(*) FILTER (WHERE kind = 'nps') AS n_nps,
+               {nps_sql("CASE WHEN kind = 'nps' THEN value END", 1)} AS nps,
+               count(*) FILTER (WHERE kind = 'csat') AS n_csat,
+               {csat_top2_sql("CASE WHEN kind = 'csat' THEN value END", "scale", 1, percent=True)} AS csat_top2_pct,
+               count(*) FILTER (WHERE kind = 'ces') AS n_ces,
+               round(avg(CASE WHEN kind = 'ces' THEN value END), 2) AS ces_mean
+        FROM answers GROUP BY touchpoint""",
+    # NPS answers whose customer's joined feedback mentions a topic: answers and customers, each once
+    "v_nps_when_topic_mentioned": f"""
+        SELECT m.topic, count(*) AS answers, count(DISTINCT a.customer_id) AS customers,
+               count(*) FILTER (WHERE a.value <= {DETRACTOR_MAX}) AS detractors,
+               count(*) FILTER (WHERE a.value >= {PROMOTER_MIN}) AS promoters, {nps_sql("a.value", 1)} AS nps
+        FROM (SELECT DISTINCT fs.nps_score_id AS score_id, se.topic FROM feedback_scores fs
+              JOIN sentences se ON se.feedback_id = fs.feedback_id
+              WHERE fs.nps_score_id IS NOT NULL AND se.topic IS NOT NULL AND se.topic <> 'other') m
+        JOIN answers a ON a.score_id = m.score_id GROUP BY m.topic""",
     "v_topic_sentiment_by_touchpoint": """
         SELECT f.touchpoint, s.topic, count(*) AS sentences,
                count(*) FILTER (WHERE s.sentiment_label = 'negative') AS negative,
@@ -101,9 +137,10 @@ VIEWS = {
                count(*) FILTER (WHERE s.sentiment_label = 'positive') AS positive,
                round(avg(s.sentiment_score), 3) AS sentiment
         FROM sentences s JOIN feedback f USING (feedback_id) GROUP BY f.touchpoint, s.topic""",
+    # for reading: each feedback row joined to a detractor answer (one answer may show on several rows)
     "v_detractor_reasons": f"""
-        SELECT f.feedback_id, f.channel, f.touchpoint, f.language, f.event_date, fs.nps, f.top_topic,
-               f.topics, f.sentiment_label, f.text
+        SELECT f.feedback_id, f.channel, f.touchpoint, f.language, f.event_date, fs.nps, fs.nps_score_id,
+               f.top_topic, f.topics, f.sentiment_label, f.text
         FROM feedback f JOIN feedback_scores fs USING (feedback_id)
         WHERE fs.nps <= {DETRACTOR_MAX}""",
 }
@@ -150,6 +187,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             name, typ = col.split()[:2]
             if name not in have:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
+                if name == "version_ts" and table in VERSION_TS:  # stores from before record versions
+                    con.execute(f"UPDATE {table} SET version_ts = CAST({VERSION_TS[table]} AS TIMESTAMP)")
     for name, sql in VIEWS.items():
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
     for old, new in (("input_file", "record_hash"),):  # quarantine keyed by content now
@@ -229,35 +268,92 @@ def _stage(con: duckdb.DuckDBPyConnection, name: str, parts: list[str]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet(?, union_by_name=true)", [parts])
 
 
+# A record's own stamp: the newest version of a record wins by it (RELIABILITY property 16).
+VERSION_TS = {"feedback": "occurred_at", "scores": "occurred_at", "tickets": "coalesce(resolved_at, opened_at)"}
+_NO_TS = "TIMESTAMP '0001-01-01'"
+
+
+def _newer(a: str, b: str) -> str:
+    """SQL: version ``a`` is strictly newer than ``b``. Each side names its four version columns
+    (``{x}_ts``, ``{x}_seq``, ``{x}_line``, ``{x}_hash``): the record's stamp, then the order in which
+    the store first saw its file, then its line, then its content (a deterministic last tie-break)."""
+    out = f"{a}_hash > {b}_hash"
+    for part in ("line", "seq", "ts"):
+        out = f"({a}_{part} > {b}_{part} OR ({a}_{part} = {b}_{part} AND {out}))"
+    return out
+
+
+def _version_cols(alias: str, prefix: str, seq: str) -> str:
+    return (f"coalesce({alias}.version_ts, {_NO_TS}) AS {prefix}_ts, coalesce({seq}, 0) AS {prefix}_seq, "
+            f"coalesce({alias}.input_line, 0) AS {prefix}_line, coalesce({alias}.content_hash, '') AS {prefix}_hash")
+
+
+def _ingest_order(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]]) -> None:
+    """Temp tables ``_run_order`` (this run's files: seq, sha256, ingest_seq) and ``_file_order`` (every
+    file the store or this run knows: sha256, ingest_seq). A file keeps the position at which the store
+    first saw its content, so a rerun or rescore of an old file stays old."""
+    known = dict(con.execute("SELECT sha256, min(ingest_seq) FROM ingested_files WHERE ingest_seq IS NOT NULL "
+                             "GROUP BY sha256").fetchall())
+    nxt = int(con.execute("SELECT coalesce(max(ingest_seq), 0) FROM ingested_files").fetchone()[0]) + 1
+    rows = []
+    for f in sorted(files, key=lambda f: f.get("seq", 0)):
+        if f["sha256"] not in known:
+            known[f["sha256"]], nxt = nxt, nxt + 1
+        rows.append([f.get("seq", 0), f["sha256"], known[f["sha256"]]])
+    con.execute("CREATE OR REPLACE TEMP TABLE _run_order (seq INTEGER, sha256 VARCHAR, ingest_seq BIGINT)")
+    if rows:
+        con.executemany("INSERT INTO _run_order VALUES (?, ?, ?)", rows)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _file_order AS SELECT sha256, min(ingest_seq) AS ingest_seq FROM (
+        SELECT sha256, ingest_seq FROM ingested_files UNION ALL SELECT sha256, ingest_seq FROM _run_order)
+        GROUP BY sha256""")
+
+
 def _resolve_parent(con: duckdb.DuckDBPyConnection, table: str, parts: list[str], run_id: str) -> None:
     """Stage one parent table and decide each staged row's fate.
 
-    For each key the latest row of the run wins (highest file sequence, then line). Earlier rows with
-    the same content are duplicates; with different content they are superseded, and a conflict row
-    is written. A winner whose key is already stored with different content is a conflict too.
+    For each key the newest staged row wins (by its version: ``_newer``); earlier rows with the same
+    content are duplicates, with different content superseded, and a conflict row is written. The
+    winner then meets the stored row of its key: it replaces it unless the stored row is newer, in
+    which case the staged row is superseded (or a duplicate, same content) and the store keeps its
+    row. So loading A then B, B then A, or rescoring A afterwards, ends in the same store.
     """
     key = PARENTS[table]
-    _stage(con, f"_st_{table}", parts)
+    _stage(con, f"_raw_{table}", parts)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _st_{table} AS SELECT r.*, o.sha256 AS file_sha256,
+        o.ingest_seq AS _iseq, CAST({VERSION_TS[table]} AS TIMESTAMP) AS version_ts
+        FROM _raw_{table} r JOIN _run_order o ON o.seq = r._seq""")
     twice = con.execute(f"SELECT count(*) - count(DISTINCT (input_file, input_line, {key})) FROM _st_{table}").fetchone()[0]
     if twice:
         raise StoreError(f"{twice} {table} rows were staged twice for the same input record; nothing was "
                          f"published. Please report this as a bug")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _rk_{table} AS SELECT *,
-        row_number() OVER (PARTITION BY {key} ORDER BY _seq DESC, input_line DESC) AS _rank FROM _st_{table}""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _win_{table} AS SELECT * EXCLUDE (_rank) FROM _rk_{table}
-        WHERE _rank = 1""")
+        row_number() OVER (PARTITION BY {key} ORDER BY version_ts DESC NULLS LAST, _iseq DESC, input_line DESC,
+                           content_hash DESC) AS _rank FROM _st_{table}""")
+    # the run's newest row per key, and whether the stored row of its key is newer still
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cand_{table} AS SELECT w.* EXCLUDE (_rank),
+        coalesce({_newer("e", "w")}, false) AS _stored_newer, e.content_hash AS _stored_hash
+        FROM (SELECT *, {_version_cols("r", "w", "r._iseq")} FROM _rk_{table} r WHERE _rank = 1) w
+        LEFT JOIN (SELECT x.{key}, x.content_hash, {_version_cols("x", "e", "fo.ingest_seq")} FROM {table} x
+                   LEFT JOIN _file_order fo ON fo.sha256 = x.file_sha256) e USING ({key})""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _win_{table} AS SELECT * EXCLUDE (_stored_newer, _stored_hash,
+        w_ts, w_seq, w_line, w_hash) FROM _cand_{table} WHERE NOT _stored_newer""")
     con.execute(f"""INSERT INTO _fate SELECT {_channel(table, 'r')}, r.input_file, r.input_line,
-        CASE WHEN r._rank = 1 THEN 'staged' WHEN r.content_hash = w.content_hash THEN 'duplicate'
+        CASE WHEN r._rank = 1 AND NOT c._stored_newer THEN 'staged'
+             WHEN r._rank = 1 THEN CASE WHEN r.content_hash = c._stored_hash THEN 'duplicate' ELSE 'superseded' END
+             WHEN r.content_hash = c.content_hash THEN 'duplicate'
              ELSE 'superseded' END
-        FROM _rk_{table} r JOIN _win_{table} w USING ({key})""")
+        FROM _rk_{table} r JOIN _cand_{table} c USING ({key})""")
     cols = "run_id, table_name, record_key, kind, previous_hash, new_hash, previous_file, previous_line, new_file, new_line"
     con.execute(f"""INSERT INTO conflicts ({cols}) SELECT ?, ?, {_KEY_TEXT[table]}, 'within_run',
         r.content_hash, w.content_hash, r.input_file, r.input_line, w.input_file, w.input_line
-        FROM _rk_{table} r JOIN _win_{table} w USING ({key})
+        FROM _rk_{table} r JOIN _cand_{table} w USING ({key})
         WHERE r._rank > 1 AND r.content_hash <> w.content_hash""", [run_id, table])
-    con.execute(f"""INSERT INTO conflicts ({cols}) SELECT ?, ?, {_KEY_TEXT[table]}, 'vs_store',
+    # vs_store: the staged winner replaced a stored row with other content; vs_store_newer: the stored
+    # row is newer and stays (the staged row is an older version of the record)
+    con.execute(f"""INSERT INTO conflicts ({cols}) SELECT ?, ?, {_KEY_TEXT[table]},
+        CASE WHEN w._stored_newer THEN 'vs_store_newer' ELSE 'vs_store' END,
         e.content_hash, w.content_hash, e.input_file, e.input_line, w.input_file, w.input_line
-        FROM {table} e JOIN _win_{table} w USING ({key})
+        FROM {table} e JOIN _cand_{table} w USING ({key})
         WHERE e.content_hash IS NOT NULL AND e.content_hash <> w.content_hash""", [run_id, table])
 
 
@@ -339,6 +435,7 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         con.execute("CREATE OR REPLACE TEMP TABLE _fate (channel VARCHAR, input_file VARCHAR, input_line INTEGER, "
                     "fate VARCHAR)")
         written: dict[str, int] = {}
+        _ingest_order(con, files)
         for table, key in PARENTS.items():
             if not parts.get(table):
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _win_{table} AS SELECT *, 0 AS _seq FROM {table} "
@@ -382,26 +479,33 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         counts = reconcile(files, _record_fates(con), _published_records(con))
         con.execute("DELETE FROM feedback_scores")
         con.execute(FEEDBACK_SCORES_SQL, {"window_s": window_days * 86400})
+        con.execute("DELETE FROM answers")
+        con.execute(ANSWERS_SQL)
         con.execute("DELETE FROM aggregates")
         con.execute(AGGREGATES_SQL)
         unmatched = con.execute(
             "SELECT count(*) FROM feedback_scores WHERE nps IS NULL AND csat IS NULL AND ces IS NULL "
             "AND ticket_id IS NULL").fetchone()[0]
+        ambiguous = con.execute("SELECT count(*) FROM feedback_scores WHERE ambiguous_kinds IS NOT NULL").fetchone()[0]
+        mismatched = con.execute(ID_CUSTOMER_MISMATCH_SQL).fetchone()[0]
         conflicts = con.execute("SELECT count(*) FROM conflicts WHERE run_id = ?", [run["run_id"]]).fetchone()[0]
+        order = dict(con.execute("SELECT sha256, ingest_seq FROM _file_order").fetchall())
         for f in files:
             con.execute("DELETE FROM ingested_files WHERE sha256 = ?", [f["sha256"]])
             con.execute(f"INSERT INTO ingested_files ({', '.join(columns('ingested_files'))}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [f["sha256"], f["input_file"], f["source"], run["run_id"], f["rows_in"], f.get("path"),
-                         run["config_hash"], json.dumps(run["models"], sort_keys=True)])
+                         run["config_hash"], json.dumps(run["models"], sort_keys=True), order.get(f["sha256"])])
         warnings = [w for f in files for w in f.get("warnings", [])] + list(run.get("warnings", []))
-        con.execute(f"INSERT INTO runs ({', '.join(columns('runs'))}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        con.execute(f"INSERT INTO runs ({', '.join(columns('runs'))}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             run["run_id"], run["flow"], run["started_at"], run["finished_at"], "published", run["config_hash"],
             json.dumps(run["models"], sort_keys=True), json.dumps(counts, sort_keys=True), len(files),
-            unmatched, conflicts, json.dumps(warnings, ensure_ascii=False)])
+            unmatched, conflicts, json.dumps(warnings, ensure_ascii=False), ambiguous, mismatched])
         con.execute("COMMIT")
         return {"written": written, "unmatched_feedback": int(unmatched), "counts": counts,
-                "conflicts": int(conflicts), "warnings": warnings}
+                "conflicts": int(conflicts), "warnings": warnings, "ambiguous_matches": int(ambiguous),
+                "id_customer_mismatches": int(mismatched)}
     except BaseException:
         try:
             con.execute("ROLLBACK")
@@ -420,21 +524,6 @@ def add_run_warning(data_dir: str | os.PathLike, run_id: str, warning: str) -> N
         warnings = json.loads(row[0] or "[]") if row else []
         warnings.append(warning)
         con.execute("UPDATE runs SET warnings = ? WHERE run_id = ?", [json.dumps(warnings, ensure_ascii=False), run_id])
-    finally:
-        con.close()
-
-
-def replace_table(data_dir: str | os.PathLike, table: str, rows: list[dict[str, Any]]) -> None:
-    """Replace a small derived table (emerging topics) in one transaction."""
-    con = connect(data_dir)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"DELETE FROM {table}")
-        cols = columns(table)
-        marks = ", ".join("?" for _ in cols)
-        for r in rows:
-            con.execute(f"INSERT INTO {table} VALUES ({marks})", [r.get(c) for c in cols])
-        con.execute("COMMIT")
     finally:
         con.close()
 

@@ -95,6 +95,22 @@ def pick(row: dict[str, Any], field_name: str, mapping: dict[str, str], aliases:
     return None
 
 
+# The kind of id a column holds: order, ticket and conversation ids live in separate spaces, so "1001"
+# as an order and "1001" as a ticket never join. A generic ``interaction_id`` column has no kind.
+ID_KINDS = {"order_id": "order", "orderid": "order", "ticket_id": "ticket", "conversation_id": "conversation",
+            "conversationid": "conversation"}
+
+
+def interaction_kind(row: dict[str, Any], mapping: dict[str, str], aliases: tuple[str, ...]) -> str | None:
+    """The id kind of the column that ``pick(row, "interaction_id", ...)`` read (None when generic)."""
+    if "interaction_id" in mapping:
+        return ID_KINDS.get(mapping["interaction_id"].lower())
+    for name in ("interaction_id", *aliases):
+        if name in row:
+            return None if row[name] in (None, "") else ID_KINDS.get(name.lower())
+    return None
+
+
 def first_of(obj: dict[str, Any], *keys: str) -> Any:
     """The first of ``keys`` whose value is present (0 and False count as present; None and "" do not)."""
     for k in keys:

@@ -14,8 +14,8 @@ from typing import Any
 from configs import SourceConfig
 from pipeline.errors import RecordError
 from pipeline.ingest.base import (
-    Item, as_text, bad, derived_id, excerpt, first_of, guard, optional_id, parse_ts, pick, require_id, text_or_none,
-    unexpected,
+    Item, as_text, bad, derived_id, excerpt, first_of, guard, interaction_kind, optional_id, parse_ts, pick, require_id,
+    text_or_none, unexpected,
 )
 from pipeline.ingest.lines import iter_csv, iter_json_doc, iter_jsonl
 
@@ -78,6 +78,7 @@ def conversation(conv_id: str, turns: list[tuple[str, str | None, Any]], meta: d
     data = {
         "source_id": conv_id, "text": text, "rating": None, "rating_scale": None,
         "customer_id": meta.get("customer_id"), "interaction_id": meta.get("interaction_id"),
+        "interaction_kind": meta.get("interaction_kind"),
         "occurred_at": meta.get("occurred_at") or first_at, "touchpoint": meta.get("touchpoint"),
         "language_hint": meta.get("language") or source.language,
     }
@@ -93,6 +94,7 @@ def _from_object(obj: dict[str, Any], source: SourceConfig, max_chars: int) -> I
     meta = {
         "customer_id": text_or_none(get("customer_id")),
         "interaction_id": text_or_none(get("interaction_id")),
+        "interaction_kind": interaction_kind(obj, source.columns, CONV_ALIASES["interaction_id"]),
         "occurred_at": parse_ts(get("occurred_at"), "occurred_at"),
         "touchpoint": text_or_none(get("touchpoint")),
         "language": text_or_none(get("language")),
@@ -175,6 +177,7 @@ def read_chat_rows(path: Path, source: SourceConfig, max_chars: int) -> Iterator
             meta = {
                 "customer_id": text_or_none(get(row, "customer_id")),
                 "interaction_id": text_or_none(get(row, "interaction_id")),
+                "interaction_kind": interaction_kind(row, source.columns, ROW_ALIASES["interaction_id"]),
                 "occurred_at": None,
                 "touchpoint": text_or_none(get(row, "touchpoint")),
                 "language": text_or_none(get(row, "language")),

@@ -9,7 +9,7 @@ from typing import Any
 from configs import SourceConfig
 from pipeline.errors import RecordError
 from pipeline.ingest.base import (
-    Item, bad, derived_id, guard, optional_id, parse_number, parse_ts, pick, require_text, text_or_none,
+    Item, bad, derived_id, guard, interaction_kind, optional_id, parse_number, parse_ts, pick, require_text, text_or_none,
 )
 from pipeline.ingest.lines import Rec, iter_csv, iter_jsonl
 
@@ -43,6 +43,7 @@ def review_from_row(row: dict[str, Any], source: SourceConfig, max_chars: int) -
         "source_id": optional_id(get("source_id")),
         "customer_id": text_or_none(get("customer_id")),
         "interaction_id": text_or_none(get("interaction_id")),
+        "interaction_kind": interaction_kind(row, source.columns, ALIASES["interaction_id"]),
         "occurred_at": parse_ts(get("occurred_at"), source.columns.get("occurred_at", "occurred_at")),
         "text": text,
         "rating": parse_number(get("rating"), source.columns.get("rating", "rating"), 0, scale),

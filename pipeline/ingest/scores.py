@@ -8,7 +8,9 @@ from typing import Any
 
 from configs import SourceConfig
 from pipeline.errors import RecordError
-from pipeline.ingest.base import Item, bad, guard, parse_number, parse_ts, pick, require_id, text_or_none
+from pipeline.ingest.base import (
+    Item, bad, guard, interaction_kind, parse_number, parse_ts, pick, require_id, text_or_none,
+)
 from pipeline.ingest.lines import iter_csv
 from pipeline.records import CSAT_SCALES
 
@@ -54,6 +56,7 @@ def survey_from_row(row: dict[str, Any], source: SourceConfig, max_chars: int) -
     common = {
         "customer_id": text_or_none(get("customer_id")),
         "interaction_id": text_or_none(get("interaction_id")),
+        "interaction_kind": interaction_kind(row, source.columns, SURVEY_ALIASES["interaction_id"]),
         "occurred_at": at, "touchpoint": text_or_none(get("touchpoint")),
     }
     scores = [
@@ -87,6 +90,7 @@ def ticket_from_row(row: dict[str, Any], source: SourceConfig) -> Item:
         "ticket_id": f"{source.name}:{require_id(get('source_id'), col('source_id'))}",
         "customer_id": text_or_none(get("customer_id")),
         "interaction_id": text_or_none(get("interaction_id")),
+        "interaction_kind": interaction_kind(row, source.columns, TICKET_ALIASES["interaction_id"]),
         "opened_at": opened, "resolved_at": resolved, "resolution_hours": hours,
         "status": text_or_none(get("status")), "touchpoint": text_or_none(get("touchpoint")),
     }

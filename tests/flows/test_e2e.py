@@ -50,12 +50,24 @@ def test_fixture_dump_end_to_end(config, landing, data_dir):
     assert res["unmatched_feedback"] == 3  # the ABCD chat (no customer id), the VTT call (U7), M3 (U10)
     assert {k for k, v in fs.items() if v[0] is None and v[2] is None} == {"101", "call_sample", "M3"}
 
-    # NPS on known numbers: app reviews of 2026-10-01 in English are R1 (NPS 2) and R5 (NPS 8) -> -50
-    row = q(data_dir, """SELECT n_nps, nps FROM aggregates WHERE event_date = DATE '2026-10-01'
-                        AND touchpoint = 'app' AND channel = 'review' AND language = 'en'""")
-    assert row == [(2, -50.0)]
-    total = q(data_dir, "SELECT sum(volume) FROM aggregates")[0][0]
-    assert total == 15
+    # every answer counted once (RELIABILITY 17): 7 respondents x NPS, CSAT, CES; S8 (NPS 11) quarantined
+    assert dict(q(data_dir, "SELECT kind, count(*) FROM answers GROUP BY kind")) == \
+        dict(q(data_dir, "SELECT kind, count(*) FROM scores GROUP BY kind")) == {"nps": 7, "csat": 7, "ces": 7}
+    assert q(data_dir, "SELECT sum(n_nps), sum(n_csat), sum(n_ces), sum(volume) FROM aggregates") == [(7, 7, 7, 15)]
+    # attribution: S1 answers order O1, which the marketplace review M1 is about; S6 answers the call's I6;
+    # S4 and S5 name no interaction and no survey touchpoint
+    att = {r[0]: r[1:] for r in q(data_dir, """SELECT a.score_id, a.attribution, a.channel, f.source_id
+        FROM answers a LEFT JOIN feedback f USING (feedback_id) WHERE a.kind = 'nps'""")}
+    assert att["nps_survey:S1:nps"] == ("interaction", "review", "M1")
+    assert att["nps_survey:S6:nps"] == ("interaction", "call", "CALL1")
+    assert att["nps_survey:S4:nps"][:2] == att["nps_survey:S5:nps"][:2] == ("none", "survey")
+    # NPS on known numbers: 2, 10, 6, 9, 8, 3, 10 -> 3 promoters, 3 detractors of 7 answers -> 0
+    from pipeline.report import collect
+    card = collect(data_dir)["scorecard"]
+    overall = card[-1]
+    assert overall["touchpoint"] == "(all)" and (overall["n_nps"], overall["nps"]) == (7, 0.0)
+    assert overall["volume"] == 15 and overall["n_tickets"] == 3
+    assert sum(r["n_nps"] for r in card[:-1]) == 7 and sum(r["n_ces"] for r in card[:-1]) == 7
 
     # PII absent from every table and every byte under the data dir; the non-Luhn order number stays
     for table in store.SCHEMA:
