@@ -171,7 +171,8 @@ def cx_analysis(config: str | None, data_dir: str) -> dict[str, Any]:
         emerging = con.execute("SELECT * FROM emerging_topics").df().to_dict("records")
         drivers.refresh_drivers(con, min_n=30)
         queue = followup.refresh_queue(con, day, due_hours=settings.followup.due_hours,
-                                       lookback_days=settings.followup.lookback_days) if day else None
+                                       lookback_days=settings.followup.lookback_days,
+                                       daily_capacity=settings.followup.daily_capacity) if day else None
         found = alerts.run_alerts(con, day, baseline_days=settings.alerts.baseline_days, emerging=emerging,
                                   webhook_url=settings.alerts.webhook_url, timeout_s=settings.alerts.timeout_s) \
             if day else []

@@ -273,19 +273,31 @@ VERSION_TS = {"feedback": "occurred_at", "scores": "occurred_at", "tickets": "co
 _NO_TS = "TIMESTAMP '0001-01-01'"
 
 
+_PARTS = ("ts", "seq", "nline", "hash", "sha", "file", "line")
+
+
 def _newer(a: str, b: str) -> str:
-    """SQL: version ``a`` is strictly newer than ``b``. Each side names its four version columns
-    (``{x}_ts``, ``{x}_seq``, ``{x}_line``, ``{x}_hash``): the record's stamp, then the order in which
-    the store first saw its file, then its line, then its content (a deterministic last tie-break)."""
-    out = f"{a}_hash > {b}_hash"
-    for part in ("line", "seq", "ts"):
+    """SQL: version ``a`` is strictly newer than ``b``; each side names its version columns
+    ``{x}_ts, {x}_seq, {x}_nline, {x}_hash, {x}_sha, {x}_file, {x}_line`` (``_version_cols``).
+
+    The record's own stamp decides. Without a stamp, ingest order does: the position at which the
+    store first saw the record's file, then its line. Equal stamps are broken by content, then by
+    file content, name and line, never by arrival, so the store does not depend on the order files
+    come in. Only the same line of the same file is an equal version (a rescore): it replaces.
+    """
+    out = f"{a}_line > {b}_line"
+    for part in reversed(_PARTS[:-1]):
         out = f"({a}_{part} > {b}_{part} OR ({a}_{part} = {b}_{part} AND {out}))"
     return out
 
 
 def _version_cols(alias: str, prefix: str, seq: str) -> str:
-    return (f"coalesce({alias}.version_ts, {_NO_TS}) AS {prefix}_ts, coalesce({seq}, 0) AS {prefix}_seq, "
-            f"coalesce({alias}.input_line, 0) AS {prefix}_line, coalesce({alias}.content_hash, '') AS {prefix}_hash")
+    no_ts = f"{alias}.version_ts IS NULL"
+    return (f"coalesce({alias}.version_ts, {_NO_TS}) AS {prefix}_ts, "
+            f"CASE WHEN {no_ts} THEN coalesce({seq}, 0) ELSE 0 END AS {prefix}_seq, "
+            f"CASE WHEN {no_ts} THEN coalesce({alias}.input_line, 0) ELSE 0 END AS {prefix}_nline, "
+            f"coalesce({alias}.content_hash, '') AS {prefix}_hash, coalesce({alias}.file_sha256, '') AS {prefix}_sha, "
+            f"coalesce({alias}.input_file, '') AS {prefix}_file, coalesce({alias}.input_line, 0) AS {prefix}_line")
 
 
 def _ingest_order(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]]) -> None:
@@ -327,16 +339,18 @@ def _resolve_parent(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]
         raise StoreError(f"{twice} {table} rows were staged twice for the same input record; nothing was "
                          f"published. Please report this as a bug")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _rk_{table} AS SELECT *,
-        row_number() OVER (PARTITION BY {key} ORDER BY version_ts DESC NULLS LAST, _iseq DESC, input_line DESC,
-                           content_hash DESC) AS _rank FROM _st_{table}""")
+        row_number() OVER (PARTITION BY {key} ORDER BY version_ts DESC NULLS LAST,
+            CASE WHEN version_ts IS NULL THEN _iseq END DESC, CASE WHEN version_ts IS NULL THEN input_line END DESC,
+            content_hash DESC, file_sha256 DESC, input_file DESC, input_line DESC) AS _rank FROM _st_{table}""")
     # the run's newest row per key, and whether the stored row of its key is newer still
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cand_{table} AS SELECT w.* EXCLUDE (_rank),
         coalesce({_newer("e", "w")}, false) AS _stored_newer, e.content_hash AS _stored_hash
         FROM (SELECT *, {_version_cols("r", "w", "r._iseq")} FROM _rk_{table} r WHERE _rank = 1) w
         LEFT JOIN (SELECT x.{key}, x.content_hash, {_version_cols("x", "e", "fo.ingest_seq")} FROM {table} x
                    LEFT JOIN _file_order fo ON fo.sha256 = x.file_sha256) e USING ({key})""")
+    version = ", ".join(f"w_{p}" for p in _PARTS)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _win_{table} AS SELECT * EXCLUDE (_stored_newer, _stored_hash,
-        w_ts, w_seq, w_line, w_hash) FROM _cand_{table} WHERE NOT _stored_newer""")
+        {version}) FROM _cand_{table} WHERE NOT _stored_newer""")
     con.execute(f"""INSERT INTO _fate SELECT {_channel(table, 'r')}, r.input_file, r.input_line,
         CASE WHEN r._rank = 1 AND NOT c._stored_newer THEN 'staged'
              WHEN r._rank = 1 THEN CASE WHEN r.content_hash = c._stored_hash THEN 'duplicate' ELSE 'superseded' END
@@ -468,10 +482,13 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
             OR (q.source = f.source AND q.input_file = f.input_file)""")
         if parts.get("quarantine"):
             _stage(con, "_st_quarantine", parts["quarantine"])
-            con.execute("""DELETE FROM quarantine WHERE (source, record_hash, input_line) IN
-                (SELECT (source, record_hash, input_line) FROM _st_quarantine)""")
+            # one row per bad record, the same whatever order files come in: the lowest file name keeps it
             con.execute("""CREATE OR REPLACE TEMP TABLE _win_quarantine AS SELECT * FROM _st_quarantine
                 QUALIFY row_number() OVER (PARTITION BY source, record_hash, input_line ORDER BY input_file) = 1""")
+            con.execute("""DELETE FROM quarantine q USING _win_quarantine w WHERE q.source = w.source
+                AND q.record_hash = w.record_hash AND q.input_line = w.input_line AND q.input_file >= w.input_file""")
+            con.execute("""DELETE FROM _win_quarantine w WHERE EXISTS (SELECT 1 FROM quarantine q WHERE
+                q.source = w.source AND q.record_hash = w.record_hash AND q.input_line = w.input_line)""")
             _insert(con, "quarantine", "_win_quarantine")
             written["quarantine"] = con.execute("SELECT count(*) FROM _win_quarantine").fetchone()[0]
         if on_staged is not None:
