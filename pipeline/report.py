@@ -127,6 +127,7 @@ def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str,
             "key_drivers": drivers.stored(con),
             "alerts": alerts.latest(con),
             "followup": followup.report_rows(con),
+            "followup_summary": followup.summary(con),
             "followup_open": _rows(con, """SELECT count(*) AS n FROM followup_queue
                 WHERE status IN ('open', 'in_progress')""")[0]["n"],
             "review_signals": manipulation.report_rows(con),
@@ -161,6 +162,11 @@ def effort_ces_html(data: dict[str, Any]) -> str:
                       "Spearman rank correlation of the text effort score with CES (1 very easy .. 7 very hard), "
                       "95% customer bootstrap interval; mean CES of rows with and without an effort cue")
                if overall and overall["n"] else ""))
+
+
+def _over_capacity_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"touchpoint": r["touchpoint"], "reason": r["reason"], "cases": r["n"]}
+            for r in summary.get("over_capacity_by") or []]
 
 
 def _fmt(v: Any) -> str:
@@ -226,8 +232,13 @@ def render_html(data: dict[str, Any]) -> str:
         drivers.render_html(data["key_drivers"], "overall", "nps", "signals"),
         effort_ces_html(data),
         _table(data["followup"], f"Follow-up queue ({data['followup_open']} open, most urgent first)",
-               "Detractors and critical incidents, due two days after the feedback; close with "
-               "`touchpoint followup close ID --note ...` (text is PII-redacted)"),
+               "One item per case (a detractor's answer with its comment's incidents, else a feedback row); P1 churn "
+               "threat, anger, or a detractor with high effort or repeated contact; P2 other detractors; P3 other "
+               "incidents. Due two days after the feedback; close with `touchpoint followup close ID --note ...` "
+               "(text is PII-redacted)"),
+        _table(_over_capacity_rows(data["followup_summary"]), "Follow-up cases over the daily capacity",
+               "Counted, not opened: beyond followup.daily_capacity new items a day; "
+               "`touchpoint followup summary` lists them, and importing one with status open takes it on"),
         charts.section("Negative share by topic and touchpoint", charts.HEATMAP_NOTE,
                        charts.topic_sentiment_heatmap_svg(data["topic_sentiment"])),
         call_analytics.render_html(data["calls"], data["call_rows"], data["call_trajectories"]),
@@ -334,6 +345,7 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
             f"over the {r['answers']} answers that mention it)"
             for r in top))
     lines.append("Effort in the text vs CES: " + cx.effort_ces_reading(d["effort_ces"][0] if d["effort_ces"] else None))
-    lines.append(f"Follow-up queue: {d['followup_open']} open items; alerts for the last day: {len(d['alerts'])} "
+    over = d["followup_summary"].get("over_capacity_pending") or 0
+    lines.append(f"Follow-up queue: {d['followup_open']} open items, {over} over the daily capacity; alerts for the last day: {len(d['alerts'])} "
                  f"(see the report)")
     return "\n".join(lines)

@@ -265,11 +265,15 @@ def test_report_queries_feed_the_charts(tmp_path):
         for fid, cust, tp, nps in fb:
             con.execute("INSERT INTO feedback (feedback_id, channel, customer_id, touchpoint, event_date) "
                         "VALUES (?, 'review', ?, ?, DATE '2026-10-01')", [fid, cust, tp])
-            con.execute("INSERT INTO feedback_scores (feedback_id, nps) VALUES (?, ?)", [fid, nps])
+            con.execute("INSERT INTO feedback_scores (feedback_id, nps, nps_score_id) VALUES (?, ?, ?)",
+                        [fid, nps, f"S-{cust}"])
             con.execute("INSERT INTO sentences (feedback_id, idx, topic, sentiment_label) VALUES (?, 0, ?, ?)",
                         [fid, "delivery_delay" if nps < 9 else "price", "negative" if nps < 7 else "positive"])
         con.execute("INSERT INTO sentences (feedback_id, idx, topic, sentiment_label) VALUES ('F1', 1, 'other', "
                     "'neutral')")
+        for cust, tp, nps in sorted({(c, t, n) for _, c, t, n in fb}):  # U1's review and chat share one answer
+            con.execute("INSERT INTO answers (score_id, kind, value, customer_id, event_date, touchpoint) "
+                        "VALUES (?, 'nps', ?, ?, DATE '2026-10-01', ?)", [f"S-{cust}", nps, cust, tp])
         trend = {r[1]: r[2:] for r in con.execute(charts.NPS_TREND_SQL).fetchall()}
         assert trend == {"delivery": (3, 1, 1), "billing": (1, 1, 0)}  # U1's two rows: one answer
         heat = con.execute(charts.TOPIC_SENTIMENT_SQL).df()
