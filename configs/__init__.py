@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
@@ -112,8 +112,13 @@ class AlertsConfig(_Strict):
 
 
 class FollowupConfig(_Strict):
+    """The follow-up queue (pipeline/followup.py): what a team is asked to call back, and how much per day."""
+
     due_hours: int = Field(default=48, ge=1, description="reply expected within this many hours of the feedback")
     lookback_days: int = Field(default=14, ge=1)
+    daily_capacity: int | None = Field(
+        default=25, ge=1, description="items opened per feedback day, highest priority first; the rest are "
+        "counted as over capacity (`touchpoint followup summary`), not opened; null: no limit")
 
 
 class StoreConfig(_Strict):
@@ -145,6 +150,13 @@ class CacheConfig(_Strict):
                           "the oldest tenth goes when full")
 
 
+# Settings that change no stored row (Settings.hash() leaves them out); pydantic's nested exclude form.
+HASH_EXCLUDED: dict[str, Any] = {
+    "data_dir": True, "input_roots": True, "store": True, "cache": True, "run": True, "alerts": True,
+    "followup": True, "taxonomy": True, "contract": {"max_bad_fraction", "min_rows_for_fraction"},
+}
+
+
 class Settings(_Strict):
     data_dir: str = "data"
     store: StoreConfig = StoreConfig()
@@ -165,9 +177,22 @@ class Settings(_Strict):
     _path: str = PrivateAttr(default=str(DEFAULT_CONFIG))
 
     def hash(self) -> str:
-        """Short content hash of the resolved settings (data_dir, input_roots, store and cache excluded:
-        wiring, which changes no result)."""
-        payload = self.model_dump(exclude={"data_dir", "input_roots", "store", "cache"})
+        """Short content hash of the settings that change what processing an input file stores.
+
+        Each ingested file and feedback row records it, and ``touchpoint rescore`` reprocesses files whose
+        hash differs, so a setting belongs here only when changing it changes stored rows.
+
+        Counted: ``languages``, ``redaction``, ``contract.max_text_chars`` (over-long texts are cut or
+        quarantined), ``join``, ``models`` (the encoder and seed the in-process heads use; model versions
+        are recorded beside the hash), ``mapping``, ``sources`` and the taxonomy's *content* (not its path).
+
+        Not counted (see ``HASH_EXCLUDED``): wiring (``data_dir``, ``input_roots``, ``store``, ``cache``);
+        ``run`` (batch size and timeouts: batch equals one-by-one; ``discover_topics`` steers the
+        post-run discovery); ``contract.max_bad_fraction`` / ``min_rows_for_fraction`` (they decide
+        whether a file publishes, not what it stores); ``alerts`` and ``followup`` (tables recomputed
+        from the store after every run, never per file).
+        """
+        payload = self.model_dump(exclude=HASH_EXCLUDED)
         payload["taxonomy_content"] = load_taxonomy(self).model_dump()
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(raw).hexdigest()[:12]

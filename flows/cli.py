@@ -238,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_store_parser(sub)
 
+    from flows.cli_ids import add_parser as add_ids_parser
+
+    add_ids_parser(sub)
+
     rep = sub.add_parser("report", help="print the summary and write the HTML report from the store")
     rep.add_argument("--out", help="HTML path (default <data_dir>/reports/report.html)")
     rep.set_defaults(func=cmd_report)

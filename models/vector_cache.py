@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import logging
 import os
-import secrets
 import sqlite3
 import threading
 import time
@@ -182,16 +181,11 @@ class VectorDiskCache:
 
 
 def _secret(path: Path) -> bytes:
-    """The cache's random HMAC key, created once (mode 0600) beside the cache file."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        for _ in range(20):  # another process may be writing it this instant
-            key = path.read_bytes().strip()
-            if len(key) >= 32:
-                return key
-            time.sleep(0.05)
-        raise ValueError(f"{path}: damaged cache key (delete the cache folder)") from None
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+    """The cache's random HMAC key, created once (mode 0600) beside the cache file.
+
+    The one key-file creator of the project (atomic against a racing worker, never through a link);
+    a damaged key raises ``KeyFileError``, a ValueError, which turns the cache off for the run.
+    """
+    from pipeline.identity import key_file  # imported here: models never import pipeline at load time
+
+    return key_file(path, f"delete the folder {path.parent} (the cache is rebuilt)")[0]

@@ -6,11 +6,18 @@ left (flagged ``new``), and retires topics with no new sentence for ``retire_aft
 and per-language means are stored, so the same store and input give the same assignments. Tables
 (``DDL``) and views (``VIEWS``) are created here if missing; the store module lists them too.
 ``emerging_topics`` keeps its old shape (one row per live discovered topic) for the report and alerts.
+
+Redaction placeholders ("[EMAIL]", "[PHONE]", ...) and the words that only name them ("my email is
+[EMAIL]", "电话 [PHONE]") are removed from what is clustered, so they never make a topic or its
+terms; a sentence with nothing else left (``clustering_text`` is None) is left out of discovery and
+marked in ``discovered_assignments`` with no run date, so it is not fetched again. Quotes prefer
+sentences without placeholders.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import date, timedelta
 from typing import Any
@@ -20,6 +27,7 @@ import numpy as np
 from configs import Settings, load_taxonomy
 from configs.taxonomy_schema import DiscoveryConfig
 from models.topics import parent_of, representative_quotes, run_discovery
+from pipeline.pii import PLACEHOLDERS
 
 MAX_SENTENCES = 3000  # kept for callers of the old module; the limit is DiscoveryConfig.max_sentences
 STATUSES = ("new", "active", "retired", "promoted")
@@ -75,6 +83,46 @@ ORDER BY seen, s.feedback_id, s.idx
 LIMIT ?"""
 
 
+# Words that name a redacted value ("email" in "my email is [EMAIL]"): dropped from a sentence that holds
+# a placeholder. Latin and Persian words whole, Chinese ones as written (no word boundaries there).
+_NAMING_WORDS = ("e-mail", "e-mails", "email", "emails", "mail", "mails", "mailbox", "address", "addresses",
+                 "phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone", "number", "numbers",
+                 "card", "cards", "iban", "name", "names", "surname",
+                 "posta", "indirizzo", "telefono", "cellulare", "numero", "carta", "nome", "cognome",
+                 "ایمیل", "پست", "آدرس", "نشانی", "تلفن", "شماره", "موبایل", "کارت", "نام")
+_NAMING_ZH = ("电子邮件", "电子邮箱", "邮箱", "邮件", "电话号码", "电话", "手机号", "手机", "号码", "地址", "银行卡", "卡号",
+              "名字", "姓名")
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+_NAMING = re.compile(r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, _NAMING_WORDS), key=len, reverse=True))
+                     + r")(?![\w-])|" + "|".join(map(re.escape, _NAMING_ZH)), re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_]+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+MIN_CONTENT = 12  # letters a sentence must keep besides placeholders (a Chinese character counts 3)
+
+
+def clustering_text(text: str) -> str | None:
+    """``text`` as discovery clusters it: placeholders and the words naming them removed; None when
+    nothing but them (and a few short words) is left. Text without a placeholder is unchanged."""
+    if not _PLACEHOLDER.search(text):
+        return text
+    rest = " ".join(_NAMING.sub(" ", _PLACEHOLDER.sub(" ", text)).split())
+    words = [w for w in _WORD.findall(rest) if len(w) >= 3 or _HAN.search(w)]
+    content = sum(3 * len(w) if _HAN.search(w) else len(w) for w in words)
+    return rest if content >= MIN_CONTENT else None
+
+
+def has_placeholder(text: str) -> bool:
+    return bool(_PLACEHOLDER.search(text or ""))
+
+
+def _quotes(texts: list[str], languages: list[str], similarity: list[float | None], topic: list[str | None],
+            per_language: int) -> dict[str, dict[str, list[str]]]:
+    """Representative quotes per topic and language, sentences without a placeholder first."""
+    ranked = representative_quotes(texts, languages, similarity, topic, len(texts))
+    return {tid: {lang: sorted(qs, key=has_placeholder)[:per_language] for lang, qs in by_lang.items()}
+            for tid, by_lang in ranked.items()}
+
+
 def discovery_config(settings: Settings) -> DiscoveryConfig:
     """The taxonomy's ``discovery:`` section when its schema has one, else the defaults."""
     return getattr(load_taxonomy(settings), "discovery", None) or DiscoveryConfig()
@@ -117,16 +165,24 @@ def refresh_emerging_topics(settings: Settings, topics_model: Any, run_date: dat
             store_emerging(con, [])
             return 0
         since = run_date - timedelta(days=cfg.retire_after_days)
-        rows = con.execute(_CANDIDATES, [since, cfg.max_sentences]).fetchall()
-        if not any(not r[5] for r in rows):  # nothing new: leave the state exactly as it is
+        fetched = con.execute(_CANDIDATES, [since, cfg.max_sentences]).fetchall()
+        clean = [clustering_text(r[2]) for r in fetched]
+        rows = [r for r, c in zip(fetched, clean) if c is not None]
+        texts = [c for c in clean if c is not None]
+        left_out = [r for r, c in zip(fetched, clean) if c is None and not r[5]]
+        if not any(not r[5] for r in rows):  # nothing new: leave the state as it is
+            if left_out:
+                con.execute("BEGIN TRANSACTION")
+                _mark_left_out(con, left_out)
+                con.execute("COMMIT")
             return _live_count(con)
         means, centroids, topics = _load_state(con)
-        texts, langs = [r[2] for r in rows], [r[3] or "und" for r in rows]
+        langs = [r[3] or "und" for r in rows]
         X = topics_model.embed(texts)
         res = run_discovery(texts, langs, X, centroids, means, str(run_date), cfg.assign_threshold,
                             cfg.min_topic_size, max_new, cfg.min_language_rows, settings.models.seed)
         hints = _parent_hints(topics_model, X, texts, res)
-        _write_run(con, rows, langs, res, run_date, cfg, topics, hints)
+        _write_run(con, rows, langs, res, run_date, cfg, topics, hints, left_out)
         return _live_count(con)
     finally:
         con.close()
@@ -145,14 +201,22 @@ def _parent_hints(model: Any, X: np.ndarray, texts: list[str], res: dict[str, An
     return out
 
 
-def _write_run(con, rows, langs, res, run_date: date, cfg: DiscoveryConfig, topics, hints) -> None:
+def _mark_left_out(con, rows) -> None:
+    """Sentences with nothing but placeholders: an assignment with no topic and no run date, so the
+    candidate query (outliers are reconsidered by run date) never fetches them again."""
+    for r in rows:
+        con.execute("DELETE FROM discovered_assignments WHERE feedback_id = ? AND idx = ?", [r[0], r[1]])
+        con.execute("INSERT INTO discovered_assignments VALUES (?, ?, ?, NULL, NULL, NULL)", [r[0], r[1], r[4]])
+
+
+def _write_run(con, rows, langs, res, run_date: date, cfg: DiscoveryConfig, topics, hints, left_out=()) -> None:
     new_ids = {p["topic_id"] for p in res["new"]}
     centroids_new = {p["topic_id"]: p for p in res["new"]}
-    quotes = representative_quotes([r[2] for r in rows], langs, res["similarity"], res["topic"],
-                                   cfg.quotes_per_language)
+    quotes = _quotes([r[2] for r in rows], langs, res["similarity"], res["topic"], cfg.quotes_per_language)
     counts = Counter((tid, lang) for tid, lang in zip(res["topic"], langs) if tid is not None)
     con.execute("BEGIN TRANSACTION")
     try:
+        _mark_left_out(con, left_out)
         for lang, mu in sorted(res["means"].items()):
             con.execute("DELETE FROM discovery_language_means WHERE language = ?", [lang])
             con.execute("INSERT INTO discovery_language_means VALUES (?, ?)", [lang, [float(v) for v in mu]])
@@ -279,19 +343,27 @@ def explore_texts(texts: list[str], languages: list[str], model: Any, cfg: Disco
                   X: np.ndarray | None = None) -> dict[str, Any]:
     """Ad hoc: taxonomy topics of a dump, and what discovery proposes for the rest (no store).
 
-    Returns per-text ``subtopic`` and ``discovered`` (topic id or None), the proposals with sizes,
-    terms and quotes per language, and the outlier share per language.
+    ``texts`` should be redacted already. Returns per-text ``subtopic`` and ``discovered`` (topic id
+    or None), the proposals with sizes, terms and quotes per language, the outlier share per
+    language, and how many texts held nothing but redaction placeholders (``placeholder_only``, not
+    clustered).
     """
     X = model.embed(texts) if X is None else X
     pred = model.predict_from_embeddings(X, texts)
-    rest = list(range(len(texts))) if cluster_all else [i for i, p in enumerate(pred) if p["topic"] == "other"]
-    res = run_discovery([texts[i] for i in rest], [languages[i] for i in rest], X[rest], {}, {}, "adhoc",
+    pool = list(range(len(texts))) if cluster_all else [i for i, p in enumerate(pred) if p["topic"] == "other"]
+    clean = {i: clustering_text(texts[i]) for i in pool}
+    rest = [i for i in pool if clean[i] is not None]
+    Xr = X[rest].copy()
+    changed = [j for j, i in enumerate(rest) if clean[i] != texts[i]]
+    if changed:  # placeholders removed: embed what is clustered
+        Xr[changed] = model.embed([clean[rest[j]] for j in changed])
+    res = run_discovery([clean[i] for i in rest], [languages[i] for i in rest], Xr, {}, {}, "adhoc",
                         cfg.assign_threshold, cfg.min_topic_size, max_new, cfg.min_language_rows, seed)
     discovered: list[str | None] = [None] * len(texts)
     for i, tid in zip(rest, res["topic"]):
         discovered[i] = tid
-    quotes = representative_quotes([texts[i] for i in rest], [languages[i] for i in rest], res["similarity"],
-                                   res["topic"], cfg.quotes_per_language)
+    quotes = _quotes([texts[i] for i in rest], [languages[i] for i in rest], res["similarity"], res["topic"],
+                     cfg.quotes_per_language)
     topics = [{"topic_id": p["topic_id"], "size": len(p["members"]), "terms": p["terms"],
                "languages": dict(sorted(Counter(languages[rest[m]] for m in p["members"]).items())),
                "quotes": quotes.get(p["topic_id"], {})} for p in res["new"]]
@@ -303,7 +375,8 @@ def explore_texts(texts: list[str], languages: list[str], model: Any, cfg: Disco
     outliers = {lg: {"sentences": c["n"], "outliers": c["outliers"], "share": round(c["outliers"] / c["n"], 4)}
                 for lg, c in sorted(per_lang.items())}
     return {"subtopic": [p["subtopic"] for p in pred], "topic": [p["topic"] for p in pred],
-            "discovered": discovered, "topics": topics, "outliers": outliers, "clustered": len(rest)}
+            "discovered": discovered, "topics": topics, "outliers": outliers, "clustered": len(rest),
+            "placeholder_only": len(pool) - len(rest)}
 
 
 def taxonomy_block(topic_id: str, parent: str, leaf: str, label: str, quotes: dict[str, list[str]],

@@ -28,6 +28,12 @@ class StoreError(TouchpointError):
     """The store is locked by another run or cannot be written."""
 
 
+class KeyFileError(TouchpointError, ValueError):
+    """A secret key file (the pseudonymisation key, the vector cache's key) is empty, too short, a
+    link, unreadable or cannot be created. A ValueError too, so code that treats a bad key as bad
+    data (the vector cache turns itself off) keeps doing so."""
+
+
 def located(path: str, line: int | None, field: str | None, reason: str) -> str:
     """Format a location-bearing message: ``file:line: field: reason``."""
     where = path if line is None else f"{path}:{line}"

@@ -1,9 +1,18 @@
-"""Pseudonymise identifier columns that hold personal data (an email or phone used as a customer id).
+"""Pseudonyms for identifier columns and speaker labels, and the secret key files behind them.
 
-The same value always maps to the same pseudonym under one key (``pipeline.pii.pseudonymize``), so
-joins between feedback, scores and tickets still work. The key comes from
-``TOUCHPOINT_PSEUDONYM_KEY``; without it, a random key is created once in
-``<data_dir>/.pseudonym_key`` (mode 0600, never followed through a link) and a warning says so.
+- ``customer_id`` is always pseudonymised (a review's author or user name is personal data even
+  when it is not an email or a phone), in every channel and in scores and tickets alike: the same
+  value maps to the same pseudonym under one key (``pipeline.pii.pseudonymize``), so joins still
+  work. ``touchpoint ids lookup`` gives a follow-up team the pseudonym of a raw id.
+- ``interaction_id`` (order, ticket, conversation numbers) is pseudonymised only when it holds
+  personal data (an email or a phone used as the id).
+- Utterance speaker labels (``<v Maria Rossi>``, a chat's sender) become ``spk_`` pseudonyms, so
+  distinct speakers stay distinct within a call without their names being stored.
+
+The key comes from ``TOUCHPOINT_PSEUDONYM_KEY``; without it, a random key is created once in
+``<data_dir>/.pseudonym_key`` (mode 0600, never followed through a link) and a warning says so. A
+key file that is empty, too short, a link or unreadable stops the run (``KeyFileError``): going on
+would store raw ids, or ids that no longer join with the ones already stored.
 """
 
 from __future__ import annotations
@@ -11,44 +20,157 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
 from configs.redaction import RedactionConfig
+from pipeline.errors import KeyFileError
 from pipeline.pii import looks_like_pii, pseudonymize
 from pipeline.pii import pseudonym_key as env_pseudonym_key
 from pipeline.pii.pseudonym import ENV_KEY
 
 log = logging.getLogger("touchpoint")
 ID_FIELDS = ("customer_id", "interaction_id")
+KEY_FILE = ".pseudonym_key"
+MIN_KEY_CHARS = 32  # a created key is 64 hex characters (256 bits); 32 is the least accepted
+SPEAKER_PREFIX = "spk_"
+
+_PSEUDONYM_FIX = (f"restore the file from a backup, or set {ENV_KEY} to the key this store was built "
+                  f"with; delete the file only for a new, empty store (a new key makes ids that no "
+                  f"longer join with the stored ones)")
 
 
-def pseudonym_key(data_dir: str | os.PathLike) -> bytes:
-    """The keyed-hash secret: from the environment, else the data dir's key file (created once)."""
-    env = env_pseudonym_key()
-    if env:
-        return env
-    path = Path(data_dir) / ".pseudonym_key"
+# ---------------------------------------------------------------------------------------------
+# Key files (the pseudonym key here, the vector cache's key in models/vector_cache.py)
+
+def _read_key(path: Path, fix: str, wait_s: float) -> bytes:
+    """The key in ``path``; waits up to ``wait_s`` for a writer that has not finished (older versions
+    wrote the file in place), then fails on a short or empty key."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as fh:
+                key = fh.read().strip()
+        except FileNotFoundError:
+            key = None  # removed after the existence check: waited for, then an error
+        except OSError as exc:  # a link (ELOOP), a folder, no permission
+            raise KeyFileError(f"{path}: the key file cannot be read ({exc.strerror or exc}); "
+                               f"it must be a regular file readable by this user; {fix}") from None
+        if key is not None and len(key) >= MIN_KEY_CHARS:
+            return key
+        if time.monotonic() >= deadline:
+            if key is None:
+                raise KeyFileError(f"{path}: the key file disappeared while it was being read; rerun, "
+                                   f"and check that nothing deletes it; {fix}")
+            what = "empty" if not key else f"only {len(key)} characters long (at least {MIN_KEY_CHARS} needed)"
+            raise KeyFileError(f"{path}: the key file is {what}; {fix}")
+        time.sleep(0.05)
+
+
+def key_file(path: str | os.PathLike, fix: str, create: bool = True, wait_s: float = 1.0) -> tuple[bytes, bool]:
+    """The random secret in ``path``, created once if missing; returns (key, created).
+
+    Creation is atomic: the key is written to a private temporary file beside ``path`` and
+    hard-linked into place, so a racing process either wins or reads the winner's complete key,
+    never a half-written one; the link never replaces an existing file. On a file system without
+    hard links, the file is created exclusively instead and readers wait for its content.
+
+    Raises:
+        KeyFileError: the file is empty, too short, a link or unreadable (``fix`` says what to do),
+            or it is missing and ``create`` is False.
+    """
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        return _read_key(path, fix, wait_s), False
+    if not create:
+        raise KeyFileError(f"{path}: no key file; {fix}")
+    key = secrets.token_hex(32).encode()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"{path}: the key file cannot be created ({exc.strerror or exc}); check that "
+                           f"{path.parent} exists and is writable by this user") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process won the race: its key is the key
+            return _read_key(path, fix, wait_s), False
+        except OSError:  # no hard links here: create exclusively and write in place
+            return _create_in_place(path, key, fix, wait_s)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key, True
+
+
+def _create_in_place(path: Path, key: bytes, fix: str, wait_s: float) -> tuple[bytes, bool]:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            return fh.read().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
-    log.warning("%s is not set: created a pseudonymisation key in %s; keep it (or set %s) so ids stay "
-                "joinable across runs", ENV_KEY, path, ENV_KEY)
-    return path.read_bytes().strip()
+        return _read_key(path, fix, wait_s), False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key, True
+
+
+def pseudonym_key(data_dir: str | os.PathLike, create: bool = True) -> bytes:
+    """The keyed-hash secret: from the environment, else the data dir's key file (created once).
+
+    Raises:
+        KeyFileError: the key file is empty, too short or unreadable, or it is missing and
+            ``create`` is False (a lookup must not invent a key the store was not built with).
+    """
+    env = env_pseudonym_key()
+    if env:
+        return env
+    path = Path(data_dir) / KEY_FILE
+    fix = _PSEUDONYM_FIX if create else (f"the store has no key yet (no run has stored an id), or its key is "
+                                         f"kept elsewhere: set {ENV_KEY} to it")
+    key, created = key_file(path, fix, create=create)
+    if created:
+        log.warning("%s is not set: created a pseudonymisation key in %s; keep it (or set %s) so ids stay "
+                    "joinable across runs", ENV_KEY, path, ENV_KEY)
+    return key
+
+
+# ---------------------------------------------------------------------------------------------
+# Pseudonyms
+
+def id_pseudonym(value: str, key: bytes, policy: RedactionConfig) -> str:
+    """The stored pseudonym of one raw id (an email or phone is compared case-insensitively)."""
+    v = value.strip()
+    return pseudonymize(v.lower() if looks_like_pii(v, policy) else v, key)
+
+
+def speaker_pseudonym(label: Any, key: bytes) -> str | None:
+    """``spk_`` and 12 hex characters for a speaker label; no label stays None."""
+    s = "" if label is None else str(label).strip()
+    return pseudonymize(s, key, prefix=SPEAKER_PREFIX, scope="speaker", length=12) if s else None
 
 
 def pseudonymize_ids(row: dict[str, Any], key: bytes | None, policy: RedactionConfig) -> dict[str, Any]:
-    """A copy of ``row`` whose identifier fields are pseudonymised when they contain personal data."""
-    out = dict(row)
+    """A copy of ``row`` with ``customer_id`` pseudonymised, and ``interaction_id`` too when it holds
+    personal data. ``key`` is required: without one no id could be stored safely."""
     if not key:
-        return out
-    for f in ID_FIELDS:
-        v = out.get(f)
-        if isinstance(v, str) and v and looks_like_pii(v, policy):
-            out[f] = pseudonymize(v.strip().lower(), key)
+        raise KeyFileError(f"no pseudonymisation key: set {ENV_KEY} or let the run create "
+                           f"<data_dir>/{KEY_FILE}")
+    out = dict(row)
+    cid = out.get("customer_id")
+    if isinstance(cid, (str, int)) and not isinstance(cid, bool) and str(cid).strip():
+        out["customer_id"] = id_pseudonym(str(cid), key, policy)
+    iid = out.get("interaction_id")
+    if isinstance(iid, str) and iid and looks_like_pii(iid, policy):
+        out["interaction_id"] = pseudonymize(iid.strip().lower(), key)
     return out
+
+
+def pseudonymize_speakers(utterances: list[dict[str, Any]], key: bytes) -> list[dict[str, Any]]:
+    """Copies of utterance rows whose ``speaker`` label is replaced by its pseudonym (roles were
+    assigned from the raw label at read time, so they are kept)."""
+    return [{**u, "speaker": speaker_pseudonym(u.get("speaker"), key)} for u in utterances]

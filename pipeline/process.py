@@ -28,7 +28,8 @@ from models.cx import CX_TASKS
 from pipeline.cx import cx_signals, cx_turns
 from pipeline.enrich import roll_up, score_sentences
 from pipeline.errors import ContractError
-from pipeline.identity import pseudonymize_ids
+from pipeline.identity import pseudonym_key as stored_pseudonym_key
+from pipeline.identity import pseudonymize_ids, pseudonymize_speakers
 from pipeline.ingest import Item, read_batches
 from pipeline.langid import detect_languages
 from pipeline.normalize import content_hash, normalize_persian, normalize_text
@@ -190,7 +191,11 @@ def ticket_frame(items: list[Item], ctx: FileContext) -> pd.DataFrame:
 
 
 def feedback_frames(items: list[Item], ctx: FileContext) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Feedback rows and utterance rows: normalised, pseudonymised, PII-redacted (no language yet)."""
+    """Feedback rows and utterance rows: normalised, pseudonymised, PII-redacted (no language yet).
+
+    Speaker labels (a caller's name, a chat sender's email) are replaced by keyed pseudonyms here:
+    readers assigned roles from the raw labels, and distinct labels stay distinct.
+    """
     policy = ctx.settings.redaction
     fb_rows, utt_rows, n_pii = [], [], 0
     for it in items:
@@ -199,7 +204,7 @@ def feedback_frames(items: list[Item], ctx: FileContext) -> tuple[pd.DataFrame, 
         d = pseudonymize_ids(dict(it.data), ctx.pseudonym_key, policy)
         fid = feedback_id(ctx.source.channel, ctx.source.name, d["source_id"])
         text, count = redact_all([normalize_text(d["text"])], policy)
-        utts = [dict(u) for u in it.utterances]
+        utts = pseudonymize_speakers(it.utterances, ctx.pseudonym_key)
         red, uc = redact_all([normalize_text(u["text"]) for u in utts], policy)
         for u, rt in zip(utts, red):
             u.update(text=rt, feedback_id=fid, input_file=ctx.rel, input_line=it.line)
@@ -210,7 +215,8 @@ def feedback_frames(items: list[Item], ctx: FileContext) -> tuple[pd.DataFrame, 
         fb_rows.append({
             "feedback_id": fid, "channel": ctx.source.channel, "source": ctx.source.name,
             "source_id": d["source_id"], "customer_id": d.get("customer_id"),
-            "interaction_id": d.get("interaction_id"), "touchpoint": d.get("touchpoint"),
+            "interaction_id": d.get("interaction_id"), "interaction_kind": d.get("interaction_kind"),
+            "touchpoint": d.get("touchpoint"),
             "occurred_at": occurred, "event_date": occurred.date() if occurred else None,
             "language_hint": d.get("language_hint"), "text": text[0], "rating": d.get("rating"),
             "rating_scale": d.get("rating_scale"), "n_utterances": len(utts) or None, "pii_redacted": pii,
@@ -332,10 +338,14 @@ def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settin
                  pseudonym_key: bytes | None = None, on_batch: Callable[[int], None] | None = None) -> FileResult:
     """Stream one file through the stages, writing Parquet parts under ``stage_dir/<seq>-<sha>/<table>/``.
 
+    ``pseudonym_key`` defaults to the data dir's (``pipeline.identity.pseudonym_key``).
+
     Each call starts from clean state (its own dedupe map and an emptied part folder), so a retried
     attempt never sees what a failed one left behind.
     """
-    ctx = FileContext(rel=rel, sha256=sha256, seq=seq, source=source, settings=settings, pseudonym_key=pseudonym_key)
+    # No key passed (a direct call): the store's own key, so no id or speaker label is ever staged raw.
+    key = pseudonym_key or stored_pseudonym_key(settings.data_dir)
+    ctx = FileContext(rel=rel, sha256=sha256, seq=seq, source=source, settings=settings, pseudonym_key=key)
     result = FileResult(input_file=rel, sha256=sha256, source=source.name, channel=source.channel, seq=seq,
                         path=str(Path(path).resolve()))
     timer = Timer(result.seconds)

@@ -273,29 +273,33 @@ VERSION_TS = {"feedback": "occurred_at", "scores": "occurred_at", "tickets": "co
 _NO_TS = "TIMESTAMP '0001-01-01'"
 
 
-_PARTS = ("ts", "seq", "nline", "hash", "sha", "file", "line")
+_PARTS = ("ts", "seq", "oline", "hash", "sha", "file", "line")
 
 
-def _newer(a: str, b: str) -> str:
-    """SQL: version ``a`` is strictly newer than ``b``; each side names its version columns
-    ``{x}_ts, {x}_seq, {x}_nline, {x}_hash, {x}_sha, {x}_file, {x}_line`` (``_version_cols``).
-
-    The record's own stamp decides. Without a stamp, ingest order does: the position at which the
-    store first saw the record's file, then its line. Equal stamps are broken by content, then by
-    file content, name and line, never by arrival, so the store does not depend on the order files
-    come in. Only the same line of the same file is an equal version (a rescore): it replaces.
-    """
-    out = f"{a}_line > {b}_line"
-    for part in reversed(_PARTS[:-1]):
-        out = f"({a}_{part} > {b}_{part} OR ({a}_{part} = {b}_{part} AND {out}))"
+def _lex_less(a: str, b: str, parts: tuple[str, ...]) -> str:
+    out = f"{a}_{parts[-1]} < {b}_{parts[-1]}"
+    for part in reversed(parts[:-1]):
+        out = f"({a}_{part} < {b}_{part} OR ({a}_{part} = {b}_{part} AND {out}))"
     return out
 
 
-def _version_cols(alias: str, prefix: str, seq: str) -> str:
-    no_ts = f"{alias}.version_ts IS NULL"
-    return (f"coalesce({alias}.version_ts, {_NO_TS}) AS {prefix}_ts, "
-            f"CASE WHEN {no_ts} THEN coalesce({seq}, 0) ELSE 0 END AS {prefix}_seq, "
-            f"CASE WHEN {no_ts} THEN coalesce({alias}.input_line, 0) ELSE 0 END AS {prefix}_nline, "
+def _newer(a: str, b: str) -> str:
+    """SQL: the version ``a`` is to be kept over ``b``; each side names ``{x}_ts, {x}_seq, {x}_oline,
+    {x}_hash, {x}_sha, {x}_file, {x}_line`` (``_version_cols``).
+
+    The record's own stamp decides (RELIABILITY 16). The same content at the same stamp is one record:
+    the copy with the lowest file hash, name and line is kept, whichever arrived first, and the same
+    line of the same file (a rescore) replaces. Other content at the same stamp, or no stamp: ingest
+    order (the position at which the store first saw the file's content, then the line), then content.
+    """
+    return f"""CASE WHEN {a}_ts <> {b}_ts THEN {a}_ts > {b}_ts
+        WHEN {a}_hash = {b}_hash THEN {_lex_less(a, b, ("sha", "file", "line"))}
+        ELSE NOT ({_lex_less(a, b, ("seq", "oline", "hash"))}) END"""
+
+
+def _version_cols(alias: str, prefix: str, seq: str, oline: str | None = None) -> str:
+    return (f"coalesce({alias}.version_ts, {_NO_TS}) AS {prefix}_ts, coalesce({seq}, 0) AS {prefix}_seq, "
+            f"coalesce({oline or alias + '.input_line'}, 0) AS {prefix}_oline, "
             f"coalesce({alias}.content_hash, '') AS {prefix}_hash, coalesce({alias}.file_sha256, '') AS {prefix}_sha, "
             f"coalesce({alias}.input_file, '') AS {prefix}_file, coalesce({alias}.input_line, 0) AS {prefix}_line")
 
@@ -323,7 +327,8 @@ def _ingest_order(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]]) -
 def _resolve_parent(con: duckdb.DuckDBPyConnection, table: str, parts: list[str], run_id: str) -> None:
     """Stage one parent table and decide each staged row's fate.
 
-    For each key the newest staged row wins (by its version: ``_newer``); earlier rows with the same
+    For each key the newest staged row wins (inside a file the later line at an equal stamp, then
+    across files by ``_newer``'s order); earlier rows with the same
     content are duplicates, with different content superseded, and a conflict row is written. The
     winner then meets the stored row of its key: it replaces it unless the stored row is newer, in
     which case the staged row is superseded (or a duplicate, same content) and the store keeps its
@@ -338,14 +343,26 @@ def _resolve_parent(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]
     if twice:
         raise StoreError(f"{twice} {table} rows were staged twice for the same input record; nothing was "
                          f"published. Please report this as a bug")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _rk_{table} AS SELECT *,
-        row_number() OVER (PARTITION BY {key} ORDER BY version_ts DESC NULLS LAST,
-            CASE WHEN version_ts IS NULL THEN _iseq END DESC, CASE WHEN version_ts IS NULL THEN input_line END DESC,
-            content_hash DESC, file_sha256 DESC, input_file DESC, input_line DESC) AS _rank FROM _st_{table}""")
-    # the run's newest row per key, and whether the stored row of its key is newer still
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cand_{table} AS SELECT w.* EXCLUDE (_rank),
+    # Three steps. Inside one file the later line is the later version (at an equal stamp: an edit exported
+    # below the original). Across files, copies of the same content at the same stamp are one version,
+    # kept at its lowest location and as recent as its latest arrival. Then versions rank by stamp,
+    # ingest order, content (``_newer``), and the winner meets the stored row.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _f1_{table} AS SELECT *, row_number() OVER (
+        PARTITION BY {key}, _seq ORDER BY version_ts DESC NULLS LAST, input_line DESC) AS _in_file FROM _st_{table}""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _grp_{table} AS SELECT *, row_number() OVER (
+            PARTITION BY {key} ORDER BY version_ts DESC NULLS LAST, _gseq DESC, _gline DESC, content_hash DESC) AS _g
+        FROM (SELECT {key}, content_hash, version_ts, max(_iseq) AS _gseq, max(input_line) AS _gline,
+                     min((coalesce(file_sha256, ''), input_file, input_line)) AS _loc
+              FROM _f1_{table} WHERE _in_file = 1 GROUP BY {key}, content_hash, version_ts)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _rk_{table} AS SELECT f.* EXCLUDE (_in_file),
+        CASE WHEN f._in_file = 1 AND g._g = 1 AND (coalesce(f.file_sha256, ''), f.input_file, f.input_line) = g._loc
+             THEN 1 ELSE 2 END AS _rank, g._gseq, g._gline
+        FROM _f1_{table} f LEFT JOIN _grp_{table} g ON g.{key} = f.{key} AND g.content_hash IS NOT DISTINCT FROM
+             f.content_hash AND g.version_ts IS NOT DISTINCT FROM f.version_ts""")
+    # the run's newest row per key, and whether the stored row of its key is to be kept over it
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cand_{table} AS SELECT w.* EXCLUDE (_rank, _gseq, _gline),
         coalesce({_newer("e", "w")}, false) AS _stored_newer, e.content_hash AS _stored_hash
-        FROM (SELECT *, {_version_cols("r", "w", "r._iseq")} FROM _rk_{table} r WHERE _rank = 1) w
+        FROM (SELECT *, {_version_cols("r", "w", "r._gseq", "r._gline")} FROM _rk_{table} r WHERE _rank = 1) w
         LEFT JOIN (SELECT x.{key}, x.content_hash, {_version_cols("x", "e", "fo.ingest_seq")} FROM {table} x
                    LEFT JOIN _file_order fo ON fo.sha256 = x.file_sha256) e USING ({key})""")
     version = ", ".join(f"w_{p}" for p in _PARTS)

@@ -13,12 +13,15 @@ from tests.conftest import write_config
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_dask_local_cluster_gives_identical_tables(tmp_path, model_dir, landing):
+def test_dask_local_cluster_gives_identical_tables(tmp_path, model_dir, landing, monkeypatch):
     pytest.importorskip("prefect_dask")
+    monkeypatch.delenv("TOUCHPOINT_PSEUDONYM_KEY", raising=False)
     snapshots = {}
     for runner in ("local", "dask"):
         data = tmp_path / runner
         shutil.copytree(model_dir, data / "models")
+        if runner == "dask":  # ids are keyed pseudonyms: the same key gives the same tables
+            shutil.copy2(tmp_path / "local" / ".pseudonym_key", data / ".pseudonym_key")
         cfg = write_config(tmp_path / f"{runner}.yaml", data, contract={"max_bad_fraction": 0.55})
         res = with_runner(nightly, runner, workers=2)(landing=str(landing), config=str(cfg))
         assert res["files"] == 9

@@ -84,9 +84,11 @@ def test_survey_conflict_across_runs_is_recorded_not_silently_overwritten(config
     assert q(data_dir, "SELECT conflicts FROM runs ORDER BY finished_at DESC LIMIT 1") == [(1,)]
 
 
-def test_loading_a_then_b_equals_loading_a_and_b_together(tmp_path, model_dir):
+def test_loading_a_then_b_equals_loading_a_and_b_together(tmp_path, model_dir, monkeypatch):
     import shutil
 
+    # customer ids are stored as keyed pseudonyms: both stores share one key, as one team's runs do
+    monkeypatch.setenv("TOUCHPOINT_PSEUDONYM_KEY", "one-key-for-both-stores-of-this-test")
     a = [("K1", "U1", "2026-10-01T10:00:00", 1, "Late again"), ("K2", "U2", "2026-10-01T11:00:00", 5, "Great")]
     b = [("K1", "U1", "2026-10-01T10:00:00", 3, "Late again, but refunded"), ("K3", "U3", "2026-10-02T09:00:00", 4, "Fine")]
     stores = []
@@ -356,16 +358,18 @@ def test_bi_views_agree_with_the_metric_definitions(config, landing, data_dir, t
     from pipeline.metrics import nps
 
     nightly(landing=str(landing), config=str(config))
-    rows = q(data_dir, """SELECT f.event_date, f.touchpoint, s.nps FROM feedback f JOIN feedback_scores s
-                          USING (feedback_id)""")
+    # the view counts answers, each once, on the answer's day at its attributed touchpoint
+    answers = q(data_dir, "SELECT event_date, touchpoint, value FROM answers WHERE kind = 'nps'")
     view = {(d, tp): (n, v) for d, tp, _vol, n, v, _s in q(data_dir, "SELECT * FROM v_nps_by_touchpoint_day")}
-    assert view
+    assert view and sum(n for n, _ in view.values()) == len(answers) == 7
     for (d, tp), (n, v) in view.items():
-        vals = [x for dd, t, x in rows if dd == d and t == tp and x is not None]
+        vals = [x for dd, t, x in answers if dd == d and t == tp]
         assert n == len(vals)
         assert v == (None if not vals else round(nps(vals), 1)), (d, tp)
+    # the reading view lists feedback rows joined to a detractor answer
+    rows = q(data_dir, "SELECT s.nps FROM feedback f JOIN feedback_scores s USING (feedback_id)")
     detractors = q(data_dir, "SELECT count(*) FROM v_detractor_reasons")[0][0]
-    assert detractors == sum(1 for *_, x in rows if x is not None and x <= 6) > 0
+    assert detractors == sum(1 for (x,) in rows if x is not None and x <= 6) > 0
     written = export_tables(data_dir, tmp_path / "bi", "parquet", ["v_topic_sentiment_by_touchpoint",
                                                                     "v_nps_by_touchpoint_day", "sentences"])
     assert len(pd.read_parquet(written["v_topic_sentiment_by_touchpoint"])) > 0

@@ -1,33 +1,111 @@
-"""The cascade sentiment model: conformance properties, escalation by margin, and the pipeline's contract."""
+"""The cascade sentiment model: conformance properties, escalation by margin, and the pipeline's contract.
+
+Global state: the ``slow`` fixture points the process's static encoder at a temporary data dir
+(``models.encoders._LAST_DATA_DIR``) and puts it back afterwards; the backend table is only read (an
+autouse check fails any test that changes it), since ``models/registry.py`` lists the cascade itself.
+"""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import models.encoders
 from models.base import ModelError
 from models.cascade import BACKEND, CascadeSentiment, choose_margin, margins
 from models.encoders import STATIC_E5_ENCODER, clear_caches, get_encoder
 from models.registry import BACKENDS, Registry
 from models.static import distil, static_dir
+from tests.models import test_conformance as suite
 
 TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
          "ارسال خیلی دیر بود.", "I was charged twice.", "The app crashes on login.", "It is a phone."]
 LABELS = ["negative", "positive", "negative", "positive", "negative", "negative", "negative", "neutral"]
 CONTRACT = {"label", "score", "p_negative", "p_neutral", "p_positive"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _backend_table_untouched():
+    before = dict(BACKENDS)
+    yield
+    assert BACKENDS == before, "a test changed models.registry.BACKENDS"
 
 
 @pytest.fixture(scope="module")
-def slow(tmp_path_factory, tiny_checkpoint):
-    """Static encoder distilled from the tiny checkpoint; the slow tier runs the checkpoint itself."""
+def home(tmp_path_factory, tiny_checkpoint):
+    """A data dir whose static encoder is distilled from the tiny checkpoint (as `models build` lays it out)."""
+    saved = dict(models.encoders._LAST_DATA_DIR)
     root = tmp_path_factory.mktemp("cascade_home")
     distil(tiny_checkpoint, static_dir(root), dims=16, max_tokens=600, log=None)
     get_encoder(STATIC_E5_ENCODER, data_dir=root)
+    yield root
+    models.encoders._LAST_DATA_DIR.clear()
+    models.encoders._LAST_DATA_DIR.update(saved)
+
+
+@pytest.fixture(scope="module")
+def slow(home, tiny_checkpoint):
+    """The slow tier runs the tiny checkpoint itself."""
     return f"hf.meanpool.v1:{tiny_checkpoint}"
 
 
 def make(slow, **kw):
     return CascadeSentiment(fast_encoder=STATIC_E5_ENCODER, slow_encoder=slow, seed=3, **kw)
+
+
+def conformance_recipe(slow: str):
+    """The cascade's recipe for tests/models/test_conformance.py (which needs a data dir's static encoder)."""
+    return make(slow, margin=0.2), (TEXTS, LABELS)
+
+
+# The project's conformance suite over the cascade (its own parametrisation needs a recipe per backend).
+@pytest.fixture(params=[BACKEND])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(name="make")
+def _make(slow):
+    return lambda backend: conformance_recipe(slow)
+
+
+test_fit_returns_self_and_predict_keeps_length_and_input = suite.test_fit_returns_self_and_predict_keeps_length_and_input
+test_seeded_fit_is_deterministic = suite.test_seeded_fit_is_deterministic
+test_save_load_identical_and_batch_equals_one_by_one = suite.test_save_load_identical_and_batch_equals_one_by_one
+test_tampered_or_incompatible_artifact_is_refused = suite.test_tampered_or_incompatible_artifact_is_refused
+test_pinned_encoder_and_library_versions_are_enforced = suite.test_pinned_encoder_and_library_versions_are_enforced
+
+
+def test_cascade_is_a_registered_backend():
+    assert BACKENDS[BACKEND] is CascadeSentiment
+
+
+def test_promoted_cascade_loads_in_a_fresh_process(slow, home, tmp_path):
+    """What a build promotes, a new process (nightly, serve) loads: no registration side effect needed."""
+    model = make(slow, margin=0.2).fit(TEXTS, LABELS)
+    reg = Registry(home / "models")
+    reg.save("sentiment_fresh", model, promote=True, reason="build (test)")
+    assert reg.current_version("sentiment_fresh") == model.meta_.version
+    script = ("import json, sys\n"
+              "from models.registry import Registry\n"
+              "m = Registry(sys.argv[1]).load('sentiment_fresh')\n"
+              "print(json.dumps({'cls': type(m).__name__, 'tag': m.meta_.tag, 'out': m.predict(sys.argv[2:])}))\n")
+    env = {k: v for k, v in os.environ.items() if k != "TOUCHPOINT_DATA_DIR"}  # found from the artifact's path
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", script, str(home / "models"), *TEXTS], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["cls"] == "CascadeSentiment" and got["tag"] == model.meta_.tag
+    want = model.predict(TEXTS)
+    assert [r["label"] for r in got["out"]] == [r["label"] for r in want]
+    assert [r["escalated"] for r in got["out"]] == [r["escalated"] for r in want]
+    np.testing.assert_allclose([r["score"] for r in got["out"]], [r["score"] for r in want], atol=1e-4)
 
 
 def test_margin_is_top_minus_runner_up():
@@ -57,7 +135,6 @@ def test_cascade_is_conformant_and_keeps_the_contract(slow, tmp_path):
     assert model.meta_.backend == BACKEND and model.meta_.version
     assert 0.0 <= model.escalation_share() <= 1.0
     assert make(slow, margin=0.2).fit(TEXTS, LABELS).predict(TEXTS) == out  # seeded: deterministic
-    BACKENDS.setdefault(BACKEND, CascadeSentiment)  # until models/registry.py lists it
     reg = Registry(tmp_path)
     reg.save("sentiment", model)
     loaded = reg.load("sentiment")

@@ -68,6 +68,10 @@ def test_planted_rows_score_higher_effort_than_the_rest(run):
 
 
 def test_planted_call_cases_are_counted(run):
+    from pipeline.identity import pseudonym_key, speaker_pseudonym
+
+    key = pseudonym_key(run["data_dir"], create=False)
+    spk = {label: speaker_pseudonym(label, key) for label in ("spk_0", "spk_1", "spk_2")}  # labels are stored keyed
     calls = run["calls"].set_index("source_id")
     cases = {c["call_id"]: c for c in demo.call_cases()}
     assert len(cases) == 12 and set(cases) <= set(calls.index)
@@ -79,13 +83,13 @@ def test_planted_call_cases_are_counted(run):
         if c["kind"] == "transfer":
             assert m["n_speakers"] == 3 and "3 speaker labels" in m["transfer_reason"]
             assert "agent says" in m["transfer_reason"]
-            assert m["agent_speaker"] == "spk_0, spk_2"  # the colleague counts as an agent
+            assert m["agent_speaker"] == f"{spk['spk_0']}, {spk['spk_2']}"  # the colleague counts as an agent
         if c["kind"] == "overlap":
             assert (m["agent_interruptions"], m["customer_interruptions"]) == (1, 1)
         if c["kind"] == "swapped":  # corrected, with the quoted reason
-            assert "roles swapped" in m["roles_reason"] and "labelled agent spk_0" in m["roles_reason"]
+            assert "roles swapped" in m["roles_reason"] and f"labelled agent {spk['spk_0']}" in m["roles_reason"]
             assert "\\u" not in m["roles_reason"]  # quoted as written (Persian joiners), not as repr escapes
-            assert m["agent_speaker"] == "spk_1" and m["trajectory"] == "roles_suspect"
+            assert m["agent_speaker"] == spk["spk_1"] and m["trajectory"] == "roles_suspect"
     # every other call: no overlap, no transfer, labels trusted (the planted ones are the only cases)
     rest = calls.drop(index=list(cases))
     assert len(rest) >= 10

