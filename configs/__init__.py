@@ -117,13 +117,13 @@ class FollowupConfig(_Strict):
     due_hours: int = Field(default=48, ge=1, description="reply expected within this many hours of the feedback")
     lookback_days: int = Field(default=14, ge=1)
     daily_capacity: int | None = Field(
-        default=25, ge=1, description="items opened per feedback day, highest priority first; the rest are "
+        default=25, ge=1, description="items opened per refresh day (the run date), highest priority first; the rest are "
         "counted as over capacity (`touchpoint followup summary`), not opened; null: no limit")
 
 
 class StoreConfig(_Strict):
     """Where the store lives: the embedded DuckDB file in data_dir (default), or a shared PostgreSQL
-    database that every runner pulls from and pushes to (README "Share the store")."""
+    database that every runner pulls from and pushes to (docs/operators.md, "Share the store")."""
 
     url: SecretStr | None = Field(default=None, description="postgresql://user@host:5432/db; unset: DuckDB only. "
                                   "TOUCHPOINT_STORE_URL overrides it; keep passwords in PGPASSWORD or ~/.pgpass")

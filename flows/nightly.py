@@ -99,7 +99,7 @@ def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: s
                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "warnings": warnings,
                    "config_hash": settings.hash(), "models": current_models(settings)}
             t0 = time.perf_counter()
-            published = tasks.publish_run(data_dir, results, run, settings.join.customer_window_days)
+            published = tasks.publish_run(data_dir, results, run, settings.join.customer_window_days, config)
             t1 = time.perf_counter()
         finally:
             tasks.cleanup_stage(stage_dir)

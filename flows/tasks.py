@@ -23,7 +23,7 @@ from models.encoders import attach_vector_caches
 from models.registry import Registry
 from pipeline import store
 from pipeline.errors import InputError
-from pipeline.identity import pseudonym_key
+from pipeline.identity import id_pseudonym, pseudonym_key, speaker_pseudonym
 from pipeline.ingest import file_sha256, list_inputs
 from pipeline.paths import allowed_roots, refusal
 from pipeline.process import FileResult, process_file
@@ -131,12 +131,18 @@ def process_input(item: dict[str, Any], config: str | None, data_dir: str | None
 
 
 @task(name="publish")
-def publish_run(data_dir: str, results: list[dict[str, Any]], run: dict[str, Any], window_days: int) -> dict[str, Any]:
+def publish_run(data_dir: str, results: list[dict[str, Any]], run: dict[str, Any], window_days: int,
+                config: str | None = None) -> dict[str, Any]:
     parts: dict[str, list[str]] = {}
     for r in results:
         for table, ps in r["parts"].items():
             parts.setdefault(table, []).extend(ps)
-    return store.publish(data_dir, parts, run, results, window_days)
+    settings = load_settings(config, data_dir)
+    key = pseudonym_key(data_dir)
+    # ids and speakers an older version stored raw are pseudonymised in the same transaction
+    pseudonyms = {"customer_id": lambda v: id_pseudonym(v, key, settings.redaction),
+                  "speaker": lambda v: speaker_pseudonym(v, key)}
+    return store.publish(data_dir, parts, run, results, window_days, pseudonyms=pseudonyms)
 
 
 @task(name="pull-shared-store", cache_policy=NO_CACHE)  # the session holds a live connection

@@ -99,7 +99,7 @@ DATA_TABLES = ["feedback", "utterances", "sentences", "scores", "tickets", "quar
                "answers", "aggregates", "key_drivers", "alerts", "manipulation_signals", "followup_queue", "call_metrics"]
 
 
-# Documented views for BI tools and analysts (README "Use the results"); recreated on every connect.
+# Documented views for BI tools and analysts (docs/analysts.md); recreated on every connect.
 # Written in SQL that DuckDB and PostgreSQL both run (a shared store gets the same views: pipeline/pgstore.py).
 VIEWS = {
     # answers counted once each (pipeline/metrics.py: the attribution rule); volume and sentiment per
@@ -452,13 +452,44 @@ def reconcile(files: list[dict[str, Any]], fates: dict[str, dict[str, int]],
     return counts
 
 
+# Columns that hold a pseudonym once stored, with its prefix (pipeline/identity.py).
+PSEUDONYM_COLUMNS = {"customer_id": ("pid_", ("feedback", "scores", "tickets", "answers", "followup_queue")),
+                     "speaker": ("spk_", ("utterances",))}
+
+
+def migrate_pseudonyms(con: duckdb.DuckDBPyConnection, pseudonyms: dict[str, Callable[[str], str | None]]) -> int:
+    """Replace values stored raw by an older Touchpoint (customer ids that were not an email or phone,
+    speaker labels) with their pseudonyms, so old rows keep joining new ones. Returns rows changed;
+    a store that holds none is a no-op (one scan per column)."""
+    changed = 0
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for col, (prefix, tables) in PSEUDONYM_COLUMNS.items():
+        if col not in pseudonyms:
+            continue
+        for table in tables:
+            if table not in have:
+                continue
+            raw = [r[0] for r in con.execute(f"SELECT DISTINCT {col} FROM {table} WHERE {col} IS NOT NULL "
+                                             f"AND NOT starts_with({col}, ?)", [prefix]).fetchall()]
+            if not raw:
+                continue
+            con.execute("CREATE OR REPLACE TEMP TABLE _pseudo (raw VARCHAR, pseudo VARCHAR)")
+            con.executemany("INSERT INTO _pseudo VALUES (?, ?)", [[v, pseudonyms[col](v)] for v in raw])
+            changed += con.execute(f"UPDATE {table} SET {col} = p.pseudo FROM _pseudo p "
+                                   f"WHERE {table}.{col} = p.raw").fetchone()[0]
+    return changed
+
+
 def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[str, Any],
             files: list[dict[str, Any]], window_days: int,
-            on_staged: Callable[[str], None] | None = None) -> dict[str, Any]:
+            on_staged: Callable[[str], None] | None = None,
+            pseudonyms: dict[str, Callable[[str], str | None]] | None = None) -> dict[str, Any]:
     """Publish staged parts and recompute derived tables in one transaction.
 
     ``on_staged(table)`` is called after each table is written inside the open transaction (tests use
-    it to fail or kill a publish halfway and show that nothing becomes visible).
+    it to fail or kill a publish halfway and show that nothing becomes visible). ``pseudonyms`` maps
+    ``customer_id`` / ``speaker`` to the run's pseudonym functions: raw values an older version
+    stored are replaced in the same transaction (``migrate_pseudonyms``).
     """
     con = connect(data_dir)
     try:
@@ -466,6 +497,7 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         con.execute("CREATE OR REPLACE TEMP TABLE _fate (channel VARCHAR, input_file VARCHAR, input_line INTEGER, "
                     "fate VARCHAR)")
         written: dict[str, int] = {}
+        migrated = migrate_pseudonyms(con, pseudonyms) if pseudonyms else 0
         _ingest_order(con, files)
         for table, key in PARENTS.items():
             if not parts.get(table):
@@ -539,7 +571,7 @@ def publish(data_dir: str | os.PathLike, parts: dict[str, list[str]], run: dict[
         con.execute("COMMIT")
         return {"written": written, "unmatched_feedback": int(unmatched), "counts": counts,
                 "conflicts": int(conflicts), "warnings": warnings, "ambiguous_matches": int(ambiguous),
-                "id_customer_mismatches": int(mismatched)}
+                "id_customer_mismatches": int(mismatched), "pseudonymised_stored_values": migrated}
     except BaseException:
         try:
             con.execute("ROLLBACK")

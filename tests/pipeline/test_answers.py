@@ -93,3 +93,27 @@ def test_topic_mentions_count_answers_and_customers_once(tmp_path):
     drivers = report.collect(tmp_path)["drivers"]
     delivery = next(r for r in drivers if r["topic"] == "delivery")
     assert delivery["answers"] == by_topic["delivery"][0] and delivery["detractors"] <= delivery["answers"]
+
+
+def test_ids_an_older_version_stored_raw_are_pseudonymised_at_the_next_publish(tmp_path):
+    """Customer ids (not emails or phones) and speaker labels that older versions stored verbatim are
+    replaced in place, so old rows keep joining the new, pseudonymised ones; a second pass changes nothing."""
+    from configs.redaction import RedactionConfig
+    from pipeline.identity import id_pseudonym, speaker_pseudonym
+    from pipeline.store import migrate_pseudonyms
+
+    key, policy = b"m" * 64, RedactionConfig()
+    con = connect(tmp_path)
+    try:
+        con.execute("INSERT INTO feedback (feedback_id, customer_id) VALUES ('F1', 'maria.rossi'), ('F2', NULL)")
+        con.execute("INSERT INTO scores (score_id, customer_id) VALUES ('S1', 'maria.rossi')")
+        con.execute("INSERT INTO utterances (feedback_id, turn, speaker) VALUES ('F1', 0, 'Giulia Bianchi')")
+        fns = {"customer_id": lambda v: id_pseudonym(v, key, policy), "speaker": lambda v: speaker_pseudonym(v, key)}
+        assert migrate_pseudonyms(con, fns) == 3
+        pid = id_pseudonym("maria.rossi", key, policy)
+        assert con.execute("SELECT customer_id FROM feedback ORDER BY feedback_id").fetchall() == [(pid,), (None,)]
+        assert con.execute("SELECT customer_id FROM scores").fetchall() == [(pid,)]
+        assert con.execute("SELECT speaker FROM utterances").fetchall() == [(speaker_pseudonym("Giulia Bianchi", key),)]
+        assert migrate_pseudonyms(con, fns) == 0
+    finally:
+        con.close()
