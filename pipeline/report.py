@@ -274,6 +274,8 @@ def run_markdown(data: dict[str, Any], report_path: str | None = None) -> str:
               f"{t['quarantined']} quarantined records",
               f"- Feedback with no score or ticket match: {run.get('unmatched_feedback', t['unmatched'])}",
               f"- Records that arrived again with different content (conflicts): {run.get('conflicts') or 0}",
+              f"- Feedback rows whose best score match was a tie (ambiguous): {run.get('ambiguous_matches') or 0}; "
+              f"id matches refused because the customers differ: {run.get('id_customer_mismatches') or 0}",
               f"- Models: {', '.join(f'{k} `{v}`' for k, v in models.items())}; config `{run.get('config_hash')}`"]
     if report_path:
         lines.append(f"- HTML report: [{report_path}](file://{report_path})")
@@ -323,7 +325,10 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
     t = d["totals"]
     lines = [f"Store: {t['feedback']} feedback rows ({t['first_day']} .. {t['last_day']}), {t['sentences']} sentences, "
              f"{t['scores']} scores, {t['tickets']} tickets, {t['quarantined']} quarantined, "
-             f"{t['unmatched']} feedback rows with no score or ticket match"]
+             f"{t['unmatched']} feedback rows with no score or ticket match"
+             + (f", {d['run'].get('ambiguous_matches') or 0} with a tied (ambiguous) match, "
+                f"{d['run'].get('id_customer_mismatches') or 0} id matches refused (customers differ)"
+                if d["run"] else "")]
     if d["run"]:
         counts = json.loads(d["run"]["counts"])
         lines.append("This run: " + "; ".join(

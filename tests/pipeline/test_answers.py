@@ -117,3 +117,20 @@ def test_ids_an_older_version_stored_raw_are_pseudonymised_at_the_next_publish(t
         assert migrate_pseudonyms(con, fns) == 0
     finally:
         con.close()
+
+
+def test_key_drivers_count_each_answer_once(tmp_path):
+    """C1's review, chat and comment are one observation of one NPS answer in the driver regression."""
+    from pipeline import drivers
+
+    con = build(tmp_path)
+    try:
+        frame = drivers.load_frame(con)
+    finally:
+        con.close()
+    nps_rows = frame[frame["nps"].notna()]
+    assert sorted(nps_rows["score_id"]) == ["nps:S1:nps", "nps:S4:nps"]  # the NPS answers with joined text
+    s1 = nps_rows.set_index("score_id").loc["nps:S1:nps"]
+    assert (s1["touchpoint"], s1["channel"], s1["topics"], s1["sentiment_label"]) == \
+        ("delivery", "review", ["delivery"], "negative")
+    assert len(frame[frame["ces"].notna()]) == 1

@@ -96,8 +96,12 @@ def test_refresh_drivers_from_a_store_per_touchpoint_and_overall(tmp_path):
     con.register("fb", feedback)
     con.execute("INSERT INTO feedback (feedback_id, customer_id, touchpoint, channel, language, sentiment_label, text) "
                 "SELECT * FROM fb")
-    con.register("sc", frame[["feedback_id", "nps"]])
-    con.execute("INSERT INTO feedback_scores (feedback_id, nps) SELECT * FROM sc")
+    con.register("sc", frame[["feedback_id", "nps", "customer_id", "touchpoint", "channel", "language"]])
+    # one answer per feedback row here: the unit of the drivers is the answer (load_frame)
+    con.execute("INSERT INTO feedback_scores (feedback_id, nps, nps_score_id) SELECT feedback_id, nps, "
+                "'S-' || feedback_id FROM sc")
+    con.execute("INSERT INTO answers (score_id, kind, value, scale, customer_id, touchpoint, channel, language) "
+                "SELECT 'S-' || feedback_id, 'nps', nps, 10, customer_id, touchpoint, channel, language FROM sc")
     sent = frame[["feedback_id", "topics"]].explode("topics").dropna().rename(columns={"topics": "topic"})
     sent["idx"] = sent.groupby("feedback_id").cumcount()
     sent["sentiment_label"] = "neutral"
