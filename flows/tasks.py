@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import progress
 
 from configs import Settings, load_settings
-from models.encoders import attach_vector_caches
+from models.encoders import attach_vector_caches, remember_data_dir
 from models.registry import Registry
 from pipeline import store
 from pipeline.errors import InputError
@@ -61,6 +61,7 @@ def load_models(settings: Settings) -> dict[str, Any]:
     wanted = [("sentiment", settings.models.sentiment), ("topics", settings.models.topics),
               *((t, t) for t in CX_TASKS)]
     tasks = tuple((role, task, v) for role, task in wanted if (v := reg.current_version(task)))
+    remember_data_dir(settings.data_dir)  # heads find the static and ONNX encoders under the data dir
     models = _models(str(reg.root), tasks)
     # the encoders these models use keep their vectors across runs in <data_dir>/cache
     attach_vector_caches(settings.data_dir if settings.cache.vectors else None, settings.cache.max_rows)

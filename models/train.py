@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from configs import Settings, load_taxonomy
 from models.datasets import LabelledData, fixed_split
+from models.encoders import remember_data_dir
 from models.evaluate import evaluate_data
 from models.registry import Registry
 from models.topics import TaxonomyTopics
@@ -56,6 +57,7 @@ def train_sentiment(settings: Settings, data: LabelledData, backend: str = "head
                     task: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit on the training part of ``data``, evaluate on its fixed split, register; returns a summary."""
     task = task or settings.models.sentiment
+    remember_data_dir(settings.data_dir)  # the static and ONNX encoders live under the data dir
     reg = Registry(Path(settings.data_dir) / "models")
     train_idx, eval_idx = fixed_split(data, reg.splits_dir(task))
     train, held = data.subset(train_idx), data.subset(eval_idx)
@@ -82,6 +84,7 @@ def build_default_models(settings: Settings, per_corpus: int | None = None, prom
     """Train sentiment (package corpora, or the labelled file ``data``), fit topics and the emotion,
     effort and intent models; register them all."""
     data_dir = Path(settings.data_dir)
+    remember_data_dir(data_dir)
     reg = Registry(data_dir / "models")
     if data is not None:
         from models.datasets import read_labelled_file
