@@ -118,7 +118,12 @@ def test_report_renders_in_chromium(chromium, config, landing, data_dir, tmp_pat
     head = [text for _, text in score["head"]]
     assert {"touchpoint", "volume", "nps", "csat_top2_pct", "ces_mean", "sentiment"} <= set(head), head
     rows = [dict(zip(head, (text for _, text in r))) for r in score["rows"] if r]
-    assert sum(int(r["volume"]) for r in rows) == 16  # every feedback row: the fixture's 15 and F1
+    # every feedback row once per touchpoint (the fixture's 15 and F1), and once more in the "(all)" row;
+    # n_nps counts answers, each once: the fixture's 7 NPS answers and F1's
+    overall = [r for r in rows if r["touchpoint"] == "(all)"]
+    assert len(overall) == 1 and int(overall[0]["volume"]) == 16 and int(overall[0]["n_nps"]) == 8
+    assert sum(int(r["volume"]) for r in rows if r["touchpoint"] != "(all)") == 16
+    assert sum(int(r["n_nps"]) for r in rows if r["touchpoint"] != "(all)") == 8
 
     cells = [(t["title"], attrs, text) for t in parser.tables for r in t["rows"] for attrs, text in r]
     zh = [c for c in cells if CJK.search(c[2])]
