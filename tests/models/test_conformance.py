@@ -89,12 +89,18 @@ def test_save_load_identical_and_batch_equals_one_by_one(backend, make, tmp_path
     loaded = reg.load("t")
     assert type(loaded) is type(model) and loaded.meta_.tag == model.meta_.tag
     assert loaded.predict(TEXTS) == model.predict(TEXTS)
-    clear_encoder_caches()
-    batch = loaded.predict(TEXTS)
+    assert_batch_equals_one_by_one(loaded, TEXTS, clear_encoder_caches)
+
+
+def assert_batch_equals_one_by_one(model, texts, clear) -> None:
+    """Predicting a batch gives what predicting each text alone gives (``clear`` empties the encoder
+    caches first, otherwise the singles would be cache hits from the batch)."""
+    clear()
+    batch = model.predict(texts)
     singles = []
-    for t in TEXTS:
-        clear_encoder_caches()  # otherwise the singles are cache hits from the batch
-        singles.append(loaded.predict([t])[0])
+    for t in texts:
+        clear()
+        singles.append(model.predict([t])[0])
     for b, s in zip(batch, singles):
         assert set(b) == set(s)
         for k in b:

@@ -25,6 +25,7 @@ from models.encoders import (ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, ONNX_E5
 from models.onnx_encoder import OnnxEncoder, ensure_onnx_artifact, export_encoder, onnx_dir  # noqa: E402
 from models.registry import Registry  # noqa: E402
 from models.sentiment import EmbeddingSentiment  # noqa: E402
+from tests.models.test_conformance import assert_batch_equals_one_by_one  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
@@ -200,19 +201,7 @@ def test_sentiment_head_on_onnx_vectors_is_conformant(onnx_home, tmp_path):
     loaded = reg.load("sentiment")
     assert loaded.predict(TEXTS) == out
     assert loaded.meta_.pins["encoder_fingerprint"] == get_encoder(ONNX_E5_INT8_ENCODER).fingerprint
-    clear_caches()
-    batch = loaded.predict(TEXTS)
-    singles = []
-    for t in TEXTS:
-        clear_caches()
-        singles.append(loaded.predict([t])[0])
-    for b, s in zip(batch, singles):
-        assert set(b) == set(s)
-        for k in b:
-            if isinstance(b[k], float):
-                assert abs(b[k] - s[k]) < 1e-3, (k, b[k], s[k])
-            else:
-                assert b[k] == s[k]
+    assert_batch_equals_one_by_one(loaded, TEXTS, clear_caches)
 
 
 def test_missing_data_dir_says_how_to_point_at_one(monkeypatch):
