@@ -31,10 +31,16 @@ PRIORITY_LAST = ["question", "praise"]
 ACTION_MIN_SCORE = 0.5
 # Feedback rows with both a text effort score and a CES answer (the CES joined to the row by
 # interaction or customer, see store); the customer for a clustered interval.
-EFFORT_CES_SQL = """SELECT f.feedback_id, f.channel, f.customer_id, f.effort_score, s.ces
-FROM feedback f JOIN feedback_scores s USING (feedback_id)
-WHERE s.ces IS NOT NULL AND f.effort_score IS NOT NULL
-ORDER BY f.feedback_id"""
+# One row per CES answer with joined text (each answer once): the highest text effort among the
+# feedback rows joined to it; channel: the answered interaction's, else its first joined row's.
+# (The id column keeps the name ``feedback_id`` for effort_ces_table; it holds the answer's score id.)
+EFFORT_CES_SQL = """SELECT a.score_id AS feedback_id,
+       CASE WHEN a.channel <> 'survey' THEN a.channel ELSE min(f.channel) END AS channel,
+       a.customer_id, max(f.effort_score) AS effort_score, a.value AS ces
+FROM answers a JOIN feedback_scores s ON s.ces_score_id = a.score_id JOIN feedback f ON f.feedback_id = s.feedback_id
+WHERE a.kind = 'ces' AND f.effort_score IS NOT NULL
+GROUP BY a.score_id, a.channel, a.customer_id, a.value
+ORDER BY a.score_id"""
 
 
 def _customer_turns(utterances: pd.DataFrame | None) -> pd.DataFrame:

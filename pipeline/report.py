@@ -79,10 +79,10 @@ DRIVERS_NOTE = ("Counts are NPS answers, each once: an answer mentions a topic w
 
 EFFORT_CES_LIMITS = (
     "Limits: the text score sees only the effort a customer writes about, so silence scores 0, not 'easy'. "
-    "A CES answer is joined to a feedback row by interaction or, failing that, by the same customer's answer "
-    "nearest in time, so a review can be paired with a CES about another contact. Most rows tie at 0 effort, "
-    "which keeps r modest even when the cues are informative: compare the mean CES with and without a cue. "
-    "The interval resamples customers (one customer's rows share one CES answer). An association, not a cause.")
+    "Each CES answer counts once, with the highest effort of the feedback joined to it (by interaction or, "
+    "failing that, the same customer's feedback nearest in time, so a review can be paired with a CES about "
+    "another contact). Most answers tie at 0 effort, which keeps r modest even when the cues are informative: "
+    "compare the mean CES with and without a cue. The interval resamples customers. An association, not a cause.")
 
 
 def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
