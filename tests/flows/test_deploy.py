@@ -166,6 +166,11 @@ def test_serve_runs_the_nightly_flow_once_at_a_time(server, client, config, land
 
     log = tmp_path / "serve.log"
     name = "test-nightly"
+    # a first run long enough (40 more files, about 10-20 s) that the second always comes due while it
+    # holds the slot: on a quiet machine the fixture alone finishes in 7 s, before the second is picked up
+    src = landing / "reviews" / "marketplace_sample.jsonl"
+    for i in range(40):
+        (landing / "reviews" / f"marketplace_copy{i:02d}.jsonl").write_bytes(src.read_bytes())
     args = ["--config", str(config), "--data-dir", str(data_dir), "serve", "--name", name,
             "--landing", str(landing), "--timezone", "Europe/Rome"]
     # poll every second (default 10) so the second run reaches the server while the first is running
