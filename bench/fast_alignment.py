@@ -48,9 +48,9 @@ def unit(X: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     from configs import load_settings
-    from models.corpora import load_training_set
-    from models.encoders import DEFAULT_ENCODER, STATIC_E5_ENCODER, get_encoder
-    from models.sentiment import EmbeddingSentiment
+    from models.data.corpora import load_training_set
+    from models.encoders.core import DEFAULT_ENCODER, STATIC_E5_ENCODER, get_encoder
+    from models.heads.sentiment import EmbeddingSentiment
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", required=True, help="holds models/encoders/static-e5-small and corpora/")

@@ -44,7 +44,7 @@ import flows  # noqa: F401  (quiet, offline Prefect defaults)
 from configs import load_settings
 from flows import tasks
 from flows.nightly import rerun
-from models.cascade import BACKEND, CascadeSentiment
+from models.heads.cascade import BACKEND, CascadeSentiment
 from models.registry import BACKENDS
 BACKENDS.setdefault(BACKEND, CascadeSentiment)  # until models/registry.py lists the cascade
 data_dir, landing = sys.argv[1], sys.argv[2]
@@ -54,7 +54,7 @@ wall = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 sent = tasks.load_models(load_settings(data_dir=data_dir))["sentiment"]
 esc = sent.escalation_share() if hasattr(sent, "escalation_share") else None
-from models.encoders import _LIVE
+from models.encoders.core import _LIVE
 enc = {e.name: {"computed": e.misses, "from_disk": e.disk_hits} for e in _LIVE}
 print(json.dumps({"wall": wall, "rss_mb": rss, "records": res["records_in"], "seconds": res["seconds"],
                   "escalation": esc, "sentiment": sent.meta_.tag, "counts": res["counts"], "encoders": enc}))

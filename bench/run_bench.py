@@ -28,8 +28,8 @@ import json, resource, sys, time
 import flows  # noqa: F401
 from configs import load_settings
 from flows.nightly import nightly
-from pipeline.demo import generate
-from models.train import build_default_models, models_ready
+from pipeline.ingest.demo import generate
+from models.training.train import build_default_models, models_ready
 data_dir, n = sys.argv[1], int(sys.argv[2])
 settings = load_settings(data_dir=data_dir)
 if not models_ready(settings):
@@ -39,7 +39,7 @@ t = time.perf_counter()
 res = nightly(landing=f"{data_dir}/landing", data_dir=data_dir)
 wall = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-from models.encoders import get_encoder
+from models.encoders.core import get_encoder
 enc = get_encoder(settings.models.encoder)
 print(json.dumps({"wall": wall, "rss_mb": rss, "records": res["records_in"], "seconds": res["seconds"],
                   "cache_hits": enc.hits, "cache_misses": enc.misses, "counts": res["counts"]}))

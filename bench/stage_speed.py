@@ -65,8 +65,8 @@ def main() -> None:
     except ImportError:
         print("spaCy missing: old splitter skipped")
 
-    from models.cascade import BACKEND, CascadeSentiment
-    from models.encoders import STATIC_E5_ENCODER, clear_caches, get_encoder
+    from models.heads.cascade import BACKEND, CascadeSentiment
+    from models.encoders.core import STATIC_E5_ENCODER, clear_caches, get_encoder
     from models.registry import BACKENDS, Registry
 
     BACKENDS.setdefault(BACKEND, CascadeSentiment)

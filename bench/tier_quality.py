@@ -6,7 +6,7 @@ Both heads are trained as ``build_fast_models`` trains them (package corpora, ``
 rows each). Devdata rows are split once by content hash: hash < 0.5 is the TRAIN side, from which
 ``--tune`` rows per file may be used to choose the margin; hash >= 0.5 is held out and only reported.
 Two margins are compared: the product's (chosen on a content-hash dev fifth of the package-corpus
-rows) and one chosen on the pooled devdata TRAIN rows. Scoring follows models/evaluate.py (binary
+rows) and one chosen on the pooled devdata TRAIN rows. Scoring follows models/training/evaluate.py (binary
 files: the larger of P(negative) and P(positive); five-point labels collapse to three).
 Transformer embeddings are cached in ``--cache`` so a rerun does not pay for them again.
 """
@@ -35,7 +35,7 @@ def _h(t: str) -> float:
 
 
 def devdata_rows(n_tune: int, n_held: int) -> dict[str, dict[str, list[tuple[str, str]]]]:
-    from models.evaluate import LABEL_MAP
+    from models.training.evaluate import LABEL_MAP
 
     out = {}
     for f in FILES:
@@ -71,8 +71,8 @@ def prefill(enc, texts: list[str], cache: Path) -> None:
 
 
 def f1(gold: list[str], P: np.ndarray) -> float:
-    from models.evaluate import macro_f1
-    from models.sentiment import LABELS
+    from models.training.evaluate import macro_f1
+    from models.heads.sentiment import LABELS
 
     classes = sorted(set(gold))
     if "neutral" not in classes:
@@ -84,9 +84,9 @@ def f1(gold: list[str], P: np.ndarray) -> float:
 
 def main() -> None:
     from configs import load_settings
-    from models.cascade import CascadeSentiment, choose_margin, margins
-    from models.corpora import load_training_set
-    from models.encoders import DEFAULT_ENCODER, STATIC_E5_ENCODER, get_encoder
+    from models.heads.cascade import CascadeSentiment, choose_margin, margins
+    from models.data.corpora import load_training_set
+    from models.encoders.core import DEFAULT_ENCODER, STATIC_E5_ENCODER, get_encoder
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", required=True, help="holds models/encoders/static-e5-small and corpora/")

@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT))
 
 from configs import DEFAULT_TAXONOMY  # noqa: E402
 from configs.taxonomy_schema import CxTaxonomy, DiscoveryConfig  # noqa: E402
-from models.encoders import DEFAULT_ENCODER, get_encoder  # noqa: E402
-from models.topics import TaxonomyTopics, centre, nearest, run_discovery  # noqa: E402
-from pipeline.intervals import wilson  # noqa: E402
+from models.encoders.core import DEFAULT_ENCODER, get_encoder  # noqa: E402
+from models.heads.topics import TaxonomyTopics, centre, nearest, run_discovery  # noqa: E402
+from pipeline.analytics.intervals import wilson  # noqa: E402
 
 DEVDATA = ROOT.parent / "shared" / "devdata"
 JUDGED_TRAIN = ROOT / "bench" / "data" / "topical_train.csv"

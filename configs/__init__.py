@@ -112,7 +112,7 @@ class AlertsConfig(_Strict):
 
 
 class FollowupConfig(_Strict):
-    """The follow-up queue (pipeline/followup.py): what a team is asked to call back, and how much per day."""
+    """The follow-up queue (pipeline/analytics/followup.py): what a team is asked to call back, and how much per day."""
 
     due_hours: int = Field(default=48, ge=1, description="reply expected within this many hours of the feedback")
     lookback_days: int = Field(default=14, ge=1)
@@ -143,7 +143,7 @@ class StoreConfig(_Strict):
 
 
 class CacheConfig(_Strict):
-    """Encoder vectors kept across runs (models/vector_cache.py); changes no result, only time."""
+    """Encoder vectors kept across runs (models/encoders/vector_cache.py); changes no result, only time."""
 
     vectors: bool = Field(default=True, description="keep sentence vectors in <data_dir>/cache between runs")
     max_rows: int = Field(default=1_000_000, ge=1000, description="vectors kept (1.5 KB each on disk); "

@@ -10,7 +10,7 @@ Two ways to run the nightly flow on a schedule, with the same settings:
 Concurrency: at most one nightly run at a time, and a run that comes due while another is running
 is cancelled by the server (``CANCEL_NEW``), not queued behind it: the next night picks up its files,
 since the nightly flow takes every file no earlier run has ingested. The store's own run lock
-(``pipeline.store.run_lock``) still refuses an overlapping ``touchpoint run``/``rerun`` from a shell.
+(``pipeline.storage.store.run_lock``) still refuses an overlapping ``touchpoint run``/``rerun`` from a shell.
 
 Retries, two levels:
 
@@ -102,7 +102,7 @@ def check_ready(config: str | None, data_dir: str | None) -> str:
     """
     from prefect.settings import PREFECT_API_URL
 
-    from models.train import models_ready
+    from models.training.train import models_ready
     from pipeline.errors import TouchpointError
 
     if not PREFECT_API_URL.value():

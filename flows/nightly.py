@@ -20,8 +20,8 @@ from prefect import flow
 
 from configs import load_settings
 from flows import progress, tasks
-from models.train import models_ready
-from pipeline import pgstore, store
+from models.training.train import models_ready
+from pipeline.storage import pgstore, store
 from pipeline.errors import TouchpointError
 
 log = logging.getLogger("touchpoint")

@@ -1,7 +1,7 @@
 """``touchpoint-retrain``: train a candidate, compare it with the current version, promote only if better.
 
 train (not promoted) -> evaluate candidate and current on the dataset's fixed held-out split and on
-the guard files -> gate (models/gate.py: margin on macro-F1, tolerance on every guard) -> promote or
+the guard files -> gate (models/training/gate.py: margin on macro-F1, tolerance on every guard) -> promote or
 refuse, saying why -> the comparison as a Prefect markdown artifact and in the candidate's model card.
 Tasks pass small dicts (a data spec, versions, metrics), never the data itself.
 """
@@ -20,7 +20,7 @@ from configs.retrain import RetrainConfig, load_retrain_config
 
 def load_data(spec: dict[str, Any], data_dir: str):
     """A labelled dataset from its spec: {"path", "text_col", "label_col", "label_map"} or {"store": True}."""
-    from models.datasets import read_labelled_file, read_store
+    from models.data.datasets import read_labelled_file, read_store
 
     if spec.get("store"):
         return read_store(data_dir)
@@ -31,7 +31,7 @@ def load_data(spec: dict[str, Any], data_dir: str):
 def _guard_data(g: dict[str, Any]):
     import random
 
-    from models.datasets import read_labelled_file
+    from models.data.datasets import read_labelled_file
 
     data = read_labelled_file(g["path"], g["text_col"], g["label_col"], g["label_map"] or None)
     if g["limit"] and len(data.texts) > g["limit"]:
@@ -41,7 +41,7 @@ def _guard_data(g: dict[str, Any]):
 
 @task(name="train-candidate")
 def train_candidate(spec: dict[str, Any], rc: dict[str, Any], config: str | None, data_dir: str | None) -> dict[str, Any]:
-    from models.train import train_sentiment
+    from models.training.train import train_sentiment
 
     settings = load_settings(config, data_dir)
     res = train_sentiment(settings, load_data(spec, settings.data_dir), backend=rc["backend"], promote=False,
@@ -54,8 +54,8 @@ def evaluate_versions(spec: dict[str, Any], rc: dict[str, Any], candidate: str, 
                       data_dir: str | None) -> dict[str, Any]:
     """Candidate and current version on the fixed split and every guard file."""
     from models.base import ModelError
-    from models.datasets import fixed_split
-    from models.evaluate import evaluate_data
+    from models.data.datasets import fixed_split
+    from models.training.evaluate import evaluate_data
     from models.registry import Registry
 
     settings = load_settings(config, data_dir)
@@ -84,7 +84,7 @@ def evaluate_versions(spec: dict[str, Any], rc: dict[str, Any], candidate: str, 
 @task(name="gate-and-record")
 def gate_and_record(rc: dict[str, Any], candidate: str, evals: dict[str, Any], config: str | None,
                     data_dir: str | None) -> dict[str, Any]:
-    from models.gate import decide, decision_markdown
+    from models.training.gate import decide, decision_markdown
     from models.registry import Registry
 
     settings = load_settings(config, data_dir)

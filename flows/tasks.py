@@ -19,13 +19,13 @@ from prefect.cache_policies import NO_CACHE
 from flows import progress
 
 from configs import Settings, load_settings
-from models.encoders import attach_vector_caches, remember_data_dir
+from models.encoders.core import attach_vector_caches, remember_data_dir
 from models.registry import Registry
-from pipeline import store
+from pipeline.storage import store
 from pipeline.errors import InputError
 from pipeline.identity import id_pseudonym, pseudonym_key, speaker_pseudonym
 from pipeline.ingest import file_sha256, list_inputs
-from pipeline.paths import allowed_roots, refusal
+from pipeline.ingest.paths import allowed_roots, refusal
 from pipeline.process import FileResult, process_file
 
 log = logging.getLogger("touchpoint")
@@ -55,7 +55,7 @@ def _models(models_dir: str, tasks: tuple[tuple[str, str, str], ...]) -> dict[st
 
 def load_models(settings: Settings) -> dict[str, Any]:
     """The current sentiment and topic models, plus emotion, effort and intent when they are built."""
-    from models.cx import CX_TASKS
+    from models.base import CX_TASKS
 
     reg = Registry(Path(settings.data_dir) / "models")
     wanted = [("sentiment", settings.models.sentiment), ("topics", settings.models.topics),
@@ -148,7 +148,7 @@ def publish_run(data_dir: str, results: list[dict[str, Any]], run: dict[str, Any
 
 @task(name="pull-shared-store", cache_policy=NO_CACHE)  # the session holds a live connection
 def pull_shared(shared, data_dir: str) -> dict[str, Any]:
-    """The shared store's tables into the local DuckDB working copy (pipeline/pgstore.py)."""
+    """The shared store's tables into the local DuckDB working copy (pipeline/storage/pgstore.py)."""
     return shared.pull(data_dir, pseudonym_key(data_dir))
 
 
@@ -160,7 +160,7 @@ def push_shared(shared, data_dir: str, run_id: str) -> dict[str, Any]:
 
 @task(name="discover-emerging-topics")
 def emerging_topics(config: str | None, data_dir: str | None) -> int:
-    from pipeline.emerging import refresh_emerging_topics
+    from pipeline.analytics.emerging import refresh_emerging_topics
 
     settings = load_settings(config, data_dir)
     return refresh_emerging_topics(settings, load_models(settings)["topics"])
@@ -169,7 +169,7 @@ def emerging_topics(config: str | None, data_dir: str | None) -> int:
 @task(name="cx-analysis")
 def cx_analysis(config: str | None, data_dir: str) -> dict[str, Any]:
     """Key drivers, follow-up queue, alerts and review signals, recomputed from the published store."""
-    from pipeline import alerts, call_analytics, drivers, followup, manipulation
+    from pipeline.analytics import alerts, call_analytics, drivers, followup, manipulation
 
     settings = load_settings(config, data_dir)
     con = store.connect(data_dir)
@@ -195,7 +195,7 @@ def cx_analysis(config: str | None, data_dir: str) -> dict[str, Any]:
 
 @task(name="report")
 def report(data_dir: str, run_id: str) -> str:
-    from pipeline.report import write_report
+    from pipeline.reporting.report import write_report
 
     return str(write_report(data_dir, run_id=run_id))
 
@@ -205,7 +205,7 @@ def publish_artifacts(data_dir: str, run_id: str, result: dict[str, Any], cx: di
     """The run's summary (markdown) and scorecard (table) as Prefect artifacts, shown in the Prefect UI."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from pipeline.report import collect, run_markdown
+    from pipeline.reporting.report import collect, run_markdown
 
     data = collect(data_dir, run_id)
     create_markdown_artifact(key="touchpoint-run-summary", markdown=run_markdown(data, result.get("report")),

@@ -1,6 +1,6 @@
 """Build the fast tier into the registry: the static encoder, the cascade sentiment and static-vector topics.
 
-``build_fast_models(settings)`` is what ``models/train.py``'s ``build_default_models`` calls when the
+``build_fast_models(settings)`` is what ``models/training/train.py``'s ``build_default_models`` calls when the
 fast tier is configured (see the issue 7 notes); it is callable on its own meanwhile:
 
     python -m models.fast DATA_DIR
@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from models.encoders import DEFAULT_ENCODER, STATIC_E5_ENCODER, get_encoder
-from models.topics import TaxonomyTopics
+from models.encoders.core import DEFAULT_ENCODER, STATIC_E5_ENCODER, get_encoder
+from models.heads.topics import TaxonomyTopics
 
 
 def calibrate_threshold(texts: list[str], taxonomy, ref: TaxonomyTopics, encoder: str,
@@ -39,10 +39,10 @@ def build_fast_models(settings, promote: bool = True, log: Callable[[str], None]
                       slow_encoder: str | None = None, calibration_texts: int = 400) -> dict[str, Any]:
     """Distil the static encoder (if needed), train the cascade on the package corpora and fit topics."""
     from configs import load_taxonomy
-    from models.cascade import CascadeSentiment
-    from models.corpora import load_training_set
+    from models.heads.cascade import CascadeSentiment
+    from models.data.corpora import load_training_set
     from models.registry import Registry
-    from models.static import ensure_static_encoder
+    from models.encoders.static import ensure_static_encoder
 
     data_dir = Path(settings.data_dir)
     slow_encoder = slow_encoder or (settings.models.encoder if settings.models.encoder != STATIC_E5_ENCODER

@@ -18,13 +18,13 @@ from typing import Any
 
 from models.base import ModelError, read_meta, write_meta
 from models.card import write_card
-from models.cascade import BACKEND as CASCADE_BACKEND, CascadeSentiment
-from models.effort import BACKEND as EFFORT_BACKEND, EffortModel
-from models.emotion import BACKEND as EMOTION_BACKEND, EmotionModel
-from models.finetune import BACKEND as FINETUNE_BACKEND, FinetunedSentiment
-from models.intent import BACKEND as INTENT_BACKEND, FewShotIntent
-from models.sentiment import BACKEND as SENTIMENT_BACKEND, EmbeddingSentiment
-from models.topics import BACKEND as TOPICS_BACKEND, TaxonomyTopics
+from models.heads.cascade import BACKEND as CASCADE_BACKEND, CascadeSentiment
+from models.heads.effort import BACKEND as EFFORT_BACKEND, EffortModel
+from models.heads.emotion import BACKEND as EMOTION_BACKEND, EmotionModel
+from models.heads.finetune import BACKEND as FINETUNE_BACKEND, FinetunedSentiment
+from models.heads.intent import BACKEND as INTENT_BACKEND, FewShotIntent
+from models.heads.sentiment import BACKEND as SENTIMENT_BACKEND, EmbeddingSentiment
+from models.heads.topics import BACKEND as TOPICS_BACKEND, TaxonomyTopics
 
 # Every backend an artifact may name, registered here at import (never as a side effect of a build), so a
 # fresh process loads whatever a build promoted.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from models.keyfile import KeyFileError  # noqa: F401  (raised for the pseudonym key; defined beside its creator)
+
 
 class TouchpointError(Exception):
     """Base class for errors a user can act on."""
@@ -26,12 +28,6 @@ class ContractError(TouchpointError):
 
 class StoreError(TouchpointError):
     """The store is locked by another run or cannot be written."""
-
-
-class KeyFileError(TouchpointError, ValueError):
-    """A secret key file (the pseudonymisation key, the vector cache's key) is empty, too short, a
-    link, unreadable or cannot be created. A ValueError too, so code that treats a bad key as bad
-    data (the vector cache turns itself off) keeps doing so."""
 
 
 def located(path: str, line: int | None, field: str | None, reason: str) -> str:

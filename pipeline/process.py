@@ -7,7 +7,7 @@ mutates its input. Memory is bounded by the batch size; the returned ``FileResul
 manifest (counts, timings, part paths) with no text in it.
 
 Duplicates and conflicts *across* files and against the store are decided at publish
-(pipeline/store.py), by natural key and content hash, so a retried task starts from clean state
+(pipeline/storage/store.py), by natural key and content hash, so a retried task starts from clean state
 and loading A and B together gives the same store as loading A, then B.
 """
 
@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 from configs import Settings, SourceConfig
-from models.cx import CX_TASKS
+from models.base import CX_TASKS
 from pipeline.cx import cx_signals, cx_turns
 from pipeline.enrich import roll_up, score_sentences
 from pipeline.errors import ContractError
@@ -36,7 +36,7 @@ from pipeline.normalize import content_hash, normalize_persian, normalize_text
 from pipeline.records import (
     FEEDBACK_COLUMNS, QUARANTINE_COLUMNS, SCORE_COLUMNS, TICKET_COLUMNS, UTTERANCE_COLUMNS, feedback_id,
 )
-from pipeline.redact import redact_all, redact_text
+from pipeline.pii import redact_all, redact_text
 from pipeline.segment import split_sentences
 from pipeline.touchpoints import assign_touchpoint
 

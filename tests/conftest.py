@@ -40,7 +40,7 @@ def write_config(path: Path, data_dir: Path, **overrides) -> Path:
 def model_dir(tmp_path_factory) -> Path:
     """Real sentiment, topic, emotion, effort and intent models trained once on fixtures and seed
     sentences: hermetic (nothing is downloaded, nothing is written into the repository)."""
-    from models.train import build_default_models
+    from models.training.train import build_default_models
 
     torch_threads()
     root = tmp_path_factory.mktemp("models_home")

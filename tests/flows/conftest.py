@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import store
+from pipeline.storage import store
 
 
 def q(data_dir: Path, sql: str, params=None):

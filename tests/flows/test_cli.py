@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import store
-from pipeline.safety import neutralize_cell, terminal_safe
+from pipeline.storage import store
+from pipeline.storage.safety import neutralize_cell, terminal_safe
 from tests.flows.conftest import q
 
 ROOT = Path(__file__).resolve().parents[2]

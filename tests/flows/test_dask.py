@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from flows.nightly import nightly, with_runner
-from pipeline import store
+from pipeline.storage import store
 from tests.conftest import write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

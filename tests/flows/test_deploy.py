@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from flows import deploy
-from pipeline import store
+from pipeline.storage import store
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = Path(sys.executable).with_name("prefect")
@@ -31,7 +31,7 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
 
 SERVE_SCRIPT = """
 import argparse, sys
-from flows.cli_serve import add_parser
+from flows.cli.serve import add_parser
 p = argparse.ArgumentParser(prog="touchpoint")
 p.add_argument("--config")
 p.add_argument("--data-dir")
@@ -223,7 +223,7 @@ def test_serve_runs_the_nightly_flow_once_at_a_time(server, client, config, land
 
 
 def _parse(*argv: str):
-    from flows.cli_serve import add_parser
+    from flows.cli.serve import add_parser
 
     p = argparse.ArgumentParser(prog="touchpoint")
     p.add_argument("--config")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flows.nightly import nightly, rerun
-from pipeline import store
+from pipeline.storage import store
 from pipeline.errors import ContractError, StoreError
 from tests.flows.conftest import TEST_RUN, q, snapshot, stage_file
 from tests.conftest import PLANTED_PII, write_config
@@ -62,7 +62,7 @@ def test_fixture_dump_end_to_end(config, landing, data_dir):
     assert att["nps_survey:S6:nps"] == ("interaction", "call", "CALL1")
     assert att["nps_survey:S4:nps"][:2] == att["nps_survey:S5:nps"][:2] == ("none", "survey")
     # NPS on known numbers: 2, 10, 6, 9, 8, 3, 10 -> 3 promoters, 3 detractors of 7 answers -> 0
-    from pipeline.report import collect
+    from pipeline.reporting.report import collect
     card = collect(data_dir)["scorecard"]
     overall = card[-1]
     assert overall["touchpoint"] == "(all)" and (overall["n_nps"], overall["nps"]) == (7, 0.0)
@@ -156,7 +156,7 @@ def test_publish_is_all_or_nothing(config, landing, data_dir, tmp_path):
     marker = tmp_path / "staged.marker"
     script = (
         "import json, sys, time\n"
-        "from pipeline import store\n"
+        "from pipeline.storage import store\n"
         "args = json.loads(sys.argv[1])\n"
         "def pause(table):\n"
         "    if table == 'feedback':\n"
@@ -221,7 +221,7 @@ def test_retries_only_on_transient_errors():
 
 
 def test_demo_data_planted_relationships(tmp_path, data_dir):
-    from pipeline.demo import generate
+    from pipeline.ingest.demo import generate
 
     cfg = write_config(tmp_path / "demo.yaml", data_dir)
     generate(tmp_path / "demo", size=300, seed=11)

@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.demo import generate
+from pipeline.ingest.demo import generate
 from tests.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = """import resource, sys
-from flows.cli import main
+from flows.cli.main import main
 rc = main(sys.argv[1:])
 print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 sys.exit(rc)

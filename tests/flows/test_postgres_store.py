@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from flows.nightly import nightly, rerun
-from pipeline import pgstore, store
+from pipeline.storage import pgstore, store
 from pipeline.errors import StoreError
 from tests.conftest import write_config
 
@@ -178,7 +178,7 @@ def test_store_url_is_validated_without_echoing_it(tmp_path, monkeypatch):
 
 def test_demo_run_lands_in_postgres_with_views_and_reruns_idempotently(pg_url, tmp_path, data_dir, model_dir,
                                                                        caplog, capsys, monkeypatch):
-    from pipeline.demo import generate
+    from pipeline.ingest.demo import generate
 
     monkeypatch.setenv("TOUCHPOINT_PSEUDONYM_KEY", "shared-secret-of-the-team")  # every runner shares it
     caplog.set_level(logging.DEBUG)
@@ -240,7 +240,7 @@ def test_demo_run_lands_in_postgres_with_views_and_reruns_idempotently(pg_url, t
     assert_same(pg_snapshot(pg_url, schema), duck_snapshot(other))
 
     # runner B closes a follow-up item: pulled, changed, pushed under the lock; runner A pulls it
-    from flows.cli import main
+    from flows.cli.main import main
 
     item = pg_query(pg_url, f"SELECT item_id FROM {schema}.followup_queue WHERE status = 'open' "
                             f"ORDER BY item_id LIMIT 1")[0][0]

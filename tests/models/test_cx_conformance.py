@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from models.cx import seeds_to_lists
-from models.effort import BACKEND as EFFORT_BACKEND, SEEDS as EFFORT_SEEDS, EffortModel
-from models.emotion import BACKEND as EMOTION_BACKEND, SEEDS as EMOTION_SEEDS, EmotionModel
-from models.intent import BACKEND as INTENT_BACKEND, FewShotIntent, load_intents
+from models.heads.linear import seeds_to_lists
+from models.heads.effort import BACKEND as EFFORT_BACKEND, SEEDS as EFFORT_SEEDS, EffortModel
+from models.heads.emotion import BACKEND as EMOTION_BACKEND, SEEDS as EMOTION_SEEDS, EmotionModel
+from models.heads.intent import BACKEND as INTENT_BACKEND, FewShotIntent, load_intents
 from models.registry import BACKENDS
 from tests.models import test_conformance as suite
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from models.base import DataError
-from models.datasets import (BINARY, FIVE, THREE, fixed_split, label_from_rating, parse_label_map,
+from models.data.datasets import (BINARY, FIVE, THREE, fixed_split, label_from_rating, parse_label_map,
                              read_labelled_file, read_store)
 from tests.conftest import SENTIMENT_TRAIN
 

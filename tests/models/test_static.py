@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from models.base import ModelError
-from models.encoders import STATIC_E5_ENCODER, clear_caches, get_encoder
+from models.encoders.core import STATIC_E5_ENCODER, clear_caches, get_encoder
 from models.registry import Registry
-from models.sentiment import EmbeddingSentiment
-from models.static import StaticEncoder, distil, keep_piece, static_dir
+from models.heads.sentiment import EmbeddingSentiment
+from models.encoders.static import StaticEncoder, distil, keep_piece, static_dir
 
 TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
          "ارسال خیلی دیر بود.", "I was charged twice.", "The app crashes on login.", "It is a phone."]
@@ -66,7 +66,7 @@ def test_tampered_static_artifact_is_refused(static_data_dir, tmp_path):
 
 
 def test_missing_static_encoder_says_how_to_build(tmp_path):
-    with pytest.raises(ModelError, match="models.static"):
+    with pytest.raises(ModelError, match="models.encoders.static"):
         get_encoder(STATIC_E5_ENCODER, data_dir=tmp_path / "empty")
 
 

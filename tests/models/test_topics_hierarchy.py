@@ -1,4 +1,4 @@
-"""Hierarchical taxonomy topics and nightly discovery (models/topics.py): real encoder and synthetic vectors."""
+"""Hierarchical taxonomy topics and nightly discovery (models/heads/topics.py): real encoder and synthetic vectors."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import yaml
 
 from configs import DEFAULT_TAXONOMY, Taxonomy
 from configs.taxonomy_schema import CxTaxonomy
-from models.topics import (TaxonomyTopics, _fold, centre, parent_of, propose_topics, run_discovery,
+from models.heads.topics import (TaxonomyTopics, _fold, centre, parent_of, propose_topics, run_discovery,
                            script_language)
 
 COMPAT_PARENTS = ["delivery", "product_quality", "price_value", "customer_service", "billing_payment",

@@ -1,4 +1,4 @@
-"""The persistent sentence-vector cache (models/vector_cache.py): exact, keyed by encoder version,
+"""The persistent sentence-vector cache (models/encoders/vector_cache.py): exact, keyed by encoder version,
 bounded, holding no text, never failing a run. A real rescore that reads every vector from it:
 tests/flows/test_reliability.py::test_rescore_after_a_config_change_updates_every_row."""
 
@@ -8,8 +8,8 @@ import logging
 
 import numpy as np
 import pytest
-from models.encoders import DEFAULT_ENCODER, attach_vector_cache, clear_caches, get_encoder
-from models.vector_cache import VectorDiskCache, cache_file
+from models.encoders.core import DEFAULT_ENCODER, attach_vector_cache, clear_caches, get_encoder
+from models.encoders.vector_cache import VectorDiskCache, cache_file
 
 TEXTS = ["The parcel came two days late.", "快递太慢了。", "پشتیبانی جواب نمی‌دهد.", "Consegna in ritardo."]
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import alerts, store
+from pipeline.analytics import alerts
+from pipeline.storage import store
 
 RUN = date(2026, 11, 1)
 CELLS = [(tp, topic, ch) for tp in ("delivery", "product", "app") for topic in ("delivery", "price_value", "account")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline import metrics, report
-from pipeline.store import connect
+from pipeline import metrics
+from pipeline.reporting import report
+from pipeline.storage.store import connect
 
 # One customer (C1) wrote a review about order 1001, chatted about it and answered the survey with a
 # comment: three feedback rows joined to ONE NPS answer. C2 answered without writing anything.
@@ -100,7 +101,7 @@ def test_ids_an_older_version_stored_raw_are_pseudonymised_at_the_next_publish(t
     replaced in place, so old rows keep joining the new, pseudonymised ones; a second pass changes nothing."""
     from configs.redaction import RedactionConfig
     from pipeline.identity import id_pseudonym, speaker_pseudonym
-    from pipeline.store import migrate_pseudonyms
+    from pipeline.storage.store import migrate_pseudonyms
 
     key, policy = b"m" * 64, RedactionConfig()
     con = connect(tmp_path)
@@ -121,7 +122,7 @@ def test_ids_an_older_version_stored_raw_are_pseudonymised_at_the_next_publish(t
 
 def test_key_drivers_count_each_answer_once(tmp_path):
     """C1's review, chat and comment are one observation of one NPS answer in the driver regression."""
-    from pipeline import drivers
+    from pipeline.analytics import drivers
 
     con = build(tmp_path)
     try:

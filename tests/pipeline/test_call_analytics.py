@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import call_analytics as ca
+from pipeline.analytics import call_analytics as ca
 from pipeline.ingest.calls import assign_roles
 from pipeline.ingest.vendors import call_shape
 from pipeline.segment import split_sentences
-from pipeline.store import connect
+from pipeline.reporting.report import calls_html
+from pipeline.storage.store import connect
 
 READERS = Path(__file__).resolve().parents[1] / "data" / "readers"
 NEG = ("terrible", "angry", "never arrived", "still nothing", "ridiculous", "非常生气")
@@ -194,7 +195,7 @@ def test_refresh_replaces_the_table_in_place_and_feeds_the_report(con):
     listen = [r["feedback_id"] for r in ca.report_rows(con)]
     assert listen[0] == "C4_swapped" and "C3_transfer" in listen and "C6_one_turn" not in listen
     assert "I want a refund" in ca.report_rows(con)[0]["why"]
-    section = ca.render_html(summary, ca.report_rows(con), ca.trajectory_rows(con))
+    section = calls_html(summary, ca.report_rows(con), ca.trajectory_rows(con))
     assert "<svg" in section and "Calls worth a listen" in section and "<script" not in section
     md = ca.summary_markdown(summary).splitlines()
     assert md[0].startswith("| touchpoint | calls |") and md[2].startswith("| support | 6 |")
@@ -205,7 +206,7 @@ def test_empty_store_has_no_rows(tmp_path):
     try:
         assert ca.call_metrics(con).empty
         assert ca.summary(con) == [] and ca.report_rows(con) == []
-        assert "No calls" in ca.render_html([], [], []) and "No calls" in ca.summary_markdown([])
+        assert "No calls" in calls_html([], [], []) and "No calls" in ca.summary_markdown([])
     finally:
         con.close()
 

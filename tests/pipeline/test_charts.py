@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import charts, intervals
+from pipeline.reporting import charts
+from pipeline.analytics import intervals
 
 DAYS = [date(2026, 10, 1) + timedelta(days=i) for i in range(5)]
 NPS_ROWS = [{"event_date": d, "touchpoint": tp, "n": 20 + i, "promoters": 10 + i, "detractors": 4}
@@ -256,7 +257,7 @@ def test_charts_render_in_headless_chromium_without_console_messages(tmp_path):
 
 def test_report_queries_feed_the_charts(tmp_path):
     """The queries report.collect runs, on a real store: one answer per customer and day, topics x touchpoints."""
-    from pipeline.store import connect
+    from pipeline.storage.store import connect
 
     con = connect(tmp_path)
     try:

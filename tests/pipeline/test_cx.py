@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.effort import EffortModel
-from models.emotion import EmotionModel
-from models.intent import FewShotIntent, load_intents
+from models.heads.effort import EffortModel
+from models.heads.emotion import EmotionModel
+from models.heads.intent import FewShotIntent, load_intents
 from pipeline.cx import (CX_COLUMNS, TURN_COLUMNS, cx_signals, cx_turns, effort_ces_correlation, effort_ces_reading,
                          effort_ces_table)
 
@@ -92,7 +92,7 @@ def test_without_sentences_or_utterances(models, frames):
 
 
 def test_one_encoder_pass(models, frames, monkeypatch):
-    from models.encoders import get_encoder
+    from models.encoders.core import get_encoder
 
     enc = get_encoder(models["emotion"].encoder)
     calls = []

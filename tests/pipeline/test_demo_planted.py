@@ -1,7 +1,7 @@
 """The demo's planted effort phrases and call cases, found by the real pipeline: demo dumps -> nightly
 flow (real models, real store) -> cx signals, call_metrics, and the report's effort-vs-CES figures.
 
-One flow run for the module; the planted sets come from pipeline.demo (effort_cases, call_cases)."""
+One flow run for the module; the planted sets come from pipeline.ingest.demo (effort_cases, call_cases)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import demo, report, store
+from pipeline.ingest import demo
+from pipeline.reporting import report
+from pipeline.storage import store
 from tests.conftest import write_config
 
 SIZE, SEED = 300, 11

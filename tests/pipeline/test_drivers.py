@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import drivers, store
+from pipeline.analytics import drivers
+from pipeline.storage import store
 from pipeline.metrics import nps
 
 PLANTED = {"delivery": -30.0, "price_value": -10.0, "app_website": 0.0}
@@ -123,7 +124,7 @@ def test_refresh_drivers_from_a_store_per_touchpoint_and_overall(tmp_path):
 def test_demo_data_planted_delivery_effect_is_negative(tmp_path, data_dir, prefect_harness):
     """The real path: demo dumps -> nightly flow -> store -> drivers. Late deliveries make detractors."""
     from flows.nightly import nightly
-    from pipeline.demo import generate
+    from pipeline.ingest.demo import generate
     from tests.conftest import write_config
 
     cfg = write_config(tmp_path / "demo.yaml", data_dir, run={"discover_topics": 0})
@@ -144,7 +145,7 @@ def test_demo_generator_planted_nps_contrasts_are_recovered(tmp_path, monkeypatc
     happy path (from the generator's NPS weights) lies inside its interval."""
     import csv
 
-    from pipeline import demo
+    from pipeline.ingest import demo
 
     seen: list[str] = []
     real = demo._nps

@@ -8,9 +8,9 @@ import yaml
 
 from configs import DEFAULT_TAXONOMY, load_settings
 from configs.taxonomy_schema import CxTaxonomy
-from flows.cli_topics import promote
-from pipeline import store
-from pipeline.emerging import list_discovered, outlier_report, refresh_emerging_topics
+from flows.cli.topics import promote
+from pipeline.storage import store
+from pipeline.analytics.emerging import list_discovered, outlier_report, refresh_emerging_topics
 from tests.conftest import write_config
 from tests.models.test_topics_hierarchy import _synthetic
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import followup, store
+from pipeline.analytics import followup
+from pipeline.storage import store
 
 RUN = date(2026, 11, 1)
 T0 = datetime(2026, 10, 31, 9, 0)
@@ -290,7 +291,7 @@ def test_report_helpers(con):
 def test_cli_list_summary_close_export_import(con, tmp_path, capsys, monkeypatch):
     import argparse
 
-    from flows.cli_followup import add_parser
+    from flows.cli.followup import add_parser
 
     followup.refresh_queue(con, RUN, daily_capacity=3)
     con.close()

@@ -9,9 +9,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from pipeline import manipulation as m
-from pipeline import store
-from pipeline.demo import generate
+from pipeline.analytics import manipulation as m
+from pipeline.storage import store
+from pipeline.ingest.demo import generate
 
 
 def demo_reviews(folder) -> pd.DataFrame:

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import store
+from pipeline.storage import store
 from pipeline.errors import KeyFileError
-from pipeline.identity import KEY_FILE, key_file, pseudonym_key, speaker_pseudonym
+from models.keyfile import key_file
+from pipeline.identity import KEY_FILE, pseudonym_key, speaker_pseudonym
 from pipeline.pii import PLACEHOLDERS
 from pipeline.pii.pseudonym import ENV_KEY
 from tests.conftest import write_config
@@ -182,7 +183,7 @@ def test_customer_ids_are_always_pseudonyms_and_still_join(planted):
 
 def _cli(*argv: str) -> int:
     """One subcommand in this process (``main`` would also change the environment and logging)."""
-    from flows.cli import build_parser
+    from flows.cli.main import build_parser
 
     args = build_parser().parse_args(list(argv))
     return args.func(args)
@@ -261,7 +262,7 @@ def test_a_key_still_being_written_by_another_worker_is_waited_for(tmp_path, mon
 
 
 def test_the_vector_cache_uses_the_same_key_file_rules(tmp_path):
-    from models.vector_cache import VectorDiskCache
+    from models.encoders.vector_cache import VectorDiskCache
 
     (tmp_path / ".key").write_bytes(b"")
     c = VectorDiskCache(tmp_path / "v.sqlite", "enc@1", 4)
@@ -322,7 +323,7 @@ def test_topics_discover_prints_no_personal_data_or_placeholder_terms(config, da
 
 def _content(text: str) -> str:
     """What a sentence says besides placeholders and the words naming them."""
-    from pipeline.emerging import clustering_text
+    from pipeline.analytics.emerging import clustering_text
 
     return clustering_text(text) or ""
 
@@ -348,7 +349,7 @@ class KeywordTopics:
 
 def test_nightly_discovery_drops_placeholders_from_topics_terms_and_examples(tmp_path):
     from configs import load_settings
-    from pipeline.emerging import refresh_emerging_topics
+    from pipeline.analytics.emerging import refresh_emerging_topics
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -387,7 +388,7 @@ def test_nightly_discovery_drops_placeholders_from_topics_terms_and_examples(tmp
 
 
 def test_placeholder_only_text_is_not_clustered():
-    from pipeline.emerging import clustering_text
+    from pipeline.analytics.emerging import clustering_text
 
     for t in ("my email is [EMAIL]", "mail: [EMAIL]", "call me on [PHONE]", "电话 [PHONE]", "IBAN [IBAN]",
               "Grazie, il mio numero è [PHONE].", "[NAME]", "card [CARD] was charged"):

@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.normalize import normalize_persian, normalize_text
-from pipeline.redact import iban_ok, luhn_ok, redact_text
+from pipeline.pii import iban_ok, luhn_ok, redact_text
 
 
 @pytest.mark.parametrize("text,placeholder,secret", [
@@ -57,7 +57,7 @@ from hypothesis import strategies as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from configs import RedactionConfig  # noqa: E402
-from pipeline.redact import Redacted, looks_like_pii, pseudonym_key, pseudonymize, redact_all  # noqa: E402
+from pipeline.pii import Redacted, looks_like_pii, pseudonym_key, pseudonymize, redact_all  # noqa: E402
 
 
 @pytest.mark.parametrize("text,placeholder,secret", [

@@ -1,0 +1,144 @@
+"""The linear-head code the heads share (emotion, effort, intent): a linear head on encoder vectors, cue matching
+that works across scripts, versioning and the check-set reader.
+
+The heads are multinomial logistic regressions fitted on a few seed sentences per class and stored
+as plain ``coef``/``intercept`` arrays, so predictions are numpy only and a reloaded model predicts
+exactly as the fitted one. Cue patterns (keywords and regular expressions) are matched on folded text:
+lower case, Arabic letter forms mapped to Persian ones, zero-width non-joiners removed, so that
+"می‌نویسم" and "مینویسم" match the same pattern.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import ModelError
+
+_FOLD = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u200c": None, "\u200f": None,
+                       "\u0640": None, "\u2019": "'", "\u2018": "'"})
+
+
+def fold(text: str) -> str:
+    """Lower case, Persian letter forms, no zero-width joiners, straight apostrophes."""
+    return text.lower().translate(_FOLD)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_linear_head(X: np.ndarray, y: list[str], labels: list[str], C: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression -> (coef (k, d), intercept (k,)) in ``labels`` order."""
+    from sklearn.linear_model import LogisticRegression
+
+    missing = sorted(set(labels) - set(y))
+    if missing:
+        raise ValueError(f"fit: no examples for {missing}")
+    clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced", random_state=seed)
+    clf.fit(X.astype(np.float64), list(y))
+    classes = list(clf.classes_)
+    if len(classes) == 2:  # sklearn keeps one row for two classes: logit of classes[1]
+        W = np.vstack([np.zeros_like(clf.coef_[0]), clf.coef_[0]])
+        b = np.array([0.0, clf.intercept_[0]])
+    else:
+        W, b = clf.coef_, clf.intercept_
+    order = [classes.index(lab) for lab in labels]
+    return W[order].astype(np.float32), b[order].astype(np.float32)
+
+
+def version_of(*parts: Any) -> str:
+    """A version string that changes whenever training data, hyperparameters or cues change."""
+    payload = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return "1." + hashlib.sha256(payload.encode()).hexdigest()[:8]
+
+
+def seeds_to_lists(seeds: dict[str, dict[str, list[str]]]) -> tuple[list[str], list[str]]:
+    """{label: {lang: [sentences]}} -> (texts, labels), in a stable order."""
+    texts, labels = [], []
+    for label in seeds:
+        for lang in sorted(seeds[label]):
+            for s in seeds[label][lang]:
+                texts.append(s)
+                labels.append(label)
+    return texts, labels
+
+
+def compile_cues(cues: dict[str, list[str]]) -> dict[str, re.Pattern]:
+    """label -> one alternation of its (folded) patterns."""
+    out = {}
+    for label, pats in cues.items():
+        if pats:
+            out[label] = re.compile("|".join(f"(?:{fold(p)})" for p in pats))
+    return out
+
+
+def cue_hits(texts: list[str], compiled: dict[str, re.Pattern], labels: list[str]) -> np.ndarray:
+    """(n, labels) 0/1 matrix: does a cue pattern of the label occur in the text?"""
+    H = np.zeros((len(texts), len(labels)), dtype=np.float32)
+    for i, t in enumerate(texts):
+        f = fold(t)
+        for k, lab in enumerate(labels):
+            pat = compiled.get(lab)
+            if pat is not None and pat.search(f):
+                H[i, k] = 1.0
+    return H
+
+
+def cues_to_array(cues: dict[str, list[str]], labels: list[str]) -> np.ndarray:
+    return np.asarray(["\x1f".join(cues.get(lab, [])) for lab in labels], dtype=str)
+
+
+def cues_from_array(arr: np.ndarray, labels: list[str]) -> dict[str, list[str]]:
+    return {lab: (str(s).split("\x1f") if str(s) else []) for lab, s in zip(labels, arr)}
+
+
+def check_dim(path: Any, W: np.ndarray, dim: int, encoder: str) -> None:
+    if W.shape[1] != dim:
+        raise ModelError(f"{path}: weights of width {W.shape[1]} do not fit encoder {encoder} (dim {dim}); "
+                         f"rebuild with `touchpoint models build`")
+
+
+# -- check sets (tests/data/cx) --------------------------------------------------------------------
+def read_check_set(path: str | Path) -> list[dict[str, Any]]:
+    """Rows {lang, label, text, split} from a ``# label`` / one-sentence-per-line file.
+
+    The language is the file name's middle part (``emotion.it.txt``); ``split`` is "heldout" for the
+    sentence at position i of its block when ``i % 3 == 2``, else "tune" (see tests/data/cx/README.md).
+    """
+    p = Path(path)
+    lang = p.name.split(".")[-2]
+    rows, label, i = [], None, 0
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            label, i = line[1:].strip(), 0
+            continue
+        if label is None:
+            raise ValueError(f"{p}:{n}: sentence before the first '# label' line")
+        rows.append({"lang": lang, "label": label, "text": line, "split": "heldout" if i % 3 == 2 else "tune"})
+        i += 1
+    return rows
+
+
+def seed_data(texts: list[str] | None, y: list[str] | None, seeds: Any, labels: list[str] | tuple[str, ...],
+              what: str) -> tuple[list[str], list[str]]:
+    """Training texts and labels (the module's seed sentences by default), checked against ``labels``."""
+    if texts is None:
+        texts, y = seeds_to_lists(seeds)
+    texts, y = list(texts), list(y or [])
+    if len(texts) != len(y):
+        raise ValueError(f"fit: {len(texts)} texts but {len(y)} labels")
+    unknown = sorted(set(y) - set(labels))
+    if unknown:
+        raise ValueError(f"fit: unknown {what} {unknown}; expected {list(labels)}")
+    return texts, y
