@@ -117,14 +117,24 @@ def cx_signals(feedback: pd.DataFrame, utterances: pd.DataFrame | None, models: 
         models: {"emotion": EmotionModel, "effort": EffortModel, "intent": FewShotIntent or None}.
         sentences: the sentence frame already scored (feedback_id, text), to reuse its vectors.
     """
+    return cx_frames(feedback, utterances, models, sentences)[0]
+
+
+def cx_frames(feedback: pd.DataFrame, utterances: pd.DataFrame | None, models: Mapping[str, Any],
+              sentences: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-feedback signals, per-customer-turn signals) from one prediction pass over the units.
+
+    The customer turns are the first units, so the predictions behind each turn's row (``cx_turns``)
+    are the ones its conversation's signals are rolled up from: each turn is encoded and predicted once.
+    """
     if feedback.empty:
-        return _typed(pd.DataFrame(columns=CX_COLUMNS))
+        return _typed(pd.DataFrame(columns=CX_COLUMNS)), _typed(pd.DataFrame(columns=TURN_COLUMNS))
     conv = set(feedback.loc[feedback["channel"].isin(CONVERSATION_CHANNELS), "feedback_id"])
     turns = _customer_turns(utterances)
-    turns = turns[turns["feedback_id"].isin(set(feedback["feedback_id"]))]
+    turns = turns[turns["feedback_id"].isin(set(feedback["feedback_id"]))].reset_index(drop=True)
     units = _units(feedback, turns, sentences)
     texts = units["text"].tolist()
-    emotions, strengths, intents = _unit_predictions(texts, models, with_intent=bool(conv))
+    emotions, strengths, intents = _unit_predictions(texts, models, with_intent=bool(conv) or not turns.empty)
     eff = models["effort"]
     whole = eff.pattern_hits(feedback["text"].fillna("").astype(str).tolist())
     by_fid: dict[str, list[int]] = {}
@@ -152,7 +162,22 @@ def cx_signals(feedback: pd.DataFrame, utterances: pd.DataFrame | None, models: 
         rows.append({"feedback_id": fid, "emotion": best["emotion"], "emotion_score": best["emotion_score"],
                      "effort_score": effort["effort_score"], "effort_cues": effort["effort_cues"],
                      "intent": intent, "intent_score": iscore})
-    return _typed(pd.DataFrame(rows, columns=CX_COLUMNS))
+    signals = _typed(pd.DataFrame(rows, columns=CX_COLUMNS))
+    return signals, _turn_rows(turns, emotions, strengths, intents, eff)
+
+
+def _turn_rows(turns: pd.DataFrame, emotions: list[dict[str, Any]], strengths: np.ndarray,
+               intents: list[dict[str, Any]] | None, eff: Any) -> pd.DataFrame:
+    """Rows of the first ``len(turns)`` unit predictions, one per customer turn."""
+    rows = []
+    for i, (fid, turn) in enumerate(zip(turns["feedback_id"], turns["turn"])):
+        e = eff.record(strengths[i])
+        rows.append({"feedback_id": fid, "turn": turn, "emotion": emotions[i]["emotion"],
+                     "emotion_score": emotions[i]["emotion_score"], "effort_score": e["effort_score"],
+                     "effort_cues": e["effort_cues"],
+                     "intent": intents[i]["intent"] if intents else None,
+                     "intent_score": intents[i]["intent_score"] if intents else None})
+    return _typed(pd.DataFrame(rows, columns=TURN_COLUMNS))
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -163,22 +188,13 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def cx_turns(utterances: pd.DataFrame | None, models: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per customer turn (feedback_id, turn) with emotion, effort and intent."""
+    """One row per customer turn (feedback_id, turn) with emotion, effort and intent (turns alone;
+    a batch gets them from ``cx_frames`` with its signals, from the same predictions)."""
     turns = _customer_turns(utterances)
     if turns.empty:
         return _typed(pd.DataFrame(columns=TURN_COLUMNS))
-    texts = turns["text"].tolist()
-    emotions, strengths, intents = _unit_predictions(texts, models, with_intent=True)
-    eff = models["effort"]
-    rows = []
-    for i, (fid, turn) in enumerate(zip(turns["feedback_id"], turns["turn"])):
-        e = eff.record(strengths[i])
-        rows.append({"feedback_id": fid, "turn": turn, "emotion": emotions[i]["emotion"],
-                     "emotion_score": emotions[i]["emotion_score"], "effort_score": e["effort_score"],
-                     "effort_cues": e["effort_cues"],
-                     "intent": intents[i]["intent"] if intents else None,
-                     "intent_score": intents[i]["intent_score"] if intents else None})
-    return _typed(pd.DataFrame(rows, columns=TURN_COLUMNS))
+    emotions, strengths, intents = _unit_predictions(turns["text"].tolist(), models, with_intent=True)
+    return _turn_rows(turns, emotions, strengths, intents, models["effort"])
 
 
 def effort_ces_correlation(feedback: pd.DataFrame, feedback_scores: pd.DataFrame, n_boot: int = 1000,

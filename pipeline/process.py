@@ -25,7 +25,7 @@ import pandas as pd
 
 from configs import Settings, SourceConfig
 from models.base import CX_TASKS
-from pipeline.cx import cx_signals, cx_turns
+from pipeline.cx import cx_frames
 from pipeline.enrich import roll_up, score_sentences
 from pipeline.errors import ContractError
 from pipeline.identity import pseudonym_key as stored_pseudonym_key
@@ -83,6 +83,7 @@ class FileContext:
     source: SourceConfig
     settings: Settings
     pseudonym_key: bytes | None = None
+    config_hash: str = ""  # settings.hash(), computed once per file (it reads the taxonomy)
 
 
 @dataclass
@@ -203,12 +204,15 @@ def feedback_frames(items: list[Item], ctx: FileContext) -> tuple[pd.DataFrame, 
             continue
         d = pseudonymize_ids(dict(it.data), ctx.pseudonym_key, policy)
         fid = feedback_id(ctx.source.channel, ctx.source.name, d["source_id"])
-        text, count = redact_all([normalize_text(d["text"])], policy)
         utts = pseudonymize_speakers(it.utterances, ctx.pseudonym_key)
         red, uc = redact_all([normalize_text(u["text"]) for u in utts], policy)
         for u, rt in zip(utts, red):
             u.update(text=rt, feedback_id=fid, input_file=ctx.rel, input_line=it.line)
             utt_rows.append(u)
+        if utts:  # a conversation's text is its customer turns: redacted once, in the turns, and counted once
+            text, count = [normalize_text("\n".join(u["text"] or "" for u in utts if u["role"] == "customer"))], [0]
+        else:
+            text, count = redact_all([normalize_text(d["text"])], policy)
         pii = count[0] + sum(uc)
         n_pii += pii
         occurred = d.get("occurred_at")
@@ -256,10 +260,11 @@ def with_touchpoint(feedback: pd.DataFrame, source: SourceConfig, settings: Sett
 def with_cx_signals(feedback: pd.DataFrame, utterances: pd.DataFrame, sentences: pd.DataFrame,
                     models: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Emotion, effort and intent per feedback (and per customer turn), with the models that made them."""
-    fb = feedback.merge(cx_signals(feedback, utterances, models, sentences), on="feedback_id", how="left")
+    signals, turns = cx_frames(feedback, utterances, models, sentences)
+    fb = feedback.merge(signals, on="feedback_id", how="left")
     fb["cx_models"] = ",".join(models[t].meta_.tag for t in CX_TASKS)
     if len(utterances):
-        utterances = utterances.merge(cx_turns(utterances, models), on=["feedback_id", "turn"], how="left")
+        utterances = utterances.merge(turns, on=["feedback_id", "turn"], how="left")
     return fb, utterances
 
 
@@ -312,7 +317,7 @@ def process_batch(items: list[Item], ctx: FileContext, models: dict[str, Any], s
     feedback = with_touchpoint(feedback, ctx.source, ctx.settings)
     feedback["sentiment_model"] = models["sentiment"].meta_.tag
     feedback["topic_model"] = models["topics"].meta_.tag
-    feedback["config_hash"] = ctx.settings.hash()
+    feedback["config_hash"] = ctx.config_hash or ctx.settings.hash()
     feedback[SEQ] = ctx.seq
     out.frames["feedback"] = natural_ids(feedback)
     out.frames["sentences"] = natural_ids(sentences)
@@ -345,7 +350,8 @@ def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settin
     """
     # No key passed (a direct call): the store's own key, so no id or speaker label is ever staged raw.
     key = pseudonym_key or stored_pseudonym_key(settings.data_dir)
-    ctx = FileContext(rel=rel, sha256=sha256, seq=seq, source=source, settings=settings, pseudonym_key=key)
+    ctx = FileContext(rel=rel, sha256=sha256, seq=seq, source=source, settings=settings, pseudonym_key=key,
+                      config_hash=settings.hash())
     result = FileResult(input_file=rel, sha256=sha256, source=source.name, channel=source.channel, seq=seq,
                         path=str(Path(path).resolve()))
     timer = Timer(result.seconds)
