@@ -161,7 +161,7 @@ def test_a_file_whose_records_are_all_quarantined_fails_the_run(config, data_dir
     (calls / "vendor.json").write_text(json.dumps({"Unknown": {"shape": [1, 2, 3]}}), encoding="utf-8")
     with pytest.raises(ContractError, match="every record broke the call contract"):
         rerun(path=str(tmp_path / "dump"), config=str(config))
-    assert not store.db_path(data_dir).exists() or q(data_dir, "SELECT count(*) FROM runs")[0][0] == 0
+    assert q(data_dir, "SELECT count(*) FROM runs")[0][0] == 0  # the store is opened, no run is recorded
 
 
 def test_an_empty_file_is_reported_not_silently_accepted(config, data_dir, tmp_path):
@@ -238,7 +238,7 @@ def test_a_store_locked_by_another_process_fails_before_processing(config, landi
         with pytest.raises(StoreError, match="locked"):
             nightly(landing=str(landing), config=str(config))
         assert time.perf_counter() - t0 < 20
-        assert not (data_dir / "work").exists() or not any((data_dir / "work").iterdir())
+        assert not (data_dir / "work").exists()  # refused before any staging
     finally:
         holder.kill()
         holder.wait()
@@ -275,17 +275,18 @@ def test_disk_full_and_permission_errors_are_not_retried():
 
 def test_bounded_time_a_slow_file_is_stopped_by_the_task_timeout(tmp_path, data_dir):
     """RELIABILITY 14: a file that takes longer than run.task_timeout_s stops the run; nothing is published."""
+    from prefect.task_engine import TaskRunTimeoutError
+
     from pipeline.ingest.demo import generate
 
     # 0.2 s: far less than any real file takes (loading, reading, scoring), on any machine
     cfg = write_config(tmp_path / "slow.yaml", data_dir, run={"task_timeout_s": 0.2, "batch_size": 50})
     generate(tmp_path / "demo", size=1500, seed=3)
     t0 = time.perf_counter()
-    with pytest.raises(BaseException) as exc:
+    with pytest.raises(TaskRunTimeoutError, match=r"timed out after 0\.2 second"):
         rerun(path=str(tmp_path / "demo" / "reviews"), config=str(cfg))
-    assert "timed out" in str(exc.value).lower() or "timeout" in type(exc.value).__name__.lower()
     assert time.perf_counter() - t0 < 60
-    assert not store.db_path(data_dir).exists() or q(data_dir, "SELECT count(*) FROM feedback")[0][0] == 0
+    assert q(data_dir, "SELECT count(*) FROM feedback")[0][0] == 0
 
 
 def test_rescore_after_a_config_change_updates_every_row(config, landing, data_dir, tmp_path):

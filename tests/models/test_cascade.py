@@ -18,6 +18,7 @@ import models.encoders.core
 from models.base import ModelError
 from models.heads.cascade import BACKEND, CascadeSentiment, choose_margin, margins
 from models.encoders.core import STATIC_E5_ENCODER, clear_caches, get_encoder
+from models.heads.sentiment import three_view
 from models.registry import BACKENDS, Registry
 from models.encoders.static import distil, static_dir
 from tests.models import test_conformance as suite
@@ -133,7 +134,18 @@ def test_cascade_is_conformant_and_keeps_the_contract(slow, tmp_path):
     assert len(out) == len(TEXTS) and texts == TEXTS and model.predict([]) == []
     assert all(CONTRACT <= set(r) for r in out)
     assert model.meta_.backend == BACKEND and model.meta_.version
-    assert 0.0 <= model.escalation_share() <= 1.0
+    # escalated exactly where the fast tier's top-two margin is below 0.2, and the share counts those rows
+    want = margins(three_view(model.fast_.proba_fine(TEXTS), model.labels_)) < 0.2
+    assert [r["escalated"] for r in out] == want.tolist()
+    assert model.escalation_share() == pytest.approx(want.sum() / len(TEXTS))
+    # a margin between the 4th and 5th smallest fast margins escalates exactly half, and the share
+    # accumulates over calls (the tiny checkpoint's margins vary between sessions; this split does not)
+    fast_m = np.sort(margins(three_view(model.fast_.proba_fine(TEXTS), model.labels_)))
+    half = make(slow, margin=float(fast_m[3] + fast_m[4]) / 2).fit(TEXTS, LABELS)
+    flags = [r["escalated"] for r in half.predict(TEXTS)]
+    assert sum(flags) == 4 and half.escalation_share() == 0.5
+    half.predict(TEXTS[:1])
+    assert half.escalation_share() == pytest.approx((4 + flags[0]) / 9)
     assert make(slow, margin=0.2).fit(TEXTS, LABELS).predict(TEXTS) == out  # seeded: deterministic
     reg = Registry(tmp_path)
     reg.save("sentiment", model)

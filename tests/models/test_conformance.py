@@ -6,7 +6,7 @@ import pytest
 
 import models.encoders.core
 from configs import load_settings, load_taxonomy
-from models.base import ModelError
+from models.base import CHECKPOINT_PREFIX, ModelError
 from models.heads.finetune import FinetunedSentiment
 from models.registry import BACKENDS, Registry
 from models.heads.sentiment import EmbeddingSentiment
@@ -187,7 +187,9 @@ def test_pinned_encoder_and_library_versions_are_enforced(backend, make, tmp_pat
     d = model.fit(x, y).save(tmp_path / "m")
     meta = json.loads((d / "meta.json").read_text())
     pins = meta["pins"]
-    assert pins["encoder"] == meta["encoder"] and pins["fingerprint_source"] in ("encoder", "checkpoint")
+    # pinned by the real fingerprint (a fine-tuned checkpoint's files, else the encoder's), never by name only
+    want = "checkpoint" if meta["encoder"].startswith(CHECKPOINT_PREFIX) else "encoder"
+    assert pins["encoder"] == meta["encoder"] and pins["fingerprint_source"] == want
     assert pins["libraries"]["numpy"] and pins["libraries"]["scikit-learn"]
     cls = type(model)
     lib = getattr(cls, "runtime_libraries", ("numpy",))[0]

@@ -57,7 +57,7 @@ def test_fit_returns_self_and_meta(fitted):
     m = type(fitted)()
     assert (m.fit_config(load_intents()) if isinstance(m, FewShotIntent) else m.fit()) is m
     assert m.meta_.name and m.meta_.version.startswith("1.") and m.meta_.backend.startswith("touchpoint.")
-    assert m.meta_.task in {"emotion", "effort", "intent"}
+    assert m.meta_.task == {EmotionModel: "emotion", EffortModel: "effort", FewShotIntent: "intent"}[type(m)]
 
 
 def test_predict_length_and_input_unchanged(fitted):

@@ -101,7 +101,10 @@ def test_finetune_backend_from_a_local_checkpoint(data_dir, tmp_path, tiny_check
     meta = reg.meta("sentiment", res["version"])
     assert meta.backend == "touchpoint.FinetunedTransformer.v1" and res["version"].startswith("ft1.")
     assert meta.pins["fingerprint_source"] == "checkpoint" and meta.pins["libraries"]["torch"]
-    assert 1 <= len(meta.metrics["training_history"]) <= 2
+    # --epochs 2 with patience 1: early stopping needs two worse epochs, so both epochs run and are scored
+    hist = meta.metrics["training_history"]
+    assert [h["epoch"] for h in hist] == [1, 2] and all(0.0 <= h["val_macro_f1"] <= 1.0 for h in hist)
+    assert meta.hyperparameters["epochs"] == 2
     saved = (reg.version_dir("sentiment", res["version"]) / "weights.npz")
     import numpy as np
 

@@ -199,6 +199,8 @@ def test_repetitive_text_does_not_crash():
     X = np.tile(np.eye(8)[0], (60, 1))
     new = propose_topics(["meh meh meh"] * 60, ["en"] * 60, centre(X, ["en"] * 60, {}) + 0 * X, 0.3, 5, 8,
                          "2026-10-01")
-    assert len(new) <= 1
+    # one distinct point: KMeans gets one cluster, so exactly one topic holding every row
+    assert [(t["terms"], t["members"]) for t in new] == [("meh", list(range(60)))]
     res = run_discovery(["meh meh meh"] * 60, ["en"] * 60, X, {}, {}, "2026-10-01", min_size=5)
-    assert len(res["topic"]) == 60
+    # identical rows centre to zero vectors (no direction): every row stays an outlier, nothing is proposed
+    assert res["topic"] == [None] * 60 and res["new"] == []

@@ -35,8 +35,13 @@ def test_the_cache_is_bounded_and_drops_the_oldest(tmp_path):
     c = VectorDiskCache(tmp_path / "v.sqlite", "enc@1", 8, max_rows=1000)
     for b in range(25):
         c.put_many([f"text {b}-{i}" for i in range(100)], vectors(100, b))
-    assert 900 <= c.rows() <= 1000
-    assert c.get_many(["text 0-0"]) == {} and set(c.get_many(["text 24-99"])) == {"text 24-99"}
+    # each batch past 1,000 rows overflows by 100 = a tenth: the oldest 100 go, the newest ten batches stay
+    assert c.rows() == 1000
+    assert c.get_many([f"text {b}-{i}" for b in range(15) for i in range(100)]) == {}
+    assert len(c.get_many([f"text {b}-{i}" for b in range(15, 25) for i in range(100)])) == 1000
+    c.put_many([f"late {i}" for i in range(50)], vectors(50, 99))  # overflow 50 < a tenth: 100 still go
+    assert c.rows() == 950 and c.get_many([f"text 15-{i}" for i in range(100)]) == {}
+    assert len(c.get_many([f"text 16-{i}" for i in range(100)] + [f"late {i}" for i in range(50)])) == 150
 
 
 def test_no_text_is_written_only_its_hash(tmp_path):
