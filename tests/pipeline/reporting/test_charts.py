@@ -119,9 +119,9 @@ def test_same_chart_is_byte_identical_in_another_process(tmp_path):
     import os
     import sys
 
-    code = ("import sys; from tests.pipeline.test_charts import CHARTS; "
+    code = ("import sys; from tests.pipeline.reporting.test_charts import CHARTS; "
             "sys.stdout.write(''.join(f(r) for f, r, *_ in CHARTS.values()))")
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     outs = [subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
     assert outs[0] == outs[1] == "".join(f(r) for f, r, *_ in CHARTS.values())

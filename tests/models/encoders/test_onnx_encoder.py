@@ -27,7 +27,7 @@ from models.registry import Registry  # noqa: E402
 from models.heads.sentiment import EmbeddingSentiment  # noqa: E402
 from tests.models.test_conformance import assert_batch_equals_one_by_one  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!", "快递太慢了。", "Ottima qualità.",
          "ارسال خیلی دیر بود.", "I was charged twice.", "The app crashes on login.", "It is a phone."]
 LABELS = ["negative", "positive", "negative", "positive", "negative", "negative", "negative", "neutral"]

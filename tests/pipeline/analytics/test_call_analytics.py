@@ -16,7 +16,7 @@ from pipeline.segment import split_sentences
 from pipeline.reporting.report import calls_html
 from pipeline.storage.store import connect
 
-READERS = Path(__file__).resolve().parents[1] / "data" / "readers"
+READERS = Path(__file__).resolve().parents[2] / "data" / "readers"
 NEG = ("terrible", "angry", "never arrived", "still nothing", "ridiculous", "非常生气")
 POS = ("great", "perfect", "thanks", "thank you so much", "wonderful", "太好了")
 
@@ -232,7 +232,7 @@ def test_vendor_sample_shape_end_to_end():
 
 def test_vendor_export_with_swapped_roles_is_caught():
     """An AWS Call Analytics export whose ParticipantRole labels are the wrong way round."""
-    obj = json.loads((Path(__file__).resolve().parents[1] / "data" / "calls_analytics" / "aws_swapped_roles.json")
+    obj = json.loads((Path(__file__).resolve().parents[2] / "data" / "calls_analytics" / "aws_swapped_roles.json")
                      .read_text(encoding="utf-8"))
     segs = call_shape(obj).segments
     roles = assign_roles(segs, {})
