@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 torch.set_num_threads(1)
 
-from models.encoders.core import convert  # noqa: E402
+from models.encoders import convert  # noqa: E402
 from models.base import ModelError  # noqa: E402
 from models.encoders.core import HF_E5_ENCODER, clear_caches, get_encoder  # noqa: E402
 
