@@ -205,7 +205,7 @@ def test_sentiment_head_on_onnx_vectors_is_conformant(onnx_home, tmp_path):
 
 
 def test_missing_data_dir_says_how_to_point_at_one(monkeypatch):
-    from models.encoders.core import encoders
+    from models.encoders import core as encoders
 
     monkeypatch.delenv("TOUCHPOINT_DATA_DIR", raising=False)
     monkeypatch.setattr(encoders, "_LAST_DATA_DIR", {})
@@ -215,7 +215,7 @@ def test_missing_data_dir_says_how_to_point_at_one(monkeypatch):
 
 def test_remembered_data_dir_serves_bare_lookups(onnx_home, monkeypatch):
     """What a run does before loading heads that name an ONNX encoder (they call get_encoder(name))."""
-    from models.encoders.core import encoders
+    from models.encoders import core as encoders
 
     monkeypatch.delenv("TOUCHPOINT_DATA_DIR", raising=False)
     monkeypatch.setattr(encoders, "_LAST_DATA_DIR", {})
