@@ -244,15 +244,24 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _validate(model: type[BaseModel], data: dict, path: Path):
+def _validate(model: type[BaseModel], data: dict, path: Path, what: str = "configuration",
+              context: dict[str, Any] | None = None):
+    """``model`` from ``data`` read from ``path``; each error names the file and the key (and, inside a list
+    of items with an ``id``, that id)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            loc = list(err["loc"])
+            where = ".".join(str(x) for x in loc) or "(top level)"
+            items = data.get(loc[0]) if loc else None
+            if len(loc) >= 2 and isinstance(items, list) and isinstance(loc[1], int) and loc[1] < len(items):
+                item = items[loc[1]]
+                if isinstance(item, dict) and item.get("id"):
+                    where += f" ({str(loc[0]).rstrip('s')} {item['id']!r})"
             lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError(f"{path}: invalid configuration:\n" + "\n".join(lines)) from None
+        raise ConfigError(f"{path}: invalid {what}:\n" + "\n".join(lines)) from None
 
 
 def load_settings(path: str | os.PathLike | None = None, data_dir: str | None = None) -> Settings:

@@ -7,104 +7,31 @@ with 8-20 example sentences each, in any language.
 5 seeds, against 0.890 for ``head="centroid"``, the normalised mean of each intent's examples scored by
 a softmax over cosine similarities at ``temperature``; see bench/eval_cx.py). A text whose best cosine
 similarity to an intent's centroid is below ``min_similarity`` is "other" (greetings, small talk); 0
-turns that off.
+turns that off. The examples file is validated by ``configs.heads_schema.IntentsConfig`` (re-exported here
+with ``load_intents``).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from configs import CONFIG_DIR, ConfigError
-from models.artifacts import read_artifact, write_artifact
-from models.base import ModelError, ModelMeta, data_hash
-from models.heads.linear import check_dim, fit_linear_head, softmax, version_of
+from configs.heads_schema import (BUILTIN_INTENTS as BUILTIN, DEFAULT_INTENTS, MAX_EXAMPLES, MIN_EXAMPLES,  # noqa: F401
+                                  OTHER_INTENT as OTHER, IntentsConfig, IntentSpec, load_intents)
+from models.base import ModelMeta, data_hash
 from models.encoders.core import DEFAULT_ENCODER, get_encoder
+from models.heads.linear import LinearHead, fit_linear_head, softmax, version_of
 
 BACKEND = "touchpoint.FewShotIntent.v1"
-BUILTIN = ["complaint", "question", "cancellation", "refund_request", "praise"]
-OTHER = "other"
-DEFAULT_INTENTS = CONFIG_DIR / "intents.yaml"
-MIN_EXAMPLES, MAX_EXAMPLES = 8, 20
-
-
-# -- configuration --------------------------------------------------------------------------------
-class IntentSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
-    examples: list[str] = Field(min_length=MIN_EXAMPLES, max_length=MAX_EXAMPLES)
-
-    @field_validator("examples")
-    @classmethod
-    def _distinct(cls, v: list[str]) -> list[str]:
-        v = [s.strip() for s in v]
-        if any(not s for s in v):
-            raise ValueError("examples must not be empty strings")
-        dup = sorted({s for s in v if v.count(s) > 1})
-        if dup:
-            raise ValueError(f"duplicate examples: {dup}")
-        return v
-
-
-class IntentsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: str
-    min_similarity: float = Field(default=0.82, ge=0.0, le=1.0)
-    intents: list[IntentSpec]
-
-    @field_validator("intents")
-    @classmethod
-    def _ids(cls, v: list[IntentSpec]) -> list[IntentSpec]:
-        ids = [i.id for i in v]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        if dup:
-            raise ValueError(f"duplicate intent ids: {dup}")
-        if OTHER in ids:
-            raise ValueError(f"{OTHER!r} is reserved for texts that match no intent")
-        missing = [b for b in BUILTIN if b not in ids]
-        if missing:
-            raise ValueError(f"built-in intents missing: {missing} (keep them; add company intents after them)")
-        return v
-
-    def examples(self) -> tuple[list[str], list[str]]:
-        texts = [s for i in self.intents for s in i.examples]
-        labels = [i.id for i in self.intents for _ in i.examples]
-        return texts, labels
-
-
-def load_intents(path: str | os.PathLike | None = None) -> IntentsConfig:
-    """Read and validate an intents YAML; errors name the file and the offending key."""
-    from configs import _read_yaml  # the project's one YAML reader (missing file, bad YAML, not a mapping)
-
-    p = Path(path) if path else DEFAULT_INTENTS
-    data = _read_yaml(p)
-    try:
-        return IntentsConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = list(err["loc"])
-            where = ".".join(str(x) for x in loc) or "(top level)"
-            if len(loc) >= 2 and loc[0] == "intents" and isinstance(loc[1], int) and loc[1] < len(data.get("intents") or []):
-                item = data["intents"][loc[1]]
-                if isinstance(item, dict) and item.get("id"):
-                    where += f" (intent {item['id']!r})"
-            lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError(f"{p}: invalid intents configuration:\n" + "\n".join(lines)) from None
 
 
 # -- model ----------------------------------------------------------------------------------------
-class FewShotIntent:
+class FewShotIntent(LinearHead):
     """Intent label and score per text from a few examples per intent."""
 
-    runtime_libraries = ("numpy",)
+    backend = BACKEND
+    task = "intent"
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, head: str = "logreg", temperature: float = 0.02,
                  min_similarity: float = 0.0, C: float = 10.0, seed: int = 13, name: str = "intent-fewshot"):
@@ -151,10 +78,6 @@ class FewShotIntent:
         self.meta_.metrics["intents_config_version"] = config.version
         return self
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """The encoder vectors this model predicts from (shared content cache); for batch callers."""
-        return get_encoder(self.encoder).encode(list(texts))
-
     # -- prediction -----------------------------------------------------------------------------
     def scores_from_embeddings(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, cosine similarities), both (n, intents)."""
@@ -164,12 +87,13 @@ class FewShotIntent:
             return z, z
         S = X.astype(np.float32) @ self.centroids_.T
         if self.head == "logreg":
-            P = softmax(X.astype(np.float32) @ self.coef_.T + self.intercept_)
+            P = softmax(self.logits(X))
         else:
             P = softmax(S / self.temperature)
         return P.astype(np.float32), S
 
-    def predict_from_embeddings(self, X: np.ndarray) -> list[dict[str, Any]]:
+    def predict_from_embeddings(self, X: np.ndarray, texts: list[str] | None = None) -> list[dict[str, Any]]:
+        """One record per row of ``X`` (``texts`` is unused: the intent head has no cues)."""
         P, S = self.scores_from_embeddings(X)
         out = []
         for p, s in zip(P, S):
@@ -180,26 +104,10 @@ class FewShotIntent:
                 out.append({"intent": self.labels_[k], "intent_score": round(float(p[k]), 4)})
         return out
 
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        return self.predict_from_embeddings(get_encoder(self.encoder).encode(list(texts)))
+    # -- persistence (LinearHead.save/load: coef, intercept and these) ------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"centroids": self.centroids_, "labels": np.asarray(self.labels_, dtype=str)}
 
-    # -- persistence ----------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        self._check_fitted()
-        return write_artifact(path, self.meta_, {"centroids": self.centroids_, "coef": self.coef_,
-                                                 "intercept": self.intercept_,
-                                                 "labels": np.asarray(self.labels_, dtype=str)})
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "FewShotIntent":
-        meta, a = read_artifact(path, BACKEND, cls.runtime_libraries)
-        m = cls(encoder=meta.encoder or DEFAULT_ENCODER, name=meta.name, **meta.hyperparameters)
-        m.centroids_, m.coef_, m.intercept_, m.meta_ = a["centroids"], a["coef"], a["intercept"], meta
-        m.labels_ = [str(x) for x in a["labels"]]
-        check_dim(path, m.centroids_, get_encoder(m.encoder).dim, m.encoder)
-        return m
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "centroids_"):
-            raise ModelError("intent model is not fitted: call fit() or load()")
-
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.centroids_ = arrays["centroids"]
+        self.labels_ = [str(x) for x in arrays["labels"]]

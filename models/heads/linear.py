@@ -1,9 +1,10 @@
-"""The linear-head code the heads share (emotion, effort, intent): a linear head on encoder vectors, cue matching
-that works across scripts, versioning and the check-set reader.
+"""The linear-head code the heads share (emotion, effort, intent, sentence sentiment): the ``LinearHead`` base
+class (encoder vectors, logits, save and load), cue matching that works across scripts, versioning and the
+check-set reader.
 
-The heads are multinomial logistic regressions fitted on a few seed sentences per class and stored
-as plain ``coef``/``intercept`` arrays, so predictions are numpy only and a reloaded model predicts
-exactly as the fitted one. Cue patterns (keywords and regular expressions) are matched on folded text:
+The heads are multinomial logistic regressions fitted on a few seed sentences per class (or on labelled
+rows) and stored as plain ``coef``/``intercept`` arrays, so predictions are numpy only and a reloaded model
+predicts exactly as the fitted one. Cue patterns (keywords and regular expressions) are matched on folded text:
 lower case, Arabic letter forms mapped to Persian ones, zero-width non-joiners removed, so that
 "می‌نویسم" and "مینویسم" match the same pattern.
 """
@@ -12,13 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.base import ModelError
+from models.artifacts import read_artifact, write_artifact
+from models.base import ModelError, ModelMeta
+from models.encoders.core import DEFAULT_ENCODER, get_encoder
 
 _FOLD = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u200c": None, "\u200f": None,
                        "\u0640": None, "\u2019": "'", "\u2018": "'"})
@@ -104,6 +108,66 @@ def check_dim(path: Any, W: np.ndarray, dim: int, encoder: str) -> None:
     if W.shape[1] != dim:
         raise ModelError(f"{path}: weights of width {W.shape[1]} do not fit encoder {encoder} (dim {dim}); "
                          f"rebuild with `touchpoint models build`")
+
+
+class LinearHead:
+    """A linear head on encoder vectors: ``coef_`` (classes, dim) and ``intercept_`` (classes,), saved as the
+    arrays ``coef`` and ``intercept`` beside a subclass's own (``_arrays``/``_restore``).
+
+    Subclasses set ``backend`` (the registry name an artifact records) and ``task``, keep the estimator
+    contract (hyperparameters in ``__init__``, among them ``encoder`` and ``name``, which ``load`` passes
+    back with ``meta.hyperparameters``; fitted state ends in ``_``; ``fit`` returns self) and implement
+    ``fit`` and ``predict_from_embeddings(X, texts)``.
+    """
+
+    backend: str = ""
+    task: str = ""
+    runtime_libraries: tuple[str, ...] = ("numpy",)
+    encoder: str
+    coef_: np.ndarray
+    intercept_: np.ndarray
+    meta_: ModelMeta
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The encoder vectors this model predicts from (shared content cache); for batch callers."""
+        return get_encoder(self.encoder).encode(list(texts))
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """(n, classes) scores of the head on encoder vectors ``X``."""
+        self._check_fitted()
+        return X.astype(np.float32) @ self.coef_.T + self.intercept_
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        texts = list(texts)
+        return self.predict_from_embeddings(self.embed(texts), texts)
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        self._check_fitted()
+        return write_artifact(path, self.meta_, {"coef": self.coef_, "intercept": self.intercept_, **self._arrays()})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        meta, a = read_artifact(path, cls.backend, cls.runtime_libraries)
+        m = cls(encoder=meta.encoder or DEFAULT_ENCODER, name=meta.name, **meta.hyperparameters)
+        m.coef_, m.intercept_, m.meta_ = a["coef"], a["intercept"], meta
+        m._restore(a)
+        m._check_shape(path)
+        return m
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Arrays saved beside ``coef`` and ``intercept``."""
+        return {}
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Fitted state other than the weights, from the saved arrays and ``self.meta_``."""
+
+    def _check_shape(self, path: Any) -> None:
+        check_dim(path, self.coef_, get_encoder(self.encoder).dim, self.encoder)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise ModelError(f"{self.task} model is not fitted: call fit() or load()")
 
 
 # -- check sets (tests/data/cx) --------------------------------------------------------------------

@@ -16,26 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.artifacts import read_artifact, write_artifact
 from models.base import ModelError, ModelMeta, data_hash
 from models.data.datasets import FIVE, THREE, TO_THREE, label_set_for
 from models.encoders.core import DEFAULT_ENCODER, get_encoder
+from models.heads.linear import LinearHead, softmax
 
 BACKEND = "touchpoint.EmbeddingLogReg.v1"
 LABELS = THREE  # the pipeline's view
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)  # C="auto" picks from these by cross-validation
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def check_labels(texts: list[str], y: list[str], labels: list[str] | None) -> list[str]:
@@ -77,10 +69,12 @@ class SentimentBase:
         return recs
 
 
-class EmbeddingSentiment(SentimentBase):
-    """Sentence sentiment: a logistic-regression head on frozen encoder embeddings."""
+class EmbeddingSentiment(SentimentBase, LinearHead):
+    """Sentence sentiment: a logistic-regression head on frozen encoder embeddings (``SentimentBase``'s
+    ``predict``; ``LinearHead``'s save and load)."""
 
-    runtime_libraries = ("numpy",)
+    backend = BACKEND
+    task = "sentiment"
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, C: float | str = 1.0, seed: int = 13,
                  name: str = "sentiment-e5-logreg"):
@@ -158,7 +152,7 @@ class EmbeddingSentiment(SentimentBase):
         grid = np.round(np.arange(-1.5, 1.51, 0.1), 2) if grid is None else grid
         idx = np.array([self.labels_.index(v) for v in y])
         present = sorted(set(idx.tolist()))
-        Z = X.astype(np.float32) @ self.coef_.T + self.intercept_
+        Z = self.logits(X)
 
         def f1(off: np.ndarray) -> float:
             return float(f1_score(idx, (Z + off).argmax(axis=1), labels=present, average="macro", zero_division=0))
@@ -194,28 +188,17 @@ class EmbeddingSentiment(SentimentBase):
         if X.shape[0] == 0:
             P = np.zeros((0, len(self.labels_)), dtype=np.float32)
         else:
-            P = softmax(X.astype(np.float32) @ self.coef_.T + self.intercept_).astype(np.float32)
+            P = softmax(self.logits(X)).astype(np.float32)
         return P if fine else three_view(P, self.labels_)
 
-    # -- persistence ----------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        self._check_fitted()
-        return write_artifact(path, self.meta_, {"coef": self.coef_, "intercept": self.intercept_})
+    # -- persistence (LinearHead.save/load: coef and intercept) ---------------------------
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.labels_ = list(self.meta_.labels or THREE)
 
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "EmbeddingSentiment":
-        meta, arrays = read_artifact(path, BACKEND, cls.runtime_libraries)
-        m = cls(encoder=meta.encoder or DEFAULT_ENCODER, name=meta.name, **meta.hyperparameters)
-        m.coef_, m.intercept_, m.meta_ = arrays["coef"], arrays["intercept"], meta
-        m.labels_ = list(meta.labels or THREE)
-        if m.coef_.shape != (len(m.labels_), get_encoder(m.encoder).dim):
-            raise ModelError(f"{path}: weights of shape {m.coef_.shape} do not fit encoder {m.encoder} "
-                             f"and labels {m.labels_}")
-        return m
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise ModelError("sentiment model is not fitted: call fit() or load()")
+    def _check_shape(self, path: Any) -> None:
+        if self.coef_.shape != (len(self.labels_), get_encoder(self.encoder).dim):
+            raise ModelError(f"{path}: weights of shape {self.coef_.shape} do not fit encoder {self.encoder} "
+                             f"and labels {self.labels_}")
 
 
 def three_view(P: np.ndarray, labels: list[str]) -> np.ndarray:

@@ -29,14 +29,14 @@ def recipe(backend: str, checkpoint):
         return TaxonomyTopics(), (load_taxonomy(load_settings()), None)
     if backend == "touchpoint.EmotionSeeds.v1":
         from models.heads.linear import seeds_to_lists
-        from models.heads.emotion import SEEDS, EmotionModel
+        from models.heads.emotion import EmotionModel, default_seeds
 
-        return EmotionModel(seed=3), seeds_to_lists(SEEDS)
+        return EmotionModel(seed=3), seeds_to_lists(default_seeds().seeds)
     if backend == "touchpoint.EffortCues.v1":
         from models.heads.linear import seeds_to_lists
-        from models.heads.effort import SEEDS, EffortModel
+        from models.heads.effort import EffortModel, default_seeds
 
-        return EffortModel(seed=3), seeds_to_lists(SEEDS)
+        return EffortModel(seed=3), seeds_to_lists(default_seeds().seeds)
     if backend == "touchpoint.FewShotIntent.v1":
         from models.heads.intent import FewShotIntent, load_intents
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import pytest
 
 from models.heads.linear import seeds_to_lists
-from models.heads.effort import BACKEND as EFFORT_BACKEND, SEEDS as EFFORT_SEEDS, EffortModel
-from models.heads.emotion import BACKEND as EMOTION_BACKEND, SEEDS as EMOTION_SEEDS, EmotionModel
+from models.heads.effort import BACKEND as EFFORT_BACKEND, EffortModel, default_seeds as effort_seeds
+from models.heads.emotion import BACKEND as EMOTION_BACKEND, EmotionModel, default_seeds as emotion_seeds
 from models.heads.intent import BACKEND as INTENT_BACKEND, FewShotIntent, load_intents
 from models.registry import BACKENDS
 from tests.models import test_conformance as suite
 
 RECIPES = {
-    EMOTION_BACKEND: (EmotionModel, lambda: (EmotionModel(seed=3), seeds_to_lists(EMOTION_SEEDS))),
-    EFFORT_BACKEND: (EffortModel, lambda: (EffortModel(seed=3), seeds_to_lists(EFFORT_SEEDS))),
+    EMOTION_BACKEND: (EmotionModel, lambda: (EmotionModel(seed=3), seeds_to_lists(emotion_seeds().seeds))),
+    EFFORT_BACKEND: (EffortModel, lambda: (EffortModel(seed=3), seeds_to_lists(effort_seeds().seeds))),
     INTENT_BACKEND: (FewShotIntent, lambda: (FewShotIntent(seed=3), load_intents().examples())),
 }
 
