@@ -338,7 +338,7 @@ class SharedStore:
         con.register("_pull_keys_df", pa.table({"k": pa.array(sorted(keys), pa.string())}))
         con.execute("INSERT INTO _pull_keys SELECT k FROM _pull_keys_df")
         con.unregister("_pull_keys_df")
-        con.execute(f"DELETE FROM {table} WHERE {_key_sql(table)} IN (SELECT k FROM _pull_keys)")
+        con.execute(f"DELETE FROM {table} WHERE {_key_in(table, '_pull_keys')}")
         names = store.columns(table)
         n = self._fetch_into(con, table, names, sql.SQL("SELECT {} FROM {} WHERE tp_key = ANY(%s)").format(
             sql.SQL(", ").join(map(sql.Identifier, names)), self._ident(table)), [sorted(keys)])
@@ -373,8 +373,10 @@ class SharedStore:
                 self.conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
                     sql.Literal(f"{int(self.lock_timeout_s * 1000)}ms")))
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(self.schema + "\x00push")])
-                self._ensure_schema()
                 meta0 = self.meta()
+                same_schema = meta0.get("schema_sha") == SCHEMA_SHA and meta0.get("sync_format") == SYNC_FORMAT
+                if not same_schema or full:
+                    self._ensure_schema()
                 rev0 = int(meta0.get("revision") or 0)
                 rev = rev0 + 1
                 state = _local_state(con, self.schema)
@@ -396,12 +398,13 @@ class SharedStore:
                 log_from = max(log_from, rev - KEEP_REVISIONS)
                 self.conn.execute(sql.SQL("DELETE FROM {} WHERE rev < %s").format(self._ident(CHANGES_TABLE)),
                                   [log_from])
-                warnings += self._create_views()
+                if not same_schema or mode == "full":
+                    warnings += self._create_views()
                 meta = {"pushed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "pushed_by": f"{getpass.getuser()}@{socket.gethostname()}",
                         "run_id": run_id or "", "touchpoint_tables": str(len(store.SCHEMA)),
                         "store_id": store_id, "revision": str(rev), "log_from": str(log_from),
-                        "sync_format": SYNC_FORMAT, "push_mode": mode}
+                        "sync_format": SYNC_FORMAT, "push_mode": mode, "schema_sha": SCHEMA_SHA}
                 if pseudonym_key:
                     meta["key_fingerprint"] = key_fingerprint(pseudonym_key)
                 for k, v in meta.items():
@@ -454,7 +457,9 @@ class SharedStore:
         names = store.columns(table)
         self.conn.execute(sql.SQL("DELETE FROM {}").format(self._ident(table)))
         rel = con.execute(f"SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table}")
-        return self._copy_rows(self._ident(table), [*names, "tp_key"], rel)
+        n = self._copy_rows(self._ident(table), [*names, "tp_key"], rel)
+        self.conn.execute(sql.SQL("ANALYZE {}").format(self._ident(table)))  # so incremental pushes use the key index
+        return n
 
     def _push_changes(self, con, rev: int, on_table) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]]]:
         """Send the locally changed keys of every table and merge them (see ``push``)."""
@@ -473,30 +478,28 @@ class SharedStore:
             n_keys = con.execute(f"SELECT count(*) FROM {dirty}").fetchone()[0]
             keys[table], rows[table] = n_keys, 0
             if n_keys:
-                ins, kt = sql.Identifier(f"_tp_in_{table}"), sql.Identifier(f"_tp_keys_{table}")
+                ins = sql.Identifier(f"_tp_in_{table}")
+                pushed = [r[0] for r in con.execute(f"SELECT k FROM {dirty}").fetchall()]
                 self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
                     ins, self._ident(table)))
-                self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (tp_key text) ON COMMIT DROP").format(kt))
-                self._copy_rows(kt, ["tp_key"], con.execute(f"SELECT k FROM {dirty}"))
                 names = store.columns(table)
                 rows[table] = self._copy_rows(ins, [*names, "tp_key"], con.execute(
-                    f"SELECT * FROM (SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table}) "
-                    f"WHERE tp_key IN (SELECT k FROM {dirty})"))
-                self.conn.execute(sql.SQL("ANALYZE {}").format(kt))
+                    f"SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table} WHERE {_key_in(table, dirty)}"))
                 self.conn.execute(sql.SQL("ANALYZE {}").format(ins))
                 if table in FAMILY and table != "feedback":
                     kept[table] = list(kept.get("feedback", []))
                 else:
-                    kept[table] = self._kept_keys(table, ins, kt)
-                kept_arr = kept[table]
+                    kept[table] = self._kept_keys(table, ins, pushed)
+                lost = set(kept[table])
+                apply = [k for k in pushed if k not in lost]
                 target = self._ident(table)
-                self.conn.execute(sql.SQL("DELETE FROM {} x USING {} k WHERE x.tp_key = k.tp_key "
-                                          "AND NOT (k.tp_key = ANY(%s))").format(target, kt), [kept_arr])
-                self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE NOT (tp_key = ANY(%s))").format(
-                    target, sql.SQL(", ").join(map(sql.Identifier, [*names, "tp_key"])),
-                    sql.SQL(", ").join(map(sql.Identifier, [*names, "tp_key"])), ins), [kept_arr])
-                self.conn.execute(sql.SQL("INSERT INTO {} (rev, table_name, tp_key) SELECT %s, %s, tp_key FROM {}").format(
-                    self._ident(CHANGES_TABLE), kt), [rev, table])
+                cols = sql.SQL(", ").join(map(sql.Identifier, [*names, "tp_key"]))
+                # the key index finds the rows to replace (a join would scan the table)
+                self.conn.execute(sql.SQL("DELETE FROM {} WHERE tp_key = ANY(%s::text[])").format(target), [apply])
+                self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE tp_key = ANY(%s::text[])").format(
+                    target, cols, cols, ins), [apply])
+                self.conn.execute(sql.SQL("INSERT INTO {} (rev, table_name, tp_key) SELECT %s, %s, unnest(%s::text[])")
+                                  .format(self._ident(CHANGES_TABLE)), [rev, table, pushed])
             if table == "ingested_files":  # the merged file order decides the record versions below
                 self.conn.execute(sql.SQL("CREATE TEMP TABLE _tp_fo ON COMMIT DROP AS SELECT sha256, "
                                           "min(ingest_seq) AS ingest_seq FROM {} WHERE ingest_seq IS NOT NULL "
@@ -507,7 +510,7 @@ class SharedStore:
                 on_table(table)
         return rows, keys, {t: v for t, v in kept.items() if v}
 
-    def _kept_keys(self, table: str, ins, kt) -> list[str]:
+    def _kept_keys(self, table: str, ins, pushed: list[str]) -> list[str]:
         """The pushed keys whose stored version in Postgres is to be kept over the pushed one."""
         from psycopg import sql
 
@@ -516,20 +519,21 @@ class SharedStore:
             q = sql.SQL(f"""SELECT DISTINCT w.tp_key FROM
                 (SELECT x.tp_key, {_pg_version_cols("x", "w")} FROM {{ins}} x
                  LEFT JOIN _tp_fo fo ON fo.sha256 = x.file_sha256) w
-                JOIN (SELECT x.tp_key, {_pg_version_cols("x", "e")} FROM {{target}} x JOIN {{kt}} k ON k.tp_key = x.tp_key
-                      LEFT JOIN _tp_fo fo ON fo.sha256 = x.file_sha256) e ON e.tp_key = w.tp_key
+                JOIN (SELECT x.tp_key, {_pg_version_cols("x", "e")} FROM {{target}} x
+                      LEFT JOIN _tp_fo fo ON fo.sha256 = x.file_sha256 WHERE x.tp_key = ANY(%s::text[])) e
+                  ON e.tp_key = w.tp_key
                 WHERE {store._newer("e", "w")}""")
         elif table == "quarantine":  # the lowest file name keeps a bad record
             q = sql.SQL("""SELECT w.tp_key FROM (SELECT tp_key, min(input_file COLLATE "C") AS f FROM {ins}
                 GROUP BY tp_key) w JOIN (SELECT x.tp_key, min(x.input_file COLLATE "C") AS f FROM {target} x
-                JOIN {kt} k ON k.tp_key = x.tp_key GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.f < w.f""")
+                WHERE x.tp_key = ANY(%s::text[]) GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.f < w.f""")
         elif table == "ingested_files":  # the later run's record of a file (run ids start with their start)
             q = sql.SQL("""SELECT w.tp_key FROM (SELECT tp_key, max(run_id COLLATE "C") AS r FROM {ins}
                 GROUP BY tp_key) w JOIN (SELECT x.tp_key, max(x.run_id COLLATE "C") AS r FROM {target} x
-                JOIN {kt} k ON k.tp_key = x.tp_key GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.r > w.r""")
+                WHERE x.tp_key = ANY(%s::text[]) GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.r > w.r""")
         else:
             return []
-        return [r[0] for r in self.conn.execute(q.format(ins=ins, target=target, kt=kt)).fetchall()]
+        return [r[0] for r in self.conn.execute(q.format(ins=ins, target=target), [pushed]).fetchall()]
 
     def _ensure_schema(self) -> None:
         """Create the schema, tables and missing columns (a newer Touchpoint adds columns in place), the
@@ -595,6 +599,9 @@ class SharedStore:
 CHANGES_TABLE = "touchpoint_changes"  # Postgres only: (rev, table_name, tp_key) of every key each push touched
 SYNC_FORMAT = "1"  # the store carries tp_key columns and the change log
 KEEP_REVISIONS = 1000  # pushes the change log reaches back; a runner further behind pulls in full
+# The tables, columns and views a push creates: while Postgres has them, an incremental push skips that DDL.
+SCHEMA_SHA = hashlib.sha256(repr((sorted(store.SCHEMA.items()), sorted(store.VIEWS.items()), _COMPAT_FUNCS,
+                                  SYNC_FORMAT)).encode()).hexdigest()[:16]
 FAMILY = ("feedback", "utterances", "sentences")  # a feedback record and its child rows move together
 # The key each table's rows are grouped by for sync: a group is replaced as a whole, in both directions.
 # Tables not listed are keyed by each row's content (conflicts, key drivers, the topic discovery tables).
@@ -625,26 +632,66 @@ def _baseline(table: str) -> str:
     return f"tp_sync_{table}"
 
 
+_BASELINE_DDL = "(h UBIGINT, n INTEGER, k VARCHAR)"  # one row per distinct row hash: how many rows, their key
+
+
 def _dirty(con, table: str) -> None:
     """Temp table ``_dirty_<table>(k)``: the keys whose rows differ from the baseline (the rows this copy
-    shared with Postgres at its last pull or push) as a multiset of row hashes."""
-    con.execute(f"CREATE TABLE IF NOT EXISTS {_baseline(table)} (k VARCHAR, h UBIGINT)")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty_{table} AS SELECT DISTINCT coalesce(c.k, b.k) AS k FROM
-        (SELECT {_key_sql(table)} AS k, {_hash_sql(table)} AS h, count(*) AS n FROM {table} GROUP BY ALL) c
-        FULL JOIN (SELECT k, h, count(*) AS n FROM {_baseline(table)} GROUP BY ALL) b ON c.k = b.k AND c.h = b.h
-        WHERE c.n IS DISTINCT FROM b.n""")
+    shared with Postgres at its last pull or push), compared as multisets of row hashes; ``_dh_<table>``
+    the hashes that differ (``cn``/``bn``: how many rows have it now / had it then), ``_dk_<table>`` the
+    baseline entries (h, n, k) of the current rows among them."""
+    base = _baseline(table)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {base} {_BASELINE_DDL}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _hh AS SELECT h, count(*) AS n FROM (SELECT {_hash_sql(table)} AS h "
+                f"FROM {table}) GROUP BY h")  # one pass over the table
+    now = con.execute("SELECT coalesce(sum(n), 0), coalesce(sum(CAST(h AS HUGEINT) * n), 0) FROM _hh").fetchone()
+    then = con.execute(f"SELECT coalesce(sum(n), 0), coalesce(sum(CAST(h AS HUGEINT) * n), 0) FROM {base}").fetchone()
+    if tuple(now) == tuple(then):  # the table as a whole is unchanged: no join
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dh_{table} (h UBIGINT, cn BIGINT, bn INTEGER, bk VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dk_{table} (h UBIGINT, n BIGINT, k VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dirty_{table} (k VARCHAR)")
+        return
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dh_{table} AS SELECT coalesce(c.h, b.h) AS h, c.n AS cn,
+            b.n AS bn, b.k AS bk
+        FROM _hh c FULL JOIN {base} b ON c.h = b.h WHERE c.n IS DISTINCT FROM b.n""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dk_{table} AS SELECT h, count(*) AS n, min(k) AS k FROM (
+            SELECT {_hash_sql(table)} AS h, {_key_sql(table)} AS k FROM {table}
+            WHERE {_hash_sql(table)} IN (SELECT h FROM _dh_{table} WHERE cn IS NOT NULL)) GROUP BY h""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty_{table} AS SELECT bk AS k FROM _dh_{table} WHERE bk IS NOT NULL
+        UNION SELECT k FROM _dk_{table}""")
+
+
+def _key_in(table: str, keys: str) -> str:
+    """DuckDB SQL: the row's key is in temp table ``keys(k)`` (on the key column itself where there is one)."""
+    cols = GROUP_KEYS.get(table)
+    if cols and len(cols) == 1 and dict(column_types(table))[cols[0]] == "VARCHAR":
+        return f"coalesce({cols[0]}, chr(1)) IN (SELECT k FROM {keys})"
+    return f"{_key_sql(table)} IN (SELECT k FROM {keys})"
 
 
 def _rebase(con, table: str, keys: str | None = None) -> None:
     """The baseline of ``table`` (of the keys in temp table ``keys``, or all) becomes its current rows."""
-    con.execute(f"CREATE TABLE IF NOT EXISTS {_baseline(table)} (k VARCHAR, h UBIGINT)")
+    base = _baseline(table)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {base} {_BASELINE_DDL}")
     if keys is None:
-        con.execute(f"DELETE FROM {_baseline(table)}")
-        con.execute(f"INSERT INTO {_baseline(table)} SELECT {_key_sql(table)}, {_hash_sql(table)} FROM {table}")
+        con.execute(f"DELETE FROM {base}")
+        con.execute(f"INSERT INTO {base} SELECT h, count(*), min(k) FROM (SELECT {_hash_sql(table)} AS h, "
+                    f"{_key_sql(table)} AS k FROM {table}) GROUP BY h")
         return
-    con.execute(f"DELETE FROM {_baseline(table)} WHERE k IN (SELECT k FROM {keys})")
-    con.execute(f"INSERT INTO {_baseline(table)} SELECT * FROM (SELECT {_key_sql(table)} AS k, {_hash_sql(table)} "
-                f"AS h FROM {table}) WHERE k IN (SELECT k FROM {keys})")
+    con.execute(f"DELETE FROM {base} WHERE k IN (SELECT k FROM {keys})")
+    con.execute(f"INSERT INTO {base} SELECT h, count(*), min(k) FROM (SELECT {_hash_sql(table)} AS h, "
+                f"{_key_sql(table)} AS k FROM {table} WHERE {_key_in(table, keys)}) GROUP BY h")
+
+
+def _rebase_pushed(con, table: str, kept: list[str]) -> None:
+    """After a push: the baseline takes this copy's changed rows (``_dh_<table>``), except those of the keys
+    Postgres kept its own version of, which stay dirty (the next pull fetches them)."""
+    base = _baseline(table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _kept (k VARCHAR)")
+    if kept:
+        con.executemany("INSERT INTO _kept VALUES (?)", [[k] for k in kept])
+    con.execute(f"DELETE FROM {base} WHERE h IN (SELECT h FROM _dh_{table}) AND k NOT IN (SELECT k FROM _kept)")
+    con.execute(f"INSERT INTO {base} SELECT h, n, k FROM _dk_{table} WHERE k NOT IN (SELECT k FROM _kept)")
 
 
 def _local_state(con, schema: str) -> tuple[str, int] | None:
@@ -679,13 +726,7 @@ def _after_push(con, schema: str, store_id: str, mode: str, rev: int, rev0: int,
         _set_state(con, schema, store_id, rev)
     else:
         for table in store.SCHEMA:
-            dirty = "_dirty_family" if table in FAMILY else f"_dirty_{table}"
-            _rebase(con, table, dirty)
-            if kept.get(table):
-                con.execute("CREATE OR REPLACE TEMP TABLE _kept (k VARCHAR)")
-                con.executemany("INSERT INTO _kept VALUES (?)", [[k] for k in kept[table]])
-                con.execute(f"DELETE FROM {_baseline(table)} WHERE k IN (SELECT k FROM _kept)")
-                con.execute(f"INSERT INTO {_baseline(table)} SELECT k, 0 FROM _kept")  # marks it dirty
+            _rebase_pushed(con, table, kept.get(table, []))
         _set_state(con, schema, store_id, rev if state is not None and state[1] == rev0 else state[1])
     con.execute("COMMIT")
 
