@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -137,8 +138,10 @@ def store_url(settings) -> str | None:
 class SharedStore:
     """One runner's session with the shared store: the lock, a pull, and a push, on one connection."""
 
-    def __init__(self, url: str, schema: str = "touchpoint", lock_timeout_s: float = 60.0):
-        self.url, self.schema, self.lock_timeout_s = url, schema, lock_timeout_s
+    def __init__(self, url: str, schema: str = "touchpoint", lock_timeout_s: float = 60.0, run_lock: bool = True):
+        """``run_lock=False``: a session that only pushes or pulls (no run): it does not take the run lock;
+        pushes still apply one at a time (each takes a transaction lock) and merge by the version rule."""
+        self.url, self.schema, self.lock_timeout_s, self.run_lock = url, schema, lock_timeout_s, run_lock
         self.compat = f"{schema}_compat"
         self.label = redact(url)
         self.conn = None
@@ -163,6 +166,8 @@ class SharedStore:
                                         keepalives_count=5)
         except Exception as exc:  # noqa: BLE001 - any driver error, reported without the password
             raise self._error("cannot connect", exc) from None
+        if not self.run_lock:
+            return self
         try:
             got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(self.schema)]).fetchone()[0]
         except Exception as exc:  # noqa: BLE001
@@ -179,7 +184,7 @@ class SharedStore:
         if self.conn is None:
             return
         try:
-            if not self.conn.closed:
+            if self.run_lock and not self.conn.closed:
                 self.conn.execute("SELECT pg_advisory_unlock(%s)", [lock_key(self.schema)])
         except Exception:  # noqa: BLE001 - closing the connection releases the lock anyway
             pass
@@ -235,16 +240,20 @@ class SharedStore:
                     .fetchall())
 
     # -- pull: Postgres -> local DuckDB
-    def pull(self, data_dir: str | os.PathLike, pseudonym_key: bytes | None = None) -> dict[str, Any]:
-        """Replace the local working copy with the shared store (one snapshot, one DuckDB transaction).
+    def pull(self, data_dir: str | os.PathLike, pseudonym_key: bytes | None = None,
+             full: bool = False) -> dict[str, Any]:
+        """Bring the local working copy to what the shared store holds (one snapshot, one DuckDB transaction).
 
-        A schema never pushed to leaves the local copy as it is: the first push seeds Postgres with it.
+        Incremental when this data directory last synchronised with this store and the store's change
+        log still reaches back to it: only the keys changed in Postgres since then, and the keys changed
+        locally and not pushed (put back as Postgres has them), are moved. Otherwise (or ``full``) every
+        table is copied. Either way the local copy ends identical to Postgres. A schema never pushed to
+        leaves the local copy as it is: the first push seeds Postgres with it.
         """
-        from psycopg import sql
-
         t0 = time.perf_counter()
         con = store.connect(data_dir)
         rows: dict[str, int] = {}
+        mode = "full"
         try:
             with self.conn.transaction():
                 self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -253,35 +262,28 @@ class SharedStore:
                 if not self.initialised:
                     log.warning("shared store %s (schema %s) is empty: the first push seeds it from %s",
                                 self.label, self.schema, store.db_path(data_dir))
-                    return {"initialised": False, "rows": {}, "seconds": time.perf_counter() - t0}
+                    return {"initialised": False, "rows": {}, "seconds": time.perf_counter() - t0, "mode": None}
                 meta = self.meta()
                 if pseudonym_key and meta.get("key_fingerprint") not in (None, key_fingerprint(pseudonym_key)):
                     raise StoreError(
                         f"this runner's pseudonymisation key differs from the one the shared store {self.label} "
                         f"was built with, so its customer ids would not join; set TOUCHPOINT_PSEUDONYM_KEY to "
                         f"the same secret on every runner (nothing was pulled or published)")
+                revision = int(meta.get("revision") or 0)
+                synced = _sync_ready(meta, have)
+                state = _local_state(con, self.schema)
                 con.execute("BEGIN TRANSACTION")
-                for table in store.SCHEMA:
-                    con.execute(f"DELETE FROM {table}")
-                    if table not in have:
-                        rows[table] = 0
-                        continue
-                    cols = [(c, t) for c, t in column_types(table) if c in have[table]]  # older pushes: NULL
-                    names = [c for c, _ in cols]
-                    schema = pa.schema([(c, arrow_type(t)) for c, t in cols])
-                    n = 0
-                    with self.conn.cursor(name=f"tp_pull_{table}") as cur:
-                        cur.itersize = BATCH_ROWS
-                        cur.execute(sql.SQL("SELECT {} FROM {}").format(
-                            sql.SQL(", ").join(map(sql.Identifier, names)), self._ident(table)))
-                        while batch := cur.fetchmany(BATCH_ROWS):
-                            arrays = [pa.array(list(v), type=schema.field(i).type)
-                                      for i, v in enumerate(zip(*batch))]
-                            con.register("_pull_batch", pa.Table.from_arrays(arrays, schema=schema))
-                            con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM _pull_batch")
-                            con.unregister("_pull_batch")
-                            n += len(batch)
-                    rows[table] = n
+                if (not full and synced and state is not None and state[0] == meta.get("store_id")
+                        and state[1] >= int(meta.get("log_from") or 0)):
+                    mode = "incremental"
+                    for table in store.SCHEMA:
+                        rows[table] = self._pull_changes(con, table, state[1])
+                else:
+                    for table in store.SCHEMA:
+                        rows[table] = self._pull_all(con, table, have)
+                        if synced:
+                            _rebase(con, table)
+                _set_state(con, self.schema, meta.get("store_id") if synced else None, revision)
                 con.execute("COMMIT")
         except StoreError:
             _rollback(con)
@@ -292,47 +294,117 @@ class SharedStore:
         finally:
             con.close()
         secs = time.perf_counter() - t0
-        log.info("pulled %d rows from %s in %.2fs", sum(rows.values()), self.label, secs)
-        return {"initialised": True, "rows": rows, "seconds": secs}
+        log.info("pulled %d rows (%s) from %s in %.2fs", sum(rows.values()), mode, self.label, secs)
+        return {"initialised": True, "rows": rows, "seconds": secs, "mode": mode}
+
+    def _fetch_into(self, con, table: str, names: list[str], query, params=None) -> int:
+        """Rows of a Postgres query (columns ``names`` of ``table``) inserted into the local table."""
+        schema = pa.schema([(c, arrow_type(t)) for c, t in column_types(table) if c in names])
+        n = 0
+        with self.conn.cursor(name=f"tp_pull_{table}") as cur:
+            cur.itersize = BATCH_ROWS
+            cur.execute(query, params)
+            while batch := cur.fetchmany(BATCH_ROWS):
+                arrays = [pa.array(list(v), type=schema.field(i).type) for i, v in enumerate(zip(*batch))]
+                con.register("_pull_batch", pa.Table.from_arrays(arrays, schema=schema))
+                con.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM _pull_batch")
+                con.unregister("_pull_batch")
+                n += len(batch)
+        return n
+
+    def _pull_all(self, con, table: str, have: dict[str, set[str]]) -> int:
+        from psycopg import sql
+
+        con.execute(f"DELETE FROM {table}")
+        if table not in have:
+            return 0
+        names = [c for c, _ in column_types(table) if c in have[table]]  # older pushes: NULL
+        return self._fetch_into(con, table, names, sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)), self._ident(table)))
+
+    def _pull_changes(self, con, table: str, since: int) -> int:
+        """One table, incrementally: the keys Postgres changed after revision ``since`` and the keys
+        changed here since the last sync are replaced by Postgres' rows of those keys."""
+        from psycopg import sql
+
+        keys = {r[0] for r in self.conn.execute(sql.SQL(
+            "SELECT DISTINCT tp_key FROM {} WHERE table_name = %s AND rev > %s").format(self._ident(CHANGES_TABLE)),
+            [table, since]).fetchall()}
+        _dirty(con, table)
+        keys |= {r[0] for r in con.execute(f"SELECT k FROM _dirty_{table}").fetchall()}
+        if not keys:
+            return 0
+        con.execute("CREATE OR REPLACE TEMP TABLE _pull_keys (k VARCHAR)")
+        con.register("_pull_keys_df", pa.table({"k": pa.array(sorted(keys), pa.string())}))
+        con.execute("INSERT INTO _pull_keys SELECT k FROM _pull_keys_df")
+        con.unregister("_pull_keys_df")
+        con.execute(f"DELETE FROM {table} WHERE {_key_in(table, '_pull_keys')}")
+        names = store.columns(table)
+        n = self._fetch_into(con, table, names, sql.SQL("SELECT {} FROM {} WHERE tp_key = ANY(%s)").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)), self._ident(table)), [sorted(keys)])
+        _rebase(con, table, "_pull_keys")
+        return n
 
     # -- push: local DuckDB -> Postgres, one transaction
     def push(self, data_dir: str | os.PathLike, run_id: str | None = None, pseudonym_key: bytes | None = None,
-             on_table: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Replace every shared table with the local copy's rows and recreate the views, all or nothing.
+             on_table: Callable[[str], None] | None = None, full: bool = False) -> dict[str, Any]:
+        """Publish the local copy's changes to the shared store and recreate the views, all or nothing.
 
-        ``on_table(table)`` runs after each table is copied, inside the open transaction.
+        Incremental when this data directory synchronised with this store before: only the keys whose
+        rows changed locally since the last pull or push are sent, and merged into Postgres by the
+        record-version rule (a newer stored version of a record is kept), so pushes from several
+        machines commute. Without a sync state (a data directory that never pulled from this store,
+        a store pushed by an older Touchpoint) or with ``full``, every table is replaced by the local
+        copy, as before. Pushes queue on a transaction lock, so concurrent pushes apply one after the
+        other. ``on_table(table)`` runs after each table is written, inside the open transaction.
         """
         from psycopg import sql
 
         t0 = time.perf_counter()
         con = store.connect(data_dir, read_only=False)
         rows: dict[str, int] = {}
+        keys: dict[str, int] = {}
+        kept: dict[str, list[str]] = {}
         warnings: list[str] = []
         nbytes = 0
+        mode = "full"
         try:
             with self.conn.transaction():
                 self.conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
                     sql.Literal(f"{int(self.lock_timeout_s * 1000)}ms")))
-                self._ensure_schema()
-                for table in store.SCHEMA:
-                    names = store.columns(table)
-                    self.conn.execute(sql.SQL("DELETE FROM {}").format(self._ident(table)))
-                    n = 0
-                    rel = con.execute(f"SELECT {', '.join(names)} FROM {table}")
-                    with self.conn.cursor() as cur:
-                        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                                self._ident(table), sql.SQL(", ").join(map(sql.Identifier, names)))) as cp:
-                            while batch := rel.fetchmany(BATCH_ROWS):
-                                for r in batch:
-                                    cp.write_row(r)
-                                n += len(batch)
-                    rows[table] = n
-                    if on_table is not None:
-                        on_table(table)
-                warnings += self._create_views()
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(self.schema + "\x00push")])
+                meta0 = self.meta()
+                same_schema = meta0.get("schema_sha") == SCHEMA_SHA and meta0.get("sync_format") == SYNC_FORMAT
+                if not same_schema or full:
+                    self._ensure_schema()
+                rev0 = int(meta0.get("revision") or 0)
+                rev = rev0 + 1
+                state = _local_state(con, self.schema)
+                store_id = meta0.get("store_id")
+                log_from = int(meta0.get("log_from") or 0)
+                if (not full and store_id and meta0.get("sync_format") == SYNC_FORMAT and state is not None
+                        and state[0] == store_id):
+                    mode = "incremental"
+                    rows, keys, kept = self._push_changes(con, rev, on_table)
+                else:
+                    store_id = store_id or uuid.uuid4().hex
+                    log_from = rev  # every other runner's incremental state is void: they pull in full
+                    self.conn.execute(sql.SQL("DELETE FROM {}").format(self._ident(CHANGES_TABLE)))
+                    for table in store.SCHEMA:
+                        rows[table] = self._push_all(con, table)
+                        keys[table] = rows[table]
+                        if on_table is not None:
+                            on_table(table)
+                log_from = max(log_from, rev - KEEP_REVISIONS)
+                self.conn.execute(sql.SQL("DELETE FROM {} WHERE rev < %s").format(self._ident(CHANGES_TABLE)),
+                                  [log_from])
+                if not same_schema or mode == "full":
+                    warnings += self._create_views()
                 meta = {"pushed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "pushed_by": f"{getpass.getuser()}@{socket.gethostname()}",
-                        "run_id": run_id or "", "touchpoint_tables": str(len(store.SCHEMA))}
+                        "run_id": run_id or "", "touchpoint_tables": str(len(store.SCHEMA)),
+                        "store_id": store_id, "revision": str(rev), "log_from": str(log_from),
+                        "sync_format": SYNC_FORMAT, "push_mode": mode, "schema_sha": SCHEMA_SHA}
                 if pseudonym_key:
                     meta["key_fingerprint"] = key_fingerprint(pseudonym_key)
                 for k, v in meta.items():
@@ -342,6 +414,13 @@ class SharedStore:
                 nbytes = self.conn.execute(
                     "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n "
                     "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", [self.schema]).fetchone()[0]
+            # committed: what this copy now shares with Postgres becomes its baseline
+            try:
+                _after_push(con, self.schema, store_id, mode, rev, rev0, state, kept)
+            except Exception as exc:  # noqa: BLE001 - the push stands; the next pull or push redoes the rest
+                log.warning("pushed, but the local sync state was not updated (%s); the next pull is full", exc)
+                _rollback(con)
+                con.execute("DELETE FROM tp_sync_state")
         except StoreError:
             raise
         except Exception as exc:  # noqa: BLE001 - driver errors, without the password
@@ -353,25 +432,135 @@ class SharedStore:
         secs = time.perf_counter() - t0
         for w in warnings:
             log.warning(w)
-        log.info("pushed %d rows to %s in %.2fs", sum(rows.values()), self.label, secs)
-        return {"rows": rows, "seconds": secs, "bytes": int(nbytes), "warnings": warnings}
+        n_kept = sum(len(v) for v in kept.values())
+        log.info("pushed %d rows (%s, %d keys, %d kept newer in Postgres) to %s in %.2fs", sum(rows.values()),
+                 mode, sum(keys.values()), n_kept, self.label, secs)
+        return {"rows": rows, "keys": keys, "kept": {t: len(v) for t, v in kept.items() if v}, "mode": mode,
+                "revision": rev, "seconds": secs, "bytes": int(nbytes), "warnings": warnings}
+
+    def _copy_rows(self, target, names: list[str], rel) -> int:
+        from psycopg import sql
+
+        n = 0
+        with self.conn.cursor() as cur:
+            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    target, sql.SQL(", ").join(map(sql.Identifier, names)))) as cp:
+                while batch := rel.fetchmany(BATCH_ROWS):
+                    for r in batch:
+                        cp.write_row(r)
+                    n += len(batch)
+        return n
+
+    def _push_all(self, con, table: str) -> int:
+        from psycopg import sql
+
+        names = store.columns(table)
+        self.conn.execute(sql.SQL("DELETE FROM {}").format(self._ident(table)))
+        rel = con.execute(f"SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table}")
+        n = self._copy_rows(self._ident(table), [*names, "tp_key"], rel)
+        self.conn.execute(sql.SQL("ANALYZE {}").format(self._ident(table)))  # so incremental pushes use the key index
+        return n
+
+    def _push_changes(self, con, rev: int, on_table) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]]]:
+        """Send the locally changed keys of every table and merge them (see ``push``)."""
+        from psycopg import sql
+
+        for table in store.SCHEMA:
+            _dirty(con, table)
+        con.execute("CREATE OR REPLACE TEMP TABLE _dirty_family AS " + " UNION ".join(
+            f"SELECT k FROM _dirty_{t}" for t in FAMILY))  # a record travels with its child rows
+        rows: dict[str, int] = {}
+        keys: dict[str, int] = {}
+        kept: dict[str, list[str]] = {}
+        order = ["ingested_files"] + [t for t in store.SCHEMA if t != "ingested_files"]  # file order first
+        for table in order:
+            dirty = "_dirty_family" if table in FAMILY else f"_dirty_{table}"
+            n_keys = con.execute(f"SELECT count(*) FROM {dirty}").fetchone()[0]
+            keys[table], rows[table] = n_keys, 0
+            if n_keys:
+                ins = sql.Identifier(f"_tp_in_{table}")
+                pushed = [r[0] for r in con.execute(f"SELECT k FROM {dirty}").fetchall()]
+                self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
+                    ins, self._ident(table)))
+                names = store.columns(table)
+                rows[table] = self._copy_rows(ins, [*names, "tp_key"], con.execute(
+                    f"SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table} WHERE {_key_in(table, dirty)}"))
+                self.conn.execute(sql.SQL("ANALYZE {}").format(ins))
+                if table in FAMILY and table != "feedback":
+                    kept[table] = list(kept.get("feedback", []))
+                else:
+                    kept[table] = self._kept_keys(table, ins, pushed)
+                lost = set(kept[table])
+                apply = [k for k in pushed if k not in lost]
+                target = self._ident(table)
+                cols = sql.SQL(", ").join(map(sql.Identifier, [*names, "tp_key"]))
+                # the key index finds the rows to replace (a join would scan the table)
+                self.conn.execute(sql.SQL("DELETE FROM {} WHERE tp_key = ANY(%s::text[])").format(target), [apply])
+                self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE tp_key = ANY(%s::text[])").format(
+                    target, cols, cols, ins), [apply])
+                self.conn.execute(sql.SQL("INSERT INTO {} (rev, table_name, tp_key) SELECT %s, %s, unnest(%s::text[])")
+                                  .format(self._ident(CHANGES_TABLE)), [rev, table, pushed])
+            if table == "ingested_files":  # the merged file order decides the record versions below
+                self.conn.execute(sql.SQL("CREATE TEMP TABLE _tp_fo ON COMMIT DROP AS SELECT sha256, "
+                                          "min(ingest_seq) AS ingest_seq FROM {} WHERE ingest_seq IS NOT NULL "
+                                          "GROUP BY sha256").format(self._ident("ingested_files")))
+                self.conn.execute("CREATE INDEX ON _tp_fo (sha256)")
+                self.conn.execute("ANALYZE _tp_fo")
+            if on_table is not None:
+                on_table(table)
+        return rows, keys, {t: v for t, v in kept.items() if v}
+
+    def _kept_keys(self, table: str, ins, pushed: list[str]) -> list[str]:
+        """The pushed keys whose stored version in Postgres is to be kept over the pushed one."""
+        from psycopg import sql
+
+        target = self._ident(table)
+        if table in store.PARENTS:  # the record-version rule, as in store.publish
+            q = sql.SQL(f"""SELECT DISTINCT w.tp_key FROM
+                (SELECT x.tp_key, {_pg_version_cols("x", "w")} FROM {{ins}} x
+                 LEFT JOIN _tp_fo fo ON fo.sha256 = x.file_sha256) w
+                JOIN (SELECT x.tp_key, {_pg_version_cols("x", "e")} FROM {{target}} x
+                      LEFT JOIN _tp_fo fo ON fo.sha256 = x.file_sha256 WHERE x.tp_key = ANY(%s::text[])) e
+                  ON e.tp_key = w.tp_key
+                WHERE {store._newer("e", "w")}""")
+        elif table == "quarantine":  # the lowest file name keeps a bad record
+            q = sql.SQL("""SELECT w.tp_key FROM (SELECT tp_key, min(input_file COLLATE "C") AS f FROM {ins}
+                GROUP BY tp_key) w JOIN (SELECT x.tp_key, min(x.input_file COLLATE "C") AS f FROM {target} x
+                WHERE x.tp_key = ANY(%s::text[]) GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.f < w.f""")
+        elif table == "ingested_files":  # the later run's record of a file (run ids start with their start)
+            q = sql.SQL("""SELECT w.tp_key FROM (SELECT tp_key, max(run_id COLLATE "C") AS r FROM {ins}
+                GROUP BY tp_key) w JOIN (SELECT x.tp_key, max(x.run_id COLLATE "C") AS r FROM {target} x
+                WHERE x.tp_key = ANY(%s::text[]) GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.r > w.r""")
+        else:
+            return []
+        return [r[0] for r in self.conn.execute(q.format(ins=ins, target=target), [pushed]).fetchall()]
 
     def _ensure_schema(self) -> None:
-        """Create the schema, tables and missing columns (a newer Touchpoint adds columns in place)."""
+        """Create the schema, tables and missing columns (a newer Touchpoint adds columns in place), the
+        key column and index incremental pushes use, and the change log."""
         from psycopg import sql
 
         self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
         self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, value text)").format(
             self._ident(META_TABLE)))
+        self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (rev bigint, table_name text, tp_key text)").format(
+            self._ident(CHANGES_TABLE)))
+        self.conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (table_name, rev)").format(
+            sql.Identifier(f"{CHANGES_TABLE}_rev"), self._ident(CHANGES_TABLE)))
         have = self._tables()
         for table in store.SCHEMA:
             cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type(t))) for c, t in column_types(table)]
             if table not in have:
-                self.conn.execute(sql.SQL("CREATE TABLE {} ({})").format(self._ident(table), sql.SQL(", ").join(cols)))
-                continue
-            for (c, t), col in zip(column_types(table), cols):
-                if c not in have[table]:
-                    self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(self._ident(table), col))
+                self.conn.execute(sql.SQL("CREATE TABLE {} ({}, tp_key text)").format(
+                    self._ident(table), sql.SQL(", ").join(cols)))
+            else:
+                for (c, t), col in zip(column_types(table), cols):
+                    if c not in have[table]:
+                        self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(self._ident(table), col))
+                if "tp_key" not in have[table]:  # a store pushed by an older Touchpoint: the next push is full
+                    self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN tp_key text").format(self._ident(table)))
+            self.conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (tp_key)").format(
+                sql.Identifier(f"{table}_tp_key"), self._ident(table)))
 
     def _create_views(self) -> list[str]:
         """The store's views, same SQL text as in DuckDB; a view Postgres rejects is a warning, not a failure."""
@@ -403,6 +592,154 @@ class SharedStore:
                                       f"{str(err).strip().splitlines()[0]}", self.url))
         self.conn.execute("SET LOCAL search_path TO DEFAULT")
         return warnings
+
+
+# ---------------------------------------------------------------- incremental sync
+
+CHANGES_TABLE = "touchpoint_changes"  # Postgres only: (rev, table_name, tp_key) of every key each push touched
+SYNC_FORMAT = "1"  # the store carries tp_key columns and the change log
+KEEP_REVISIONS = 1000  # pushes the change log reaches back; a runner further behind pulls in full
+# The tables, columns and views a push creates: while Postgres has them, an incremental push skips that DDL.
+SCHEMA_SHA = hashlib.sha256(repr((sorted(store.SCHEMA.items()), sorted(store.VIEWS.items()), _COMPAT_FUNCS,
+                                  SYNC_FORMAT)).encode()).hexdigest()[:16]
+FAMILY = ("feedback", "utterances", "sentences")  # a feedback record and its child rows move together
+# The key each table's rows are grouped by for sync: a group is replaced as a whole, in both directions.
+# Tables not listed are keyed by each row's content (conflicts, key drivers, the topic discovery tables).
+GROUP_KEYS = {
+    "feedback": ["feedback_id"], "utterances": ["feedback_id"], "sentences": ["feedback_id"],
+    "scores": ["score_id"], "tickets": ["ticket_id"], "quarantine": ["source", "record_hash", "input_line"],
+    "ingested_files": ["sha256"], "runs": ["run_id"], "feedback_scores": ["feedback_id"], "answers": ["score_id"],
+    "aggregates": ["event_date", "touchpoint", "channel", "language"], "followup_queue": ["item_id"],
+    "alerts": ["alert_id"], "call_metrics": ["feedback_id"], "discovered_topics": ["topic_id"],
+}
+
+
+def _key_sql(table: str) -> str:
+    """DuckDB SQL: a row's sync key (``tp_key`` in Postgres), text that never is NULL."""
+    cols = GROUP_KEYS.get(table)
+    if cols is None:
+        return "md5(CAST(struct_pack({}) AS VARCHAR))".format(", ".join(f"{c} := {c}" for c in store.columns(table)))
+    parts = [f"coalesce(CAST({c} AS VARCHAR), chr(1))" for c in cols]
+    return parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
+
+
+def _hash_sql(table: str) -> str:
+    """DuckDB SQL: a 64-bit hash of a row's content (a changed row gets another one)."""
+    return f"hash({', '.join(store.columns(table))})"
+
+
+def _baseline(table: str) -> str:
+    return f"tp_sync_{table}"
+
+
+_BASELINE_DDL = "(h UBIGINT, n INTEGER, k VARCHAR)"  # one row per distinct row hash: how many rows, their key
+
+
+def _dirty(con, table: str) -> None:
+    """Temp table ``_dirty_<table>(k)``: the keys whose rows differ from the baseline (the rows this copy
+    shared with Postgres at its last pull or push), compared as multisets of row hashes; ``_dh_<table>``
+    the hashes that differ (``cn``/``bn``: how many rows have it now / had it then), ``_dk_<table>`` the
+    baseline entries (h, n, k) of the current rows among them."""
+    base = _baseline(table)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {base} {_BASELINE_DDL}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _hh AS SELECT h, count(*) AS n FROM (SELECT {_hash_sql(table)} AS h "
+                f"FROM {table}) GROUP BY h")  # one pass over the table
+    now = con.execute("SELECT coalesce(sum(n), 0), coalesce(sum(CAST(h AS HUGEINT) * n), 0) FROM _hh").fetchone()
+    then = con.execute(f"SELECT coalesce(sum(n), 0), coalesce(sum(CAST(h AS HUGEINT) * n), 0) FROM {base}").fetchone()
+    if tuple(now) == tuple(then):  # the table as a whole is unchanged: no join
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dh_{table} (h UBIGINT, cn BIGINT, bn INTEGER, bk VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dk_{table} (h UBIGINT, n BIGINT, k VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dirty_{table} (k VARCHAR)")
+        return
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dh_{table} AS SELECT coalesce(c.h, b.h) AS h, c.n AS cn,
+            b.n AS bn, b.k AS bk
+        FROM _hh c FULL JOIN {base} b ON c.h = b.h WHERE c.n IS DISTINCT FROM b.n""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dk_{table} AS SELECT h, count(*) AS n, min(k) AS k FROM (
+            SELECT {_hash_sql(table)} AS h, {_key_sql(table)} AS k FROM {table}
+            WHERE {_hash_sql(table)} IN (SELECT h FROM _dh_{table} WHERE cn IS NOT NULL)) GROUP BY h""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _dirty_{table} AS SELECT bk AS k FROM _dh_{table} WHERE bk IS NOT NULL
+        UNION SELECT k FROM _dk_{table}""")
+
+
+def _key_in(table: str, keys: str) -> str:
+    """DuckDB SQL: the row's key is in temp table ``keys(k)`` (on the key column itself where there is one)."""
+    cols = GROUP_KEYS.get(table)
+    if cols and len(cols) == 1 and dict(column_types(table))[cols[0]] == "VARCHAR":
+        return f"coalesce({cols[0]}, chr(1)) IN (SELECT k FROM {keys})"
+    return f"{_key_sql(table)} IN (SELECT k FROM {keys})"
+
+
+def _rebase(con, table: str, keys: str | None = None) -> None:
+    """The baseline of ``table`` (of the keys in temp table ``keys``, or all) becomes its current rows."""
+    base = _baseline(table)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {base} {_BASELINE_DDL}")
+    if keys is None:
+        con.execute(f"DELETE FROM {base}")
+        con.execute(f"INSERT INTO {base} SELECT h, count(*), min(k) FROM (SELECT {_hash_sql(table)} AS h, "
+                    f"{_key_sql(table)} AS k FROM {table}) GROUP BY h")
+        return
+    con.execute(f"DELETE FROM {base} WHERE k IN (SELECT k FROM {keys})")
+    con.execute(f"INSERT INTO {base} SELECT h, count(*), min(k) FROM (SELECT {_hash_sql(table)} AS h, "
+                f"{_key_sql(table)} AS k FROM {table} WHERE {_key_in(table, keys)}) GROUP BY h")
+
+
+def _rebase_pushed(con, table: str, kept: list[str]) -> None:
+    """After a push: the baseline takes this copy's changed rows (``_dh_<table>``), except those of the keys
+    Postgres kept its own version of, which stay dirty (the next pull fetches them)."""
+    base = _baseline(table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _kept (k VARCHAR)")
+    if kept:
+        con.executemany("INSERT INTO _kept VALUES (?)", [[k] for k in kept])
+    con.execute(f"DELETE FROM {base} WHERE h IN (SELECT h FROM _dh_{table}) AND k NOT IN (SELECT k FROM _kept)")
+    con.execute(f"INSERT INTO {base} SELECT h, n, k FROM _dk_{table} WHERE k NOT IN (SELECT k FROM _kept)")
+
+
+def _local_state(con, schema: str) -> tuple[str, int] | None:
+    """(store id, revision) this copy last synchronised with, for this schema; None if never."""
+    con.execute("CREATE TABLE IF NOT EXISTS tp_sync_state (store_id VARCHAR, db_schema VARCHAR, revision BIGINT)")
+    row = con.execute("SELECT store_id, revision FROM tp_sync_state WHERE db_schema = ?", [schema]).fetchone()
+    return (row[0], int(row[1])) if row and row[0] else None
+
+
+def _set_state(con, schema: str, store_id: str | None, revision: int) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS tp_sync_state (store_id VARCHAR, db_schema VARCHAR, revision BIGINT)")
+    con.execute("DELETE FROM tp_sync_state")  # one store per working copy
+    if store_id:
+        con.execute("INSERT INTO tp_sync_state VALUES (?, ?, ?)", [store_id, schema, revision])
+
+
+def _sync_ready(meta: dict[str, str], have: dict[str, set[str]]) -> bool:
+    """Postgres holds what incremental pulls need: a store id, the change log, keyed rows in every table."""
+    return bool(meta.get("store_id")) and meta.get("sync_format") == SYNC_FORMAT and CHANGES_TABLE in have and \
+        all(t in have and "tp_key" in have[t] for t in store.SCHEMA)
+
+
+def _after_push(con, schema: str, store_id: str, mode: str, rev: int, rev0: int,
+                state: tuple[str, int] | None, kept: dict[str, list[str]]) -> None:
+    """After the push committed: the pushed keys' rows are the new baseline; a key Postgres kept its own
+    (newer) version of stays dirty, so the next pull fetches that version. The revision moves on only
+    when no other push came between this copy's last sync and this push."""
+    con.execute("BEGIN TRANSACTION")
+    if mode == "full":
+        for table in store.SCHEMA:
+            _rebase(con, table)
+        _set_state(con, schema, store_id, rev)
+    else:
+        for table in store.SCHEMA:
+            _rebase_pushed(con, table, kept.get(table, []))
+        _set_state(con, schema, store_id, rev if state is not None and state[1] == rev0 else state[1])
+    con.execute("COMMIT")
+
+
+def _pg_version_cols(alias: str, prefix: str) -> str:
+    """Postgres SQL: store._version_cols for a stored row (``fo``: the merged file order), text compared
+    bytewise as DuckDB does, whatever the database's collation."""
+    return (f"coalesce({alias}.version_ts, TIMESTAMP '0001-01-01') AS {prefix}_ts, "
+            f"coalesce(fo.ingest_seq, 0) AS {prefix}_seq, coalesce({alias}.input_line, 0) AS {prefix}_oline, "
+            f'coalesce({alias}.content_hash, \'\') COLLATE "C" AS {prefix}_hash, '
+            f'coalesce({alias}.file_sha256, \'\') COLLATE "C" AS {prefix}_sha, '
+            f'coalesce({alias}.input_file, \'\') COLLATE "C" AS {prefix}_file, '
+            f"coalesce({alias}.input_line, 0) AS {prefix}_line")
 
 
 @contextmanager
