@@ -32,23 +32,46 @@ def _taxonomy_path(args, settings) -> Path:
 
 
 def _read_texts(path: Path, text_col: str | None, lang_col: str | None, limit: int) -> tuple[list[str], list]:
+    """Texts (and languages) of a dump. CSV and JSON Lines go through the pipeline's own line readers
+    (pipeline/ingest/lines.py: one reader per format); a broken record is left out, counted and located
+    on stderr. TSV and Parquet, which the pipeline does not ingest, are read with pandas."""
+
+    rows, bad = _records(path)
+    if bad:
+        line, reason = bad[0]
+        print(f"warning: {path}: {len(bad)} record(s) left out; first at line {line}: {reason}", file=sys.stderr)
+    columns = list(rows[0]) if rows else []
+    col = text_col or next((c for c in TEXT_COLUMNS if c in columns), None)
+    if col is None or col not in columns:
+        raise SystemExit(f"error: {path}: no text column (looked for {text_col or ', '.join(TEXT_COLUMNS)}); "
+                         f"columns are {', '.join(map(str, columns))}; pass --text-col")
+    rows = [r for r in rows if str(r.get(col) if r.get(col) is not None else "").strip()]
+    if limit:
+        rows = rows[:limit]
+    langs = [str(r.get(lang_col)) for r in rows] if lang_col and lang_col in columns else [None] * len(rows)
+    return [" ".join(str(r[col]).split()) for r in rows], langs
+
+
+def _records(path: Path) -> tuple[list[dict], list[tuple[int, str]]]:
+    from pipeline.ingest.lines import iter_csv, iter_jsonl
+
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".jsonl", ".ndjson"):
+        recs = iter_csv(path) if suffix == ".csv" else iter_jsonl(path)
+        rows, bad = [], []
+        for rec in recs:
+            if rec.error is not None or not isinstance(rec.value, dict):
+                bad.append((rec.line, rec.error.reason if rec.error is not None else "not an object"))
+            else:
+                rows.append(rec.value)
+        return rows, bad
     import pandas as pd
 
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        df = pd.read_json(path, lines=True, dtype=False)
-    elif path.suffix.lower() == ".parquet":
+    if suffix == ".parquet":
         df = pd.read_parquet(path)
     else:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t" if path.suffix == ".tsv" else ",")
-    col = text_col or next((c for c in TEXT_COLUMNS if c in df.columns), None)
-    if col is None or col not in df.columns:
-        raise SystemExit(f"error: {path}: no text column (looked for {text_col or ', '.join(TEXT_COLUMNS)}); "
-                         f"columns are {', '.join(map(str, df.columns))}; pass --text-col")
-    df = df[df[col].astype(str).str.strip() != ""]
-    if limit:
-        df = df.head(limit)
-    langs = df[lang_col].astype(str).tolist() if lang_col and lang_col in df.columns else [None] * len(df)
-    return [" ".join(str(t).split()) for t in df[col]], langs
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ",")
+    return df.to_dict("records"), []
 
 
 def _topic_model(settings):

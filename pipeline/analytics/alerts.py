@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline.storage.schema import SCHEMA
+from pipeline.storage.tables import insert_rows
 
 DDL = {t: SCHEMA[t] for t in ('alerts',)}  # the store's schema owns them
 COLUMNS = [c.strip().split()[0] for c in DDL["alerts"].split(",")]
@@ -176,8 +177,7 @@ def run_alerts(con: duckdb.DuckDBPyConnection, run_date: date, baseline_days: in
     try:
         con.execute("DELETE FROM alerts WHERE run_date = ?", [run_date])
         if alerts:
-            con.executemany(f"INSERT INTO alerts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
-                            [[a[c] for c in COLUMNS] for a in alerts])
+            insert_rows(con, "alerts", COLUMNS, [[a[c] for c in COLUMNS] for a in alerts])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -30,6 +30,7 @@ from models.heads.topics import parent_of, representative_quotes, run_discovery
 from pipeline.pii import PLACEHOLDERS
 from pipeline.storage import store
 from pipeline.storage.schema import EMERGING_VIEWS, SCHEMA
+from pipeline.storage.tables import insert_rows, upsert_rows
 
 MAX_SENTENCES = 3000  # kept for callers of the old module; the limit is DiscoveryConfig.max_sentences
 STATUSES = ("new", "active", "retired", "promoted")
@@ -163,12 +164,19 @@ def _parent_hints(model: Any, X: np.ndarray, texts: list[str], res: dict[str, An
     return out
 
 
+ASSIGNMENT_COLUMNS = ["feedback_id", "idx", "text_md5", "topic_id", "similarity", "run_date"]
+
+
+def _unique_keys(rows: list[list[Any]]) -> list[list[Any]]:
+    """The last row per (feedback_id, idx), as the statement-per-row writes left it."""
+    return list({(r[0], r[1]): r for r in rows}.values())
+
+
 def _mark_left_out(con, rows) -> None:
     """Sentences with nothing but placeholders: an assignment with no topic and no run date, so the
     candidate query (outliers are reconsidered by run date) never fetches them again."""
-    for r in rows:
-        con.execute("DELETE FROM discovered_assignments WHERE feedback_id = ? AND idx = ?", [r[0], r[1]])
-        con.execute("INSERT INTO discovered_assignments VALUES (?, ?, ?, NULL, NULL, NULL)", [r[0], r[1], r[4]])
+    upsert_rows(con, "discovered_assignments", ASSIGNMENT_COLUMNS, ["feedback_id", "idx"],
+                _unique_keys([[r[0], r[1], r[4], None, None, None] for r in rows]))
 
 
 def _write_run(con, rows, langs, res, run_date: date, cfg: DiscoveryConfig, topics, hints, left_out=()) -> None:
@@ -179,13 +187,12 @@ def _write_run(con, rows, langs, res, run_date: date, cfg: DiscoveryConfig, topi
     con.execute("BEGIN TRANSACTION")
     try:
         _mark_left_out(con, left_out)
-        for lang, mu in sorted(res["means"].items()):
-            con.execute("DELETE FROM discovery_language_means WHERE language = ?", [lang])
-            con.execute("INSERT INTO discovery_language_means VALUES (?, ?)", [lang, [float(v) for v in mu]])
-        for r, tid, sim in zip(rows, res["topic"], res["similarity"]):
-            con.execute("DELETE FROM discovered_assignments WHERE feedback_id = ? AND idx = ?", [r[0], r[1]])
-            con.execute("INSERT INTO discovered_assignments VALUES (?, ?, ?, ?, ?, ?)",
-                        [r[0], r[1], r[4], tid, sim, run_date])
+        upsert_rows(con, "discovery_language_means", ["language", "mean"], ["language"],
+                    [[lang, [float(v) for v in mu]] for lang, mu in sorted(res["means"].items())])
+        # one statement pair for all candidates (was two statements per sentence)
+        upsert_rows(con, "discovered_assignments", ASSIGNMENT_COLUMNS, ["feedback_id", "idx"],
+                    _unique_keys([[r[0], r[1], r[4], tid, sim, run_date]
+                                  for r, tid, sim in zip(rows, res["topic"], res["similarity"])]))
         for (tid, lang), n in sorted(counts.items()):
             con.execute("""INSERT INTO discovered_topic_volume SELECT ?, ?, ?, 0
                            WHERE NOT EXISTS (SELECT 1 FROM discovered_topic_volume
@@ -271,8 +278,7 @@ def store_emerging(con, rows: list[dict[str, Any]]) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS emerging_topics (cluster_id VARCHAR, terms VARCHAR, size INTEGER, "
                 "example VARCHAR, languages VARCHAR)")
     con.execute("DELETE FROM emerging_topics")
-    for r in rows:
-        con.execute(f"INSERT INTO emerging_topics ({', '.join(cols)}) VALUES (?, ?, ?, ?, ?)", [r[c] for c in cols])
+    insert_rows(con, "emerging_topics", cols, [[r[c] for c in cols] for r in rows])
 
 
 def _live_count(con) -> int:

@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from pipeline.storage.schema import SCHEMA
+from pipeline.storage.tables import insert_rows
 from pipeline.errors import TouchpointError, located
 from pipeline.metrics import DETRACTOR_MAX
 from pipeline.storage.safety import neutralize_cell
@@ -226,9 +227,7 @@ def refresh_queue(con: duckdb.DuckDBPyConnection, run_date: date, due_hours: int
                          run_date, state, None, None, None, ",".join(x for x in HEADLINE if x in c["reasons"]),
                          "opened" if state == "open" else OVER_CAPACITY])
         con.execute("CREATE OR REPLACE TEMP TABLE _fu_new AS SELECT * FROM followup_queue WHERE false")
-        if rows:
-            con.executemany(f"INSERT INTO _fu_new ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
-                            rows)
+        insert_rows(con, "_fu_new", COLUMNS, rows)
         con.execute("INSERT INTO followup_queue SELECT * FROM _fu_new")
         con.execute("DROP TABLE _fu_new")
         con.execute("COMMIT")
