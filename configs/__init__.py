@@ -2,6 +2,7 @@
 
 YAML files in this folder are loaded into pydantic models with ``extra="forbid"`` so a misspelt
 key is an error naming the key and the file. Every output row records ``Settings.hash()``.
+Imports nothing of the project but its own schemas (``taxonomy_schema``, ``heads_schema``, ...).
 """
 
 from __future__ import annotations

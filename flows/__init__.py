@@ -1,5 +1,9 @@
 """Prefect flows and thin tasks. Importing this package sets quiet, offline defaults for Prefect and
-Hugging Face (each can be overridden in the environment)."""
+Hugging Face (each can be overridden in the environment).
+
+``nightly`` and ``retrain`` (flows), ``tasks`` (3-10 line wrappers), ``runners``, ``deploy``, ``ops``,
+``progress``, ``cli/`` (the command). May import everything; nothing imports ``flows``.
+"""
 
 import os
 

@@ -2,6 +2,7 @@
 
 Modules: spans (shared types, digit folding), contact (e-mail, phone), numbers (card, IBAN,
 national ids), addresses, names, core (orchestration), pseudonym, evaluate (planted-corpus scoring).
+May import ``configs`` only.
 """
 
 from pipeline.pii.core import PLACEHOLDERS, Redacted, find_pii, looks_like_pii, redact_all, redact_text
