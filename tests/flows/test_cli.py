@@ -158,3 +158,36 @@ def test_kill_9_leaves_no_orphaned_prefect_server_after_the_next_command(config,
             proc.kill()
         for pid in _servers_owned_by(proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def _heartbeat_seen() -> int | None:
+    """In a flow run: the heartbeat interval Prefect's engine reads (None: no heartbeat thread)."""
+    from prefect import flow
+    from prefect.context import FlowRunContext
+    from prefect.settings import get_current_settings
+
+    @flow
+    def seen() -> int | None:
+        assert FlowRunContext.get() is not None
+        return get_current_settings().flows.heartbeat_frequency
+
+    return seen()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_ad_hoc_runs_have_no_heartbeat_unless_set(monkeypatch):
+    """rerun and rescore start no flow-run heartbeat thread (Prefect stops it in 1 s sleeps)."""
+    from prefect.settings import get_current_settings
+
+    from flows.cli.main import HEARTBEAT_ENV, ad_hoc_run
+
+    for k in HEARTBEAT_ENV:
+        monkeypatch.delenv(k, raising=False)
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default  # Prefect's default (180 s): scheduled and served runs keep it
+    with ad_hoc_run():
+        assert _heartbeat_seen() is None
+    assert get_current_settings().flows.heartbeat_frequency == default
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "45")
+    with ad_hoc_run():  # set by the operator: Prefect's settings are left as they are
+        assert _heartbeat_seen() == default
