@@ -56,7 +56,9 @@ def test_dask_with_shared_store_gives_the_local_runs_tables(pg_url, tmp_path, mo
             assert pg_query(pg_url, f"SELECT xmin::text::bigint FROM {schema}.runs WHERE run_id = %s",
                             [res["run_id"]]) == [(txid,)]
             seen |= new
-        assert list((data / "cache").glob("vectors-*.sqlite"))  # the workers shared the vector cache file
+        if runner == "dask":  # fresh worker processes encode, so they wrote (and shared) the cache file; the local
+            # runner may be answered by this process's in-memory cache from earlier tests and write nothing
+            assert list((data / "cache").glob("vectors-*.sqlite"))
         pg[runner] = pg_snapshot(pg_url, schema)
         assert_same(pg[runner], duck_snapshot(data))  # Postgres holds what the local copy holds
         duck[runner] = snapshot(data)
