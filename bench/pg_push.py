@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.storage import pgstore, store  # noqa: E402
+from pipeline.storage import pgstore, pgsync, store  # noqa: E402
 
 
 # ---------------------------------------------------------------- a synthetic store
@@ -159,7 +159,7 @@ def touch(data_dir: str | os.PathLike, fraction: float, tag: str = "edit", stamp
 def _fingerprint(con, table: str) -> dict:
     from collections import Counter
 
-    return Counter(r[0] for r in con.execute(f"SELECT {pgstore._hash_sql(table)} FROM {table}").fetchall())
+    return Counter(r[0] for r in con.execute(f"SELECT {pgsync._hash_sql(table)} FROM {table}").fetchall())
 
 
 def _changed(a, b) -> int:
