@@ -34,8 +34,11 @@ Set PREFECT_API_URL to run against a Prefect server; otherwise Prefect runs in e
 
 def _settings(args):
     from configs import load_settings
+    from models.encoders.core import remember_data_dir
 
-    return load_settings(args.config, args.data_dir)
+    settings = load_settings(args.config, args.data_dir)
+    remember_data_dir(settings.data_dir)  # --data-dir finds the ONNX and static encoders without the env var
+    return settings
 
 
 def _check_inside(path: Path, settings) -> Path:

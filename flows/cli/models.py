@@ -208,8 +208,10 @@ COMMANDS = {"build": cmd_build, "train": cmd_train, "evaluate": cmd_evaluate, "c
 
 def cmd_models(args) -> int:
     from configs import load_settings
+    from models.encoders.core import remember_data_dir
 
     settings = load_settings(args.config, args.data_dir)
+    remember_data_dir(settings.data_dir)  # --data-dir finds the ONNX and static encoders without the env var
     return COMMANDS[args.action](args, settings)
 
 
