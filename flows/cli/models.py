@@ -73,8 +73,11 @@ def cmd_train(args, settings) -> int:
         raise SystemExit(f"error: only sentiment is trainable from labels (got {args.task!r})")
     hp = {"epochs": args.epochs} if args.epochs else {}
     attach_build_cache(settings)
-    res = train_sentiment(settings, _data(args, settings), backend=args.backend, promote=not args.no_promote,
-                          checkpoint=args.checkpoint, hyperparameters=hp, log=_log(args))
+    from flows.progress import steps_progress
+
+    with steps_progress() as bar:  # fine-tuning: a bar per epoch on a terminal, a log line per epoch always
+        res = train_sentiment(settings, _data(args, settings), backend=args.backend, promote=not args.no_promote,
+                              checkpoint=args.checkpoint, hyperparameters=hp, log=_log(args), progress=bar)
     if args.json:
         _emit_json(args, res)
     return 0

@@ -52,10 +52,26 @@ def default_checkpoint(settings: Settings) -> Path:
     return Path(ensure_e5_checkpoint(settings.data_dir))
 
 
+def _epoch_log(log: Callable[[str], None], progress: Callable[[dict[str, Any]], None] | None,
+               t0: float) -> Callable[[dict[str, Any]], None]:
+    """A fine-tuning progress callback: steps to ``progress``, one log line per epoch."""
+    def report(event: dict[str, Any]) -> None:
+        if progress is not None:
+            progress(event)
+        if event["kind"] == "epoch":
+            f1 = event["val_macro_f1"]
+            log(f"epoch {event['epoch']}/{event['epochs']}: train loss {event['train_loss']:.4f}"
+                + ("" if f1 is None else f", validation macro-F1 {f1:.3f}" + (" (best so far)" if event["best"] else ""))
+                + f", {time.perf_counter() - t0:.0f}s" + ("; stopping early (no better on validation)" if event["stop"] else ""))
+    return report
+
+
 def train_sentiment(settings: Settings, data: LabelledData, backend: str = "head", promote: bool = True,
                     checkpoint: str | None = None, hyperparameters: dict[str, Any] | None = None,
-                    task: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fit on the training part of ``data``, evaluate on its fixed split, register; returns a summary."""
+                    task: str | None = None, log: Callable[[str], None] = print,
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Fit on the training part of ``data``, evaluate on its fixed split, register; returns a summary.
+    Fine-tuning logs a line per epoch and passes every step to ``progress`` (a bar, say)."""
     task = task or settings.models.sentiment
     remember_data_dir(settings.data_dir)  # the static and ONNX encoders live under the data dir
     reg = Registry(Path(settings.data_dir) / "models")
@@ -63,7 +79,10 @@ def train_sentiment(settings: Settings, data: LabelledData, backend: str = "head
     train, held = data.subset(train_idx), data.subset(eval_idx)
     model = make_sentiment(backend, settings, checkpoint, hyperparameters)
     t0 = time.perf_counter()
-    model.fit(train.texts, train.labels, labels=data.label_set)
+    if backend == "finetune":
+        model.fit(train.texts, train.labels, labels=data.label_set, progress=_epoch_log(log, progress, t0))
+    else:
+        model.fit(train.texts, train.labels, labels=data.label_set)
     secs = round(time.perf_counter() - t0, 2)
     evaluation = evaluate_data(model, held) if held.texts else None
     model.meta_.metrics = {**model.meta_.metrics, "data": data.summary(), "train_seconds": secs,

@@ -96,7 +96,9 @@ def test_finetune_backend_from_a_local_checkpoint(data_dir, tmp_path, tiny_check
     f = write_csv(tmp_path / "ft.csv", [(r["text"], r["label"]) for r in rows()[::4]])
     assert cli(data_dir, "train", "sentiment", "--data", str(f), "--backend", "finetune", "--checkpoint",
                str(tiny_checkpoint), "--epochs", "2", "--no-promote", "--json", "-") == 0
-    res = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    res = json.loads(out.out)
+    assert "epoch 1/2: train loss" in out.err and "epoch 2/2: train loss" in out.err  # a line per epoch
     reg = Registry(data_dir / "models")
     meta = reg.meta("sentiment", res["version"])
     assert meta.backend == "touchpoint.FinetunedTransformer.v1" and res["version"].startswith("ft1.")
