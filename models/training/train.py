@@ -57,7 +57,7 @@ def default_checkpoint(settings: Settings) -> Path:
 # C of the intent head trained from a labelled file. Chosen on Bitext train-pool rows only (C 1, 10, 100,
 # 1000 and the centroid head; k=5 and 10 examples per intent, 3 draws): 1000 was best there, and on the
 # held-out test rows it gave 0.951 / 0.887 accuracy (k=10 / k=5) against 0.930 / 0.860 for the class default
-# C=10 (bench/intent_fewshot.py, bench/RESULTS.md). The intents.yaml build keeps C=10: its multilingual
+# C=10 (bench/eval_cx.py fewshot, bench/RESULTS.md). The intents.yaml build keeps C=10: its multilingual
 # seed sentences were not part of that measurement.
 FILE_INTENT_C = 1000.0
 
