@@ -130,8 +130,8 @@ def retrain_config(tmp_path):
 def test_retrain_flow_refuses_worse_and_promotes_better(prefect_harness, data_dir, tmp_path, retrain_config):
     from configs import load_settings
     from flows.retrain import retrain
-    from models.data.datasets import read_labelled_file
     from models.training.train import train_sentiment
+    from pipeline.ingest.labelled import read_labelled_file
 
     reg = Registry(data_dir / "models")
     good = reg.current_version("sentiment")
