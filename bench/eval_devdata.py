@@ -116,7 +116,7 @@ def use_disk_cache(encoder_name: str, folder: Path, data_dir: str | None) -> Dis
 
 def heldout_rows(texts: list[str], labels: list[str], path: Path, splits_dir: Path):
     """Cut to the fixed evaluation split ``models train`` stored for this file, if there is one."""
-    from models.data.datasets import read_labelled_file
+    from pipeline.ingest.labelled import read_labelled_file
 
     data = read_labelled_file(path)
     split = splits_dir / f"{data.hash}.json"

@@ -1,6 +1,6 @@
 """Incremental push and pull to the shared PostgreSQL store vs the full copy, on a synthetic store.
 
-    python bench/pg_push.py [--rows 100000 300000] [--touch 0.01] [--url postgresql://...]
+    python bench/pg_push.py [--rows 100000 1000000] [--touch 0.01] [--url postgresql://...]
 
 For each size: a synthetic local store of about ``--rows`` rows over 11 tables (feedback, sentences,
 utterances, scores, tickets, quarantine, feedback_scores, answers, aggregates, runs, ingested_files)
@@ -10,7 +10,9 @@ aggregates recomputed, a run and its file recorded) and the push is incremental;
 that pulled before the change then pulls incrementally. Without ``--url`` a throwaway PostgreSQL
 server is started on 127.0.0.1 (initdb and pg_ctl from /usr/lib/postgresql/*/bin; as root it runs as
 the ``postgres`` user). Prints one table: rows in store, rows changed, rows moved, seconds, full-copy
-seconds, ratio.
+seconds, ratio, and for the push the seconds its change detection takes alone (the scan of every local
+row that pgsync.py compares with the baseline; measured on its own connection just before the push, so
+the push repeats it), split into the input tables and the rest, with the load average.
 """
 
 from __future__ import annotations
@@ -220,6 +222,7 @@ def bench_one(url: str, rows_target: int, fraction: float, work: Path) -> list[d
         full_pull_s = time.perf_counter() - t
         assert full_pull["mode"] == "full"
     changed = touch(a, fraction)
+    scan = scan_seconds(a)
     with pgstore.SharedStore(url, schema, run_lock=False) as s:
         inc = s.push(a, "edit")
         assert inc["mode"] == "incremental"
@@ -228,30 +231,62 @@ def bench_one(url: str, rows_target: int, fraction: float, work: Path) -> list[d
     store_rows = sum(total for total in [total])
     return [
         {"op": "push", "rows": store_rows, "changed": changed, "moved": sum(inc["rows"].values()),
-         "seconds": inc["seconds"], "full": full["seconds"]},
+         "seconds": inc["seconds"], "full": full["seconds"], "scan": scan},
         {"op": "pull", "rows": store_rows, "changed": changed, "moved": sum(inc_pull["rows"].values()),
-         "seconds": inc_pull["seconds"], "full": full_pull_s},
+         "seconds": inc_pull["seconds"], "full": full_pull_s, "scan": None},
     ]
+
+
+def scan_seconds(data_dir: Path) -> dict[str, float]:
+    """The push's change detection alone (pgsync._dirty over every table, as push runs it first), on its
+    own connection before the push: seconds for the input tables (what publish writes by key) and for the
+    rest (the derived tables publish recomputes whole, the analysis tables). Temp tables only: the store
+    and its baselines are left as they were."""
+    con = store.connect(data_dir)
+    try:
+        out = {"input": 0.0, "other": 0.0}
+        for table in store.SCHEMA:
+            t = time.perf_counter()
+            pgsync._dirty(con, table)
+            out["input" if table in INPUT_TABLES else "other"] += time.perf_counter() - t
+        return out
+    finally:
+        con.close()
+
+
+INPUT_TABLES = ("feedback", "utterances", "sentences", "scores", "tickets", "quarantine")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--touch", type=float, default=0.01)
     ap.add_argument("--url", help="a PostgreSQL URL to use (a schema bench_<rows> is replaced there)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="touchpoint-pgpush-"))
     try:
         with (local_postgres() if not args.url else _given(args.url)) as url:
+            print(f"load average {_load()}")
             print(f"{'op':<5} {'rows in store':>13} {'rows changed':>12} {'rows moved':>10} {'moved %':>8} "
-                  f"{'seconds':>8} {'full-copy s':>11} {'ratio':>7}", flush=True)
+                  f"{'seconds':>8} {'full-copy s':>11} {'ratio':>7} {'scan s (input + other)':>23}  load",
+                  flush=True)
             for n in args.rows:
                 for r in bench_one(url, n, args.touch, work):
+                    sc = r["scan"]
+                    scan = (f"{sc['input'] + sc['other']:.2f} ({sc['input']:.2f} + {sc['other']:.2f})" if sc
+                            else "")
                     print(f"{r['op']:<5} {r['rows']:>13,} {r['changed']:>12,} {r['moved']:>10,} "
                           f"{100 * r['moved'] / r['rows']:>7.2f}% {r['seconds']:>8.2f} {r['full']:>11.2f} "
-                          f"{r['seconds'] / r['full']:>7.3f}", flush=True)
+                          f"{r['seconds'] / r['full']:>7.3f} {scan:>23}  {_load()}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 @contextmanager

@@ -109,11 +109,13 @@ def prepare(work: Path, data_dir: Path | None) -> tuple[Path, Path]:
     cfg["data_dir"] = str(data)
     cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     from models.training.train import build_default_models, models_ready
+    from pipeline.ingest.labelled import read_labelled_file
 
     settings = load_settings(cfg_path)
     if not models_ready(settings):
         t = time.perf_counter()
-        build_default_models(settings, data=ROOT / "tests" / "data" / "models" / "sentiment_train.csv",
+        fixture = ROOT / "tests" / "data" / "models" / "sentiment_train.csv"
+        build_default_models(settings, data=read_labelled_file(fixture),
                              log=lambda m: None)
         print(f"(models built in {time.perf_counter() - t:.0f} s)", file=sys.stderr)
     dump = data / "dumps"  # a folder: reviews/appstore*.csv is the appstore source

@@ -12,6 +12,19 @@ records/s (``FileResult.seconds`` summed over files), the cascade's escalation s
 ``--warm 1 0.3`` adds reruns that start with the first run's persistent vector cache (the same dump
 again, as ``rescore`` after a taxonomy edit sees it; a dump overlapping by 30%).
 
+Scaling (``--runners``): one dump of ``--records`` records split into files of ``--per-file`` records
+(the Dask runner parallelises files, not records) is rerun once per runner, each in a fresh data dir
+with cold caches, and one table is printed: runner, workers, records, wall s, records/s, ratio to the
+first row, the models stage's share of the per-file stage seconds (encoder and heads; ``stage s``:
+those seconds summed over files, so on Dask summed over workers), the publish and push seconds, peak
+RSS of the flow process and of its whole process tree (Dask workers and Prefect's server included;
+sampled every 0.2 s with psutil), and the load average before and after. ``--pg`` runs the
+same rows again with the shared PostgreSQL store (a throwaway server from bench/pg_push.py, one
+database per row):
+
+    python bench/real_flow.py --models DATA_DIR/models --records 3000 --per-file 200 \
+        --runners local dask:1 dask:2 --pg
+
 The baseline is what a user would otherwise write: a Hugging Face ``pipeline("feature-extraction")``
 over the same texts with the same transformer (the converted e5 checkpoint), mean-pooled, plus the
 same logistic-regression head cost (negligible); the ratio is end-to-end records/s over baseline
@@ -30,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +62,10 @@ from models.heads.cascade import BACKEND, CascadeSentiment
 from models.registry import BACKENDS
 BACKENDS.setdefault(BACKEND, CascadeSentiment)  # until models/registry.py lists the cascade
 data_dir, landing = sys.argv[1], sys.argv[2]
+runner, workers = (sys.argv[3], int(sys.argv[4])) if len(sys.argv) > 4 else ("local", 1)
+if runner != "local":
+    from flows.nightly import with_runner
+    rerun = with_runner(rerun, runner, workers=workers)
 t = time.perf_counter()
 res = rerun(path=landing, data_dir=data_dir)
 wall = time.perf_counter() - t
@@ -104,6 +122,7 @@ def real_texts(n: int) -> list[tuple[str, str, str]]:
 
 
 def write_landing(rows: list[tuple[str, str, str]], landing: Path, per_file: int = 5000) -> None:
+    """Marketplace JSONL review files of ``per_file`` records each, under ``landing/reviews``."""
     d = landing / "reviews"
     d.mkdir(parents=True, exist_ok=True)
     for k in range(0, len(rows), per_file):
@@ -126,19 +145,65 @@ def fresh_data_dir(models: Path, d: Path) -> Path:
     return d
 
 
-def run_flow(models: Path, rows, work: Path, tag: str, cache_from: Path | None = None) -> dict:
+def run_flow(models: Path, rows, work: Path, tag: str, cache_from: Path | None = None, runner: str = "local",
+             workers: int = 1, per_file: int = 5000, env_extra: dict | None = None) -> dict:
     d = fresh_data_dir(models, work / f"data_{tag}")
     if cache_from is not None and (cache_from / "cache").is_dir():  # a warm run: an earlier run's vectors
         shutil.copytree(cache_from / "cache", d / "cache")
     landing = work / f"landing_{tag}"
     shutil.rmtree(landing, ignore_errors=True)
-    write_landing(rows, landing)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOUCHPOINT_DATA_DIR": str(d)}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(d), str(landing)], capture_output=True, text=True,
-                         cwd=ROOT, env=env)
-    if out.returncode != 0:
-        sys.exit(f"flow run failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    write_landing(rows, landing, per_file)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOUCHPOINT_DATA_DIR": str(d), **(env_extra or {})}
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(d), str(landing), runner, str(workers)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    peak = TreePeak(proc.pid)
+    stdout, stderr = proc.communicate()
+    peak.stop()
+    if proc.returncode != 0:
+        sys.exit(f"flow run failed:\n{stderr[-4000:]}")
+    out = json.loads(stdout.strip().splitlines()[-1])
+    out["tree_rss_mb"] = peak.mb
+    return out
+
+
+class TreePeak:
+    """The peak of the summed RSS of a process and all its descendants, sampled in a thread."""
+
+    def __init__(self, pid: int, every_s: float = 0.2):
+        import threading
+
+        self.mb, self._pid, self._every = None, pid, every_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        try:
+            import psutil
+        except ImportError:  # peak RSS of the tree is then not reported
+            return
+        try:
+            root = psutil.Process(self._pid)
+        except psutil.Error:
+            return
+        peak = 0
+        while not self._done.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                break
+            peak = max(peak, total)
+            self._done.wait(self._every)
+        self.mb = peak / 2**20 if peak else None
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def run_baseline(ckpt: Path, rows, n: int, work: Path) -> dict:
@@ -149,6 +214,68 @@ def run_baseline(ckpt: Path, rows, n: int, work: Path) -> dict:
     if out.returncode != 0:
         sys.exit(f"baseline failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+FLOW_STEPS = ("publish", "emerging_topics", "report", "shared_store_push")  # once per run, in the flow's process
+
+
+def scaling(models: Path, rows, work: Path, specs: list[str], per_file: int, pg: bool) -> None:
+    """The same dump under each runner spec (``local``, ``dask:N``), then again with PostgreSQL (``pg``)."""
+    runs = []
+    for s in specs:
+        kind, _, n = s.partition(":")
+        if kind not in ("local", "dask"):
+            sys.exit(f"--runners: {s!r} is not local or dask:N")
+        runs.append((kind, int(n or 1)))
+    stores = ["duckdb"] + (["postgres"] if pg else [])
+    n_files = -(-len(rows) // per_file)
+    print(f"dump: {len(rows)} records in {n_files} files of up to {per_file}; each row a fresh data dir, cold caches")
+    head = (f"{'store':<9}{'runner':<7}{'workers':>8}{'records':>8}{'wall s':>8}{'rec/s':>7}{'ratio':>7}"
+            f"{'models %':>9}{'stage s':>8}{'publish':>8}{'push':>7}{'flow RSS MB':>12}{'tree RSS MB':>12}"
+            "  load before -> after")
+    for st in stores:
+        with (_postgres() if st == "postgres" else _no_postgres()) as make_url:
+            print("\n" + head, flush=True)
+            base = None
+            for kind, n in runs:
+                env = {"TOUCHPOINT_PSEUDONYM_KEY": "bench-scaling-key"}
+                if make_url is not None:
+                    env["TOUCHPOINT_STORE_URL"] = make_url(f"{kind}{n}")
+                before = load_avg()
+                r = run_flow(models, rows, work, f"{st}_{kind}{n}", runner=kind, workers=n, per_file=per_file,
+                             env_extra=env)
+                recs, wall = r["records"], r["wall"]
+                rate = recs / wall
+                base = base or rate
+                sec = r["seconds"]
+                proc = sum(v for k, v in sec.items() if k not in FLOW_STEPS)  # the per-file stages
+                share = sec.get("models", 0.0) / proc if proc else float("nan")
+                tree = f"{r['tree_rss_mb']:.0f}" if r.get("tree_rss_mb") else "n/a"
+                push = f"{sec['shared_store_push']:.1f}" if "shared_store_push" in sec else "-"
+                print(f"{st:<9}{kind:<7}{n if kind == 'dask' else 1:>8}{recs:>8}{wall:>8.1f}{rate:>7.1f}"
+                      f"{rate / base:>7.2f}{100 * share:>8.0f}%{proc:>8.1f}{sec.get('publish', 0):>8.1f}{push:>7}"
+                      f"{r['rss_mb']:>12.0f}{tree:>12}  {before} -> {load_avg()}", flush=True)
+
+
+@contextmanager
+def _no_postgres():
+    yield None
+
+
+@contextmanager
+def _postgres():
+    """A throwaway server (bench/pg_push.py's), and a factory of one fresh database URL per name."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from pg_push import local_postgres  # the sibling script's server
+
+    with local_postgres() as url:
+        def make(name: str) -> str:
+            with psycopg.connect(url, autocommit=True) as c:
+                c.execute(f'CREATE DATABASE "bench_{name}"')
+            return url.rsplit("/", 1)[0] + f"/bench_{name}"
+        yield make
 
 
 def load_avg() -> str:
@@ -169,6 +296,10 @@ def main() -> None:
                    help="after the first size, rerun it in a fresh data dir holding the first run's vector "
                         "cache, with SHARE of its records repeated and the rest new (1 = the same dump again, "
                         "as after a taxonomy edit; 0.3 = a dump overlapping by 30%%)")
+    p.add_argument("--runners", nargs="*", metavar="RUNNER",
+                   help="scaling instead: the same dump under each runner (local, dask:1, dask:2, ...)")
+    p.add_argument("--per-file", type=int, default=5000, help="records per landing file")
+    p.add_argument("--pg", action="store_true", help="with --runners: the same rows again with a PostgreSQL store")
     args = p.parse_args()
     models = Path(args.models).resolve()
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="tp-realbench-"))
@@ -176,6 +307,13 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"load average {load_avg()}")
     results = []
+    if args.runners:
+        try:
+            scaling(models, real_texts(args.records), work, args.runners, args.per_file, args.pg)
+        finally:
+            if not args.workdir:
+                shutil.rmtree(work, ignore_errors=True)
+        return
     try:
         for s in args.scale:
             n = int(args.records * s)
@@ -183,7 +321,7 @@ def main() -> None:
             langs = {}
             for r in rows:
                 langs[r[2]] = langs.get(r[2], 0) + 1
-            r = run_flow(models, rows, work, f"x{s:g}")
+            r = run_flow(models, rows, work, f"x{s:g}", per_file=args.per_file)
             r.update(scale=s, load_before=load_avg(), langs=langs)
             results.append(r)
             recs = r["records"]

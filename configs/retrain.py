@@ -25,6 +25,8 @@ class GuardFile(_Strict):
     label_col: str = "label"
     label_map: dict[str, str] = Field(default_factory=dict)
     limit: int = Field(default=0, ge=0, description="rows sampled (seeded); 0 = all")
+    task: Literal["sentiment", "intent"] = Field(default="sentiment", description="the labels' task: a guard "
+                                                 "file is scored only when retraining that task")
 
 
 class RetrainConfig(_Strict):

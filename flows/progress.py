@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 ENV = "TOUCHPOINT_PROGRESS"
 
@@ -63,3 +63,23 @@ def files_progress(total_bytes: int, label: str = "processing") -> Iterator[_Bar
             yield _CURRENT
         finally:
             _CURRENT = _Bar()
+
+
+@contextmanager
+def steps_progress(label: str = "fine-tuning") -> Iterator[Callable[[dict], None] | None]:
+    """A bar over training steps for ``train_sentiment(progress=...)``: epoch k/N, step, loss; ``None`` when
+    no bar is shown (the per-epoch log lines still are)."""
+    if not enabled():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(f"{label} " + "{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(), transient=True) as p:
+        task = p.add_task("", total=None, loss="")
+
+        def update(event: dict) -> None:
+            if event["kind"] == "step":
+                p.update(task, total=event["steps"], completed=event["step"],
+                         description=f"epoch {event['epoch']}/{event['epochs']}", loss=f"loss {event['loss']:.3f}")
+        yield update

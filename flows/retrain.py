@@ -19,21 +19,22 @@ from configs.retrain import RetrainConfig, load_retrain_config
 
 
 def load_data(spec: dict[str, Any], data_dir: str):
-    """A labelled dataset from its spec: {"path", "text_col", "label_col", "label_map"} or {"store": True}."""
-    from models.data.datasets import read_labelled_file, read_store
+    """A labelled dataset from its spec: {"path", "text_col", "label_col", "label_map", "kind"} or {"store": True}."""
+    from models.data.datasets import read_store
+    from pipeline.ingest.labelled import read_labelled_file
 
     if spec.get("store"):
         return read_store(data_dir)
     return read_labelled_file(spec["path"], spec.get("text_col", "text"), spec.get("label_col", "label"),
-                              spec.get("label_map"))
+                              spec.get("label_map"), task=spec.get("kind", "sentiment"))
 
 
 def _guard_data(g: dict[str, Any]):
     import random
 
-    from models.data.datasets import read_labelled_file
+    from pipeline.ingest.labelled import read_labelled_file
 
-    data = read_labelled_file(g["path"], g["text_col"], g["label_col"], g["label_map"] or None)
+    data = read_labelled_file(g["path"], g["text_col"], g["label_col"], g["label_map"] or None, task=g["task"])
     if g["limit"] and len(data.texts) > g["limit"]:
         data = data.subset(sorted(random.Random(13).sample(range(len(data.texts)), g["limit"])))
     return data
@@ -41,11 +42,11 @@ def _guard_data(g: dict[str, Any]):
 
 @task(name="train-candidate")
 def train_candidate(spec: dict[str, Any], rc: dict[str, Any], config: str | None, data_dir: str | None) -> dict[str, Any]:
-    from models.training.train import train_sentiment
+    from models.training.train import train_labelled
 
     settings = load_settings(config, data_dir)
-    res = train_sentiment(settings, load_data(spec, settings.data_dir), backend=rc["backend"], promote=False,
-                          checkpoint=rc["checkpoint"], hyperparameters=rc["hyperparameters"], task=rc["task"])
+    res = train_labelled(settings, load_data(spec, settings.data_dir), backend=rc["backend"], promote=False,
+                         checkpoint=rc["checkpoint"], hyperparameters=rc["hyperparameters"], task=rc["task"])
     return {k: res[k] for k in ("task", "version", "tag", "seconds", "split_key")}
 
 
@@ -62,7 +63,8 @@ def evaluate_versions(spec: dict[str, Any], rc: dict[str, Any], candidate: str, 
     reg = Registry(Path(settings.data_dir) / "models")
     data = load_data(spec, settings.data_dir)
     held = data.subset(fixed_split(data, reg.splits_dir(rc["task"]))[1])
-    guards = [_guard_data(g) for g in rc["guard_files"]]
+    # a guard file guards the task its labels are for (sentiment guards never score an intent model)
+    guards = [_guard_data(g) for g in rc["guard_files"] if g["task"] == spec.get("kind", "sentiment")]
     current = reg.current_version(rc["task"])
     out: dict[str, Any] = {"current": current, "current_error": None, "candidate_eval": None, "current_eval": None}
     for role, version in (("candidate", candidate), ("current", current)):
@@ -108,13 +110,19 @@ def gate_and_record(rc: dict[str, Any], candidate: str, evals: dict[str, Any], c
 def retrain(data: str | None = None, from_store: bool = False, text_col: str = "text", label_col: str = "label",
             label_map: str | None = None, backend: str | None = None, checkpoint: str | None = None,
             config: str | None = None, data_dir: str | None = None,
-            retrain_config: str | None = None) -> dict[str, Any]:
-    """Train on ``data`` (or the store's ratings), gate against the current version, report why."""
-    rc: RetrainConfig = load_retrain_config(retrain_config, backend=backend, checkpoint=checkpoint)
+            retrain_config: str | None = None, task: str | None = None) -> dict[str, Any]:
+    """Train on ``data`` (or the store's ratings), gate against the current version, report why.
+
+    ``task`` ("sentiment" or "intent") overrides the retrain config's; intents need a labelled file.
+    """
+    rc: RetrainConfig = load_retrain_config(retrain_config, backend=backend, checkpoint=checkpoint, task=task)
     if not data and not from_store:
         raise ValueError("retrain needs a labelled file (data=...) or from_store=True")
+    kind = "intent" if rc.task == "intent" else "sentiment"
+    if from_store and kind != "sentiment":
+        raise ValueError("the store gives sentiment labels only; retrain intents from a labelled file (data=...)")
     spec = {"store": True} if from_store else {"path": str(data), "text_col": text_col, "label_col": label_col,
-                                               "label_map": label_map}
+                                               "label_map": label_map, "kind": kind}
     rcd = rc.model_dump()
     cand = train_candidate(spec, rcd, config, data_dir)
     evals = evaluate_versions(spec, rcd, cand["version"], config, data_dir)

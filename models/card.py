@@ -17,6 +17,10 @@ LIMITS = {
     "needs that exact checkpoint directory (path and content fingerprint) to load. Small training sets "
     "overfit quickly: early stopping watches a validation split of the training rows, not the held-out "
     "evaluation split. Languages absent from the training data may degrade more than with the frozen head.",
+    "touchpoint.FewShotIntent.v1": "Logistic regression (or centroids) on frozen sentence embeddings of a "
+    "few examples per intent: intents the encoder does not separate (two ways of asking about one order) "
+    "get confused, and a text about none of the intents still gets the nearest one unless min_similarity "
+    "is set. Languages without examples are scored through the multilingual encoder only.",
     "touchpoint.TaxonomyTopics.v1": "Nearest-seed topic assignment over a hierarchical taxonomy (parent in topic, leaf in subtopic); quality depends on the taxonomy's seeds.",
 }
 
@@ -52,9 +56,13 @@ def render_card(meta: ModelMeta, periods: list[str] | None = None) -> str:
            f"- Hyperparameters: {', '.join(f'{k}={v}' for k, v in meta.hyperparameters.items())}",
            f"- Current: {'; '.join(periods) if periods else 'never promoted'}", "", "## Training data", ""]
     if data:
+        held_file = (m.get("split") or {}).get("held_out")
+        rows = (f"- Rows: {meta.training_rows} used for training of {data.get('rows')} (every row; evaluated on "
+                f"the separate file `{held_file.get('source')}`, {held_file.get('rows')} rows)") if held_file else (
+                f"- Rows: {meta.training_rows} used for training of {data.get('rows')} (the rest is the fixed "
+                f"held-out split)")
         out += [f"- Source: `{data.get('source')}`", f"- Content hash: `{meta.training_data_hash}` "
-                f"(full file: `{data.get('hash')}`)", f"- Rows: {meta.training_rows} used for training of "
-                f"{data.get('rows')} (the rest is the fixed held-out split)",
+                f"(full file: `{data.get('hash')}`)", rows,
                 f"- Labels: {', '.join(f'{k} {v}' for k, v in (data.get('labels') or {}).items())}",
                 f"- Languages: {', '.join(f'{k} {v}' for k, v in (data.get('languages') or {}).items()) or 'not recorded'}"]
         if str(data.get("source", "")).startswith("store:"):

@@ -41,12 +41,13 @@ def model_dir(tmp_path_factory) -> Path:
     """Real sentiment, topic, emotion, effort and intent models trained once on fixtures and seed
     sentences: hermetic (nothing is downloaded, nothing is written into the repository)."""
     from models.training.train import build_default_models
+    from pipeline.ingest.labelled import read_labelled_file
 
     torch_threads()
     root = tmp_path_factory.mktemp("models_home")
     cfg = write_config(root / "config.yaml", root)
     settings = load_settings(cfg)
-    build_default_models(settings, data=SENTIMENT_TRAIN, log=lambda m: None)  # + emotion, effort, intent
+    build_default_models(settings, data=read_labelled_file(SENTIMENT_TRAIN), log=lambda m: None)  # + emotion, effort, intent
     return root / "models"
 
 

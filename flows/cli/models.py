@@ -2,11 +2,14 @@
 
   touchpoint models build [--data FILE]              default models (package corpora, or a labelled file)
   touchpoint models train sentiment --data FILE      train a version (head or finetune backend)
+  touchpoint models train --task intent --data FILE  intents from a text,label file (labels = intent ids)
   touchpoint models evaluate [VERSION] --data FILE   metrics on the file's fixed held-out split
   touchpoint models evaluate FOLDER                  devdata folder evaluation (text,label[,topic] CSVs)
   touchpoint models compare A B --data FILE          two versions on the same rows
   touchpoint models promote TASK VERSION / rollback TASK / list / card TASK [VERSION]
   touchpoint models retrain sentiment --data FILE    train, gate against current, promote if better
+
+train, evaluate, compare and retrain take --task sentiment (the default) or --task intent.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+TASKS = ("sentiment", "intent")
+
 
 def _registry(settings):
     from models.registry import Registry
@@ -23,14 +28,31 @@ def _registry(settings):
     return Registry(Path(settings.data_dir) / "models")
 
 
+def _kind(args) -> str:
+    """The label kind of ``args.task``: "intent" for the intent task, else sentiment (its task folder
+    may be renamed in settings)."""
+    return "intent" if args.task == "intent" else "sentiment"
+
+
 def _data(args, settings):
-    from models.data.datasets import read_labelled_file, read_store
+    from models.data.datasets import read_store
+    from pipeline.ingest.labelled import read_labelled_file
 
     if getattr(args, "from_store", False):
+        if _kind(args) != "sentiment":
+            raise SystemExit("error: --from-store gives sentiment labels (ratings, NPS); give --data FILE for intents")
         return read_store(settings.data_dir)
     if not args.data:
         raise SystemExit("error: give --data FILE (a labelled CSV, JSONL or Parquet file) or --from-store")
-    return read_labelled_file(args.data, args.text_col, args.label_col, args.label_map)
+    return read_labelled_file(args.data, args.text_col, args.label_col, args.label_map, task=_kind(args))
+
+
+def _task(args) -> None:
+    """``train``/``retrain`` take the task as a word (``train sentiment``) or as ``--task``; both must agree."""
+    word, opt = getattr(args, "task_word", None), getattr(args, "task", None)
+    if word and opt and word != opt:
+        raise SystemExit(f"error: task {word!r} and --task {opt!r} disagree; give one")
+    args.task = word or opt or "sentiment"
 
 
 def _emit_json(args, payload) -> None:
@@ -60,21 +82,32 @@ def attach_build_cache(settings) -> None:
 
 def cmd_build(args, settings) -> int:
     from models.training.train import build_default_models
+    from pipeline.ingest.labelled import read_labelled_file
 
     attach_build_cache(settings)
-    build_default_models(settings, per_corpus=args.per_corpus, promote=not args.no_promote, data=args.data)
+    data = read_labelled_file(args.data) if args.data else None
+    build_default_models(settings, per_corpus=args.per_corpus, promote=not args.no_promote, data=data)
     return 0
 
 
 def cmd_train(args, settings) -> int:
-    from models.training.train import train_sentiment
+    from models.training.train import train_labelled
+    from pipeline.ingest.labelled import read_labelled_file
 
-    if args.task != "sentiment":
-        raise SystemExit(f"error: only sentiment is trainable from labels (got {args.task!r})")
+    _task(args)
     hp = {"epochs": args.epochs} if args.epochs else {}
+    if _kind(args) == "intent" and (args.epochs or args.checkpoint):
+        raise SystemExit("error: --epochs and --checkpoint are for the sentiment finetune backend")
     attach_build_cache(settings)
-    res = train_sentiment(settings, _data(args, settings), backend=args.backend, promote=not args.no_promote,
-                          checkpoint=args.checkpoint, hyperparameters=hp, log=_log(args))
+    data = _data(args, settings)
+    held = (read_labelled_file(args.eval_data, args.text_col, args.label_col, args.label_map, task=_kind(args))
+            if args.eval_data else None)
+    from flows.progress import steps_progress
+
+    with steps_progress() as bar:  # fine-tuning: a bar per epoch on a terminal, a log line per epoch always
+        res = train_labelled(settings, data, backend=args.backend, promote=not args.no_promote,
+                             checkpoint=args.checkpoint, hyperparameters=hp, log=_log(args), held_out=held,
+                             task=None if _kind(args) == "sentiment" else args.task, progress=bar)
     if args.json:
         _emit_json(args, res)
     return 0
@@ -84,6 +117,8 @@ def cmd_evaluate(args, settings) -> int:
     reg = _registry(settings)
     if args.data or args.from_store:
         return _evaluate_versions(args, settings, [args.target])
+    if _kind(args) != "sentiment":
+        raise SystemExit(f"error: --task {args.task} is evaluated on a labelled file: give --data FILE")
     from models.training.evaluate import evaluate_dir
 
     folder = Path(args.target or "../shared/devdata")
@@ -188,9 +223,11 @@ def cmd_card(args, settings) -> int:
 def cmd_retrain(args, settings) -> int:
     from flows.retrain import retrain
 
+    _task(args)
     res = retrain(data=args.data, from_store=args.from_store, text_col=args.text_col, label_col=args.label_col,
                   label_map=args.label_map, backend=args.backend, checkpoint=args.checkpoint,
-                  config=args.config, data_dir=settings.data_dir, retrain_config=args.retrain_config)
+                  config=args.config, data_dir=settings.data_dir, retrain_config=args.retrain_config,
+                  task=args.task)
     if args.json:
         _emit_json(args, res)
         return 0
@@ -225,6 +262,11 @@ def _data_args(p: argparse.ArgumentParser, store: bool = True) -> None:
                        help="distant labels from the store: stars 1-2/3/4-5, NPS 0-6/7-8/9-10")
 
 
+def _task_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task_word", nargs="?", choices=TASKS, metavar="TASK", help="sentiment (default) or intent")
+    p.add_argument("--task", choices=TASKS, help="the same as TASK")
+
+
 def _json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", nargs="?", const="-", help="machine-readable output: to stdout, or to FILE")
 
@@ -241,9 +283,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--data", help="train sentiment on this labelled file instead of the package corpora")
     b.add_argument("--no-promote", action="store_true", help="register without making it current")
 
-    t = acts.add_parser("train", help="train a sentiment version on labelled data")
-    t.add_argument("task", choices=["sentiment"])
+    t = acts.add_parser("train", help="train a sentiment or intent version on labelled data")
+    _task_args(t)
     _data_args(t)
+    t.add_argument("--eval-data", help="score this labelled file and train on every row of --data (few-shot "
+                   "files); default: hold out the fixed split of --data")
     t.add_argument("--backend", choices=["head", "finetune"], default="head",
                    help="head: logistic regression on frozen embeddings (seconds); finetune: the transformer")
     t.add_argument("--checkpoint", help="finetune: local Hugging Face checkpoint dir (default: converted e5-small)")
@@ -253,7 +297,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     e = acts.add_parser("evaluate", help="a version on a labelled file's fixed split, or the devdata folder")
     e.add_argument("target", nargs="?", help="with --data: VERSION (default current); else FOLDER of CSVs")
-    e.add_argument("--task", default="sentiment")
+    e.add_argument("--task", default="sentiment", help="sentiment (default) or intent")
     _data_args(e)
     e.add_argument("--all-rows", action="store_true", help="score every row, not the held-out split (guard files)")
     e.add_argument("--limit", type=int, default=1000, help="FOLDER: rows sampled per file (0 = all)")
@@ -262,7 +306,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c = acts.add_parser("compare", help="two versions on the same rows of a labelled file")
     c.add_argument("a")
     c.add_argument("b")
-    c.add_argument("--task", default="sentiment")
+    c.add_argument("--task", default="sentiment", help="sentiment (default) or intent")
     _data_args(c)
     c.add_argument("--all-rows", action="store_true", help="score every row, not the held-out split")
     _json_arg(c)
@@ -284,7 +328,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cd.add_argument("version", nargs="?")
 
     rt = acts.add_parser("retrain", help="train, compare with current on the fixed split, promote only if better")
-    rt.add_argument("task", choices=["sentiment"])
+    _task_args(rt)
     _data_args(rt)
     rt.add_argument("--backend", choices=["head", "finetune"], help="default from the retrain config")
     rt.add_argument("--checkpoint", help="finetune: local Hugging Face checkpoint dir")

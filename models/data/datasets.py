@@ -1,9 +1,13 @@
-"""Labelled sentiment data: read CSV/JSONL/Parquet files or the store, map labels, fix evaluation splits.
+"""Labelled data: label sets and rules per task, labels from the store, fixed evaluation splits.
 
-Label sets are binary (negative/positive), three-class (negative/neutral/positive) or five-class
+Files are read by ``pipeline/ingest/labelled.py`` (``read_labelled_file``, on the pipeline's one CSV /
+JSON Lines reader); it applies ``LABEL_RULES[task]`` to each row and returns a ``LabelledData``.
+
+Sentiment label sets are binary (negative/positive), three-class (negative/neutral/positive) or five-class
 (very_negative .. very_positive). Five-class data trains a five-class model; ``to_three`` gives the
 three-class view the pipeline reads. Raw labels are mapped with a few aliases (pos, neg, mixed...)
 and a user label map (``--label-map``); anything else is an error naming the file, line and field.
+Intent labels are free ids (any non-empty string but "other"), in first-seen order.
 
 The held-out evaluation split of a dataset is decided once and stored by the dataset's content hash
 (``<registry>/<task>/splits/<hash>.json``), so every version is scored on the same rows.
@@ -11,7 +15,6 @@ The held-out evaluation split of a dataset is decided once and stored by the dat
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -45,10 +48,11 @@ class LabelledData:
     lines: list[int]
     languages: list[str] | None = None
     label_set: list[str] = field(default_factory=list)
+    task: str = "sentiment"  # which LABEL_RULES the labels follow: "sentiment" or "intent"
 
     def __post_init__(self):
         if not self.label_set:
-            self.label_set = label_set_for(self.labels, self.source)
+            self.label_set = label_set_for_task(self.task, self.labels, self.source)
 
     @property
     def hash(self) -> str:
@@ -66,10 +70,11 @@ class LabelledData:
     def subset(self, idx: list[int]) -> "LabelledData":
         langs = [self.languages[i] for i in idx] if self.languages else None
         return LabelledData(self.source, [self.texts[i] for i in idx], [self.labels[i] for i in idx],
-                            [self.lines[i] for i in idx], langs, list(self.label_set))
+                            [self.lines[i] for i in idx], langs, list(self.label_set), self.task)
 
     def summary(self) -> dict[str, Any]:
-        return {"source": self.source, "hash": self.hash, "rows": len(self.texts), "label_set": self.label_set,
+        return {"source": self.source, "task": self.task, "hash": self.hash, "rows": len(self.texts),
+                "label_set": self.label_set,
                 "labels": dict(sorted(Counter(self.labels).items())),
                 "languages": dict(sorted(Counter(self.languages).items())) if self.languages else {}}
 
@@ -83,8 +88,9 @@ def label_set_for(labels: list[str], source: str = "data") -> list[str]:
     return list(THREE) if "neutral" in present else list(BINARY)
 
 
-def parse_label_map(spec: str | dict | None) -> dict[str, str]:
-    """``'{"1":"negative"}'`` (JSON) or ``1=negative,5=positive`` into a dict; values must be known labels."""
+def parse_label_map(spec: str | dict | None, canonical: bool = True) -> dict[str, str]:
+    """``'{"1":"negative"}'`` (JSON) or ``1=negative,5=positive`` into a dict; with ``canonical`` the values
+    must be known sentiment labels (intent ids are free)."""
     if not spec:
         return {}
     if isinstance(spec, dict):
@@ -103,6 +109,9 @@ def parse_label_map(spec: str | dict | None) -> dict[str, str]:
             raw[k.strip()] = v.strip()
     out = {}
     for k, v in raw.items():
+        if not canonical:
+            out[str(k).strip()] = str(v).strip()
+            continue
         canon = _canonical(str(v))
         if canon is None:
             raise DataError(f"--label-map maps {k!r} to {v!r}, which is not one of {', '.join(FIVE)}")
@@ -130,75 +139,50 @@ def map_label(raw: Any, label_map: dict[str, str]) -> str | None:
     return _canonical(text)
 
 
-def _records(path: Path, text_col: str, label_col: str):
-    """(line, record) pairs; line is the 1-based physical line (CSV, JSONL) or row number (Parquet)."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{n}: not valid JSON ({exc.msg}); one object per line") from None
-                if not isinstance(rec, dict):
-                    raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
-                yield n, rec
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        for col in (text_col, label_col):
-            if col not in table.column_names:
-                raise DataError(f"{path}: no column {col!r} (columns: {', '.join(table.column_names)}); "
-                                f"pass --text-col/--label-col")
-        for n, rec in enumerate(table.to_pylist(), 1):
-            yield n, rec
-    elif suffix in (".csv", ".tsv", ".txt"):
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            cols = reader.fieldnames or []
-            for col in (text_col, label_col):
-                if col not in cols:
-                    raise DataError(f"{path}:1: no column {col!r} in the header (columns: {', '.join(cols)}); "
-                                    f"pass --text-col/--label-col")
-            start = 2
-            for rec in reader:
-                yield start, rec
-                start = reader.line_num + 1
-    else:
-        raise DataError(f"{path}: unknown format {suffix!r}; use .csv, .tsv, .jsonl or .parquet")
+# -- label rules per task: the file reader (pipeline/ingest/labelled.py) applies them row by row ----------
+TASKS = ("sentiment", "intent")
+INTENT_OTHER = "other"  # = configs.heads_schema.OTHER_INTENT (models.data may import models.base only)
 
 
-def read_labelled_file(path: str | os.PathLike, text_col: str = "text", label_col: str = "label",
-                       label_map: str | dict | None = None, language_col: str | None = None) -> LabelledData:
-    """Read a labelled file; every row needs a non-empty text and a known (or mapped) label."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such file")
-    lmap = parse_label_map(label_map)
-    texts, labels, lines, langs = [], [], [], []
-    for n, rec in _records(p, text_col, label_col):
-        if text_col not in rec:
-            raise DataError(f"{p}:{n}: field {text_col!r} is missing")
-        text = rec.get(text_col)
-        if text is None or not str(text).strip():
-            raise DataError(f"{p}:{n}: field {text_col!r} is empty; remove the row or fill in the text")
-        raw = rec.get(label_col)
-        lab = map_label(raw, lmap)
-        if lab is None:
-            raise DataError(f"{p}:{n}: field {label_col!r} has label {raw!r}, which is not one of "
-                            f"{', '.join(FIVE)} (or neg/neu/pos/mixed/0/1); map it with "
-                            f"--label-map '{raw}=negative,...'")
-        texts.append(" ".join(str(text).split()))
-        labels.append(lab)
-        lines.append(n)
-        lc = language_col or next((c for c in ("language", "lang") if c in rec), None)
-        langs.append(str(rec.get(lc) or "und") if lc else "und")
-    if not texts:
-        raise DataError(f"{p}: no labelled rows")
-    return LabelledData(str(p), texts, labels, lines, langs if set(langs) != {"und"} else None)
+def sentiment_label(raw: Any, label_map: dict[str, str]) -> tuple[str | None, str | None]:
+    """(canonical label, None) or (None, what is wrong with ``raw``) for a sentiment row."""
+    lab = map_label(raw, label_map)
+    if lab is None:
+        return None, (f"has label {raw!r}, which is not one of {', '.join(FIVE)} (or neg/neu/pos/mixed/0/1); "
+                      f"map it with --label-map '{raw}=negative,...'")
+    return lab, None
+
+
+def intent_label(raw: Any, label_map: dict[str, str]) -> tuple[str | None, str | None]:
+    """Any non-empty label is an intent id (renamed by ``label_map``); "other" is reserved for no intent."""
+    text = "" if raw is None else str(raw).strip()
+    if isinstance(raw, float) and raw.is_integer():
+        text = str(int(raw))
+    text = label_map.get(text, text)
+    if not text:
+        return None, "is empty; every row needs an intent id"
+    if text == INTENT_OTHER:
+        return None, (f"has label {INTENT_OTHER!r}, which is reserved for texts that match no intent; "
+                      f"rename it (e.g. --label-map '{INTENT_OTHER}=small_talk')")
+    return text, None
+
+
+LABEL_RULES = {"sentiment": sentiment_label, "intent": intent_label}
+
+
+def label_set_for_task(task: str, labels: list[str], source: str = "data") -> list[str]:
+    """The label set of ``labels`` for ``task``: sentiment's fixed sets, or the intents in first-seen order."""
+    if task == "sentiment":
+        return label_set_for(labels, source)
+    present = list(dict.fromkeys(labels))
+    if len(present) < 2:
+        raise DataError(f"{source}: needs at least two different labels to train, found {sorted(present)}")
+    return present
+
+
+def parse_task_label_map(task: str, spec: str | dict | None) -> dict[str, str]:
+    """``--label-map`` for ``task``: sentiment values must be known labels, intent values are free ids."""
+    return parse_label_map(spec, canonical=task == "sentiment")
 
 
 # -- distant supervision from the store ----------------------------------------------------------

@@ -18,7 +18,7 @@ import json
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -113,8 +113,13 @@ class FinetunedSentiment(SentimentBase):
         return params
 
     # -- estimator contract -------------------------------------------------------------
-    def fit(self, texts: list[str], y: list[str], labels: list[str] | None = None) -> "FinetunedSentiment":
+    def fit(self, texts: list[str], y: list[str], labels: list[str] | None = None,
+            progress: Callable[[dict[str, Any]], None] | None = None) -> "FinetunedSentiment":
+        """Fine-tune; ``progress`` (if given) is called after every batch with ``{"kind": "step", "epoch",
+        "epochs", "step", "steps", "loss"}`` and after every epoch with ``{"kind": "epoch", "epoch", "epochs",
+        "train_loss", "val_macro_f1", "best", "stop"}`` (``stop``: early stopping ends training here)."""
         torch = _torch()
+        report = progress or (lambda event: None)
         from sklearn.metrics import f1_score
 
         labels = check_labels(texts, y, labels)
@@ -142,7 +147,8 @@ class FinetunedSentiment(SentimentBase):
                 self.head_.train()
                 order = [train_idx[i] for i in torch.randperm(len(train_idx), generator=gen).tolist()]
                 total = 0.0
-                for s in range(0, len(order), self.batch_size):
+                steps = -(-len(order) // self.batch_size)
+                for step, s in enumerate(range(0, len(order), self.batch_size), 1):
                     batch = order[s:s + self.batch_size]
                     loss = loss_fn(self._logits([texts[i] for i in batch]), target[batch])
                     opt.zero_grad()
@@ -150,21 +156,29 @@ class FinetunedSentiment(SentimentBase):
                     torch.nn.utils.clip_grad_norm_(list(self._trainable().values()), 1.0)
                     opt.step()
                     total += float(loss.detach()) * len(batch)
+                    report({"kind": "step", "epoch": epoch + 1, "epochs": self.epochs, "step": step,
+                            "steps": steps, "loss": float(loss.detach())})
                 if not val_idx:
                     history.append({"epoch": epoch + 1, "train_loss": round(total / len(order), 4)})
+                    report({"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs, "train_loss": total / len(order),
+                            "val_macro_f1": None, "best": False, "stop": False})
                     continue
                 pred = self._proba([texts[i] for i in val_idx]).argmax(axis=1)
                 f1 = float(f1_score([labels.index(y[i]) for i in val_idx], pred, average="macro",
                                     labels=list(range(len(labels))), zero_division=0))
                 history.append({"epoch": epoch + 1, "train_loss": round(total / len(order), 4),
                                 "val_macro_f1": round(f1, 4)})
-                if f1 > best:
+                improved = f1 > best
+                if improved:
                     best, bad = f1, 0
                     best_state = {k: p.detach().clone() for k, p in self._trainable().items()}
                 else:
                     bad += 1
-                    if bad > self.patience:
-                        break  # early stopping: no better on validation for `patience` epochs
+                stop = bad > self.patience  # early stopping: no better on validation for `patience` epochs
+                report({"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs, "train_loss": total / len(order),
+                        "val_macro_f1": f1, "best": improved, "stop": stop})
+                if stop:
+                    break
             if best_state is not None:
                 with torch.no_grad():
                     for k, p in self._trainable().items():

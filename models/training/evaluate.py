@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from models.base import DataError
 from models.heads.sentiment import LABELS
 
 LABEL_MAP = {"very_negative": "negative", "negative": "negative", "neg": "negative", "0": "negative",
@@ -83,9 +84,17 @@ def evaluate_dir(sentiment: Any, topics: Any, folder: Path, limit: int = 1000) -
 
 # -- labelled datasets (models/data/datasets.py): the fixed split, guard files, version comparison -------
 def score_labels(model: Any, data: Any) -> tuple[list[str], list[str], list[str]]:
-    """(gold, predicted, label space): five-class when both data and model are, else three-class,
-    binary data by the larger of P(negative) and P(positive)."""
+    """(gold, predicted, label space): intents by the predicted intent over the data's intent ids;
+    sentiment five-class when both data and model are, else three-class, binary data by the larger of
+    P(negative) and P(positive)."""
     from models.data.datasets import BINARY, FIVE, TO_THREE
+
+    if getattr(data, "task", "sentiment") == "intent" or getattr(model, "task", None) == "intent":
+        if getattr(model, "task", None) != "intent" or getattr(data, "task", "sentiment") != "intent":
+            raise DataError(f"{data.source}: {getattr(data, 'task', 'sentiment')} labels cannot score a "
+                            f"{getattr(model, 'task', '?')} model; pass --task to match the model")
+        # "other" and intents the data does not have count as errors: the label space is the data's
+        return list(data.labels), [r["intent"] for r in model.predict(data.texts)], list(data.label_set)
 
     model_labels = list(getattr(model, "labels_", LABELS))
     if data.label_set == FIVE and model_labels == FIVE:

@@ -1,8 +1,9 @@
 """Channel readers behind one entry point: ``read_batches(path, source, ...)`` yields lists of Items.
 
-Also here: ``lines`` (the one CSV / JSON Lines reader, located errors), ``paths`` (input-path safety),
-``demo`` (the demo data generator). May import ``configs``, ``pipeline.errors``, ``pipeline.records``;
-never the store, the analyses, the report or ``models``.
+Also here: ``lines`` (the one CSV / JSON Lines reader, located errors), ``labelled`` (labelled training
+files for ``touchpoint models``, on ``lines``), ``paths`` (input-path safety), ``demo`` (the demo data
+generator). May import ``configs``, ``pipeline.errors``, ``pipeline.records``; never the store, the
+analyses or the report; ``models`` only in ``labelled`` (it returns ``models.data.datasets.LabelledData``).
 """
 
 from __future__ import annotations

@@ -219,3 +219,28 @@ def pg_query_rows(url: str, schema: str, query: str, table: str = "feedback"):
 
     with psycopg.connect(url) as c:
         return c.execute(sql.SQL(query).format(sql.Identifier(schema, table))).fetchall()
+
+
+def baselines(data_dir: Path) -> dict[str, list]:
+    """Every sync baseline table of a local copy (tp_sync_*), sorted rows."""
+    names = [r[0] for r in duck(data_dir, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'tp_sync_%'")]
+    assert names
+    return {t: sorted(duck(data_dir, f"SELECT * FROM {t}"), key=repr) for t in names}
+
+
+def test_the_benchmarks_scan_timing_changes_nothing_the_push_sees(pg_url, tmp_path, base_store):
+    """bench/pg_push.py times the change detection on its own connection before the push: that must
+    leave the store and its baselines as they were, so the push it reports moves the same rows."""
+    schema = "tp_inc_scan"
+    m = copy_store(base_store, tmp_path / "m")
+    with session(pg_url, schema) as s:
+        s.push(m, "seed")
+        bench.touch(m, 0.04, tag="s1")
+        before = duck_snapshot(m), baselines(m)
+        scan = bench.scan_seconds(m)
+        assert (duck_snapshot(m), baselines(m)) == before
+        assert scan["input"] > 0 and scan["other"] > 0
+        res = s.push(m, "s1")
+    k = int(N * 0.04 / 2)
+    assert res["mode"] == "incremental" and res["rows"]["feedback"] == 2 * k and res["rows"]["sentences"] == 3 * k
+    assert pg_snapshot(pg_url, schema) == duck_snapshot(m)

@@ -1,12 +1,16 @@
-"""Labelled data: formats, label sets and maps, errors that name file/line/field, store labels, fixed splits."""
+"""Labelled data: formats, label sets and maps, errors that name file/line/field, store labels, fixed splits.
+
+The file reader is ``pipeline/ingest/labelled.py`` (on the pipeline's line reader); it is tested here, beside
+the ``LabelledData`` it returns and the label rules it applies.
+"""
 
 import json
 
 import pytest
 
 from models.base import DataError
-from models.data.datasets import (BINARY, FIVE, THREE, fixed_split, label_from_rating, parse_label_map,
-                             read_labelled_file, read_store)
+from models.data.datasets import BINARY, FIVE, THREE, fixed_split, label_from_rating, parse_label_map, read_store
+from pipeline.ingest.labelled import read_labelled_file
 from tests.conftest import SENTIMENT_TRAIN
 
 
@@ -45,10 +49,38 @@ def test_csv_jsonl_parquet_and_label_maps(tmp_path):
     ("body,label\nGood,positive\n", r"bad\.csv:1: no column 'text'.*--text-col"),
     ('text,label\n"two\nlines",positive\nBad,meh\n', r"bad\.csv:4: field 'label' has label 'meh'"),
     ("text,label\nGood,positive\nAlso good,positive\n", r"at least two different labels"),
+    # a stray quote costs nothing after it silently: the row is named, with the field that opened it
+    ('text,label\nGood,positive\n"Broken quote,negative\nFine,neutral\n',
+     r"bad\.csv:3: field 'text': quoted field opened on this line is never closed"),
+    ('text,label\nGood,"positive\nBad,negative\nFine,neutral\n', r"bad\.csv:2: field 'label': quoted field"),
+    ("text,label\nGood,positive\nGood, but slow,neutral\n", r"bad\.csv:3: ragged row: expected 2 fields, found 3"),
+    ("text,label\n\nGood,positive\n\nBad,nope\n", r"bad\.csv:5: field 'label' has label 'nope'"),
 ])
 def test_bad_csv_input_names_file_line_and_field(tmp_path, content, match):
     with pytest.raises(DataError, match=match):
         read_labelled_file(write(tmp_path / "bad.csv", content))
+
+
+def test_intent_labels_are_free_ids_in_first_seen_order(tmp_path):
+    f = write(tmp_path / "intents.csv", "text,label,lang\nWhere is my parcel?,track_order,en\n"
+                                        "Annullate l'abbonamento,cancel,it\nTrack it please,track_order,en\n")
+    d = read_labelled_file(f, task="intent", label_map="cancel=cancel_subscription")
+    assert d.task == "intent" and d.labels == ["track_order", "cancel_subscription", "track_order"]
+    assert d.label_set == ["track_order", "cancel_subscription"] and d.languages == ["en", "it", "en"]
+    assert d.subset([1]).task == "intent" and d.subset([1]).label_set == d.label_set
+    with pytest.raises(DataError, match=r"bad\.csv:3: field 'label' is empty; every row needs an intent id"):
+        read_labelled_file(write(tmp_path / "bad.csv", "text,label\nHi,greet\nWhere?,\n"), task="intent")
+    with pytest.raises(DataError, match=r"o\.csv:2: field 'label' has label 'other', which is reserved"):
+        read_labelled_file(write(tmp_path / "o.csv", "text,label\nHi,other\nWhere?,track\n"), task="intent")
+    with pytest.raises(DataError, match=r"one\.csv: needs at least two different labels"):
+        read_labelled_file(write(tmp_path / "one.csv", "text,label\nHi,greet\nHello,greet\n"), task="intent")
+
+
+def test_intent_other_matches_the_intent_schema():
+    from configs.heads_schema import OTHER_INTENT
+    from models.data.datasets import INTENT_OTHER
+
+    assert INTENT_OTHER == OTHER_INTENT
 
 
 def test_bad_jsonl_and_label_map_are_clear(tmp_path):

@@ -98,7 +98,9 @@ def test_finetune_backend_from_a_local_checkpoint(data_dir, tmp_path, tiny_check
     f = write_csv(tmp_path / "ft.csv", [(r["text"], r["label"]) for r in rows()[::4]])
     assert cli(data_dir, "train", "sentiment", "--data", str(f), "--backend", "finetune", "--checkpoint",
                str(tiny_checkpoint), "--epochs", "2", "--no-promote", "--json", "-") == 0
-    res = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    res = json.loads(out.out)
+    assert "epoch 1/2: train loss" in out.err and "epoch 2/2: train loss" in out.err  # a line per epoch
     reg = Registry(data_dir / "models")
     meta = reg.meta("sentiment", res["version"])
     assert meta.backend == "touchpoint.FinetunedTransformer.v1" and res["version"].startswith("ft1.")
@@ -130,8 +132,8 @@ def retrain_config(tmp_path):
 def test_retrain_flow_refuses_worse_and_promotes_better(prefect_harness, data_dir, tmp_path, retrain_config):
     from configs import load_settings
     from flows.retrain import retrain
-    from models.data.datasets import read_labelled_file
     from models.training.train import train_sentiment
+    from pipeline.ingest.labelled import read_labelled_file
 
     reg = Registry(data_dir / "models")
     good = reg.current_version("sentiment")
