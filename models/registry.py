@@ -164,6 +164,8 @@ class Registry:
             periods = self.current_periods(task_dir.name)
             for v in sorted(p for p in task_dir.iterdir() if (p / "meta.json").is_file()):
                 meta = json.loads((v / "meta.json").read_text(encoding="utf-8"))
+                if meta.get("backend") not in BACKENDS:  # models/encoders/*: exported encoders, not versions
+                    continue
                 rows.append({"task": task_dir.name, "version": v.name, "current": v.name == cur,
                              "name": meta["name"], "backend": meta["backend"],
                              "training_rows": meta.get("training_rows"),

@@ -196,8 +196,9 @@ def test_sentiment_head_on_onnx_vectors_is_conformant(onnx_home, tmp_path):
     assert len(out) == len(TEXTS) and texts == TEXTS and model.predict([]) == []
     twin = EmbeddingSentiment(encoder=ONNX_E5_INT8_ENCODER, seed=3).fit(TEXTS, LABELS)
     assert twin.predict(TEXTS) == out and twin.meta_.version == model.meta_.version
-    reg = Registry(tmp_path)
+    reg = Registry(onnx_home / "models")  # beside the exported encoders in models/encoders/
     reg.save("sentiment", model)
+    assert [(r["task"], r["name"]) for r in reg.list()] == [("sentiment", model.meta_.name)]
     loaded = reg.load("sentiment")
     assert loaded.predict(TEXTS) == out
     assert loaded.meta_.pins["encoder_fingerprint"] == get_encoder(ONNX_E5_INT8_ENCODER).fingerprint
