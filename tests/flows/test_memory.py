@@ -27,8 +27,6 @@ def peak_rss_mb(config: Path, dump: Path) -> float:
 
 
 def test_ten_times_the_input_does_not_need_ten_times_the_memory(tmp_path, model_dir):
-    import shutil
-
     sizes = {"1x": 200, "10x": 2000}
     peaks = {}
     for name, size in sizes.items():
