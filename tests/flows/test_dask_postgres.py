@@ -13,6 +13,7 @@ import pytest
 
 from flows.nightly import nightly, with_runner
 from pipeline.storage import store
+from tests.conftest import copy_models
 from tests.flows.conftest import snapshot
 from tests.flows.test_postgres_store import (assert_same, duck_snapshot, pg_query, pg_snapshot,  # noqa: F401
                                              pg_url, shared_config)
@@ -36,7 +37,7 @@ def test_dask_with_shared_store_gives_the_local_runs_tables(pg_url, tmp_path, mo
     pg, duck, runs = {}, {}, {}
     for runner in ("local", "dask"):
         data, schema, feed = tmp_path / runner, f"tp_{runner}", tmp_path / f"landing_{runner}"
-        shutil.copytree(model_dir, data / "models")
+        copy_models(model_dir, data / "models")
         cfg = shared_config(tmp_path, data, pg_url, schema, f"{runner}.yaml")
         flow = with_runner(nightly, runner, workers=2)
         seen: set[int] = set()

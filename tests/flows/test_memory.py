@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline.ingest.demo import generate
-from tests.conftest import write_config
+from tests.conftest import copy_models, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = """import resource, sys
@@ -27,13 +27,11 @@ def peak_rss_mb(config: Path, dump: Path) -> float:
 
 
 def test_ten_times_the_input_does_not_need_ten_times_the_memory(tmp_path, model_dir):
-    import shutil
-
     sizes = {"1x": 200, "10x": 2000}
     peaks = {}
     for name, size in sizes.items():
         data = tmp_path / name / "data"
-        shutil.copytree(model_dir, data / "models")
+        copy_models(model_dir, data / "models")
         cfg = write_config(tmp_path / name / "config.yaml", data, run={"batch_size": 100, "discover_topics": 0})
         generate(data / "dump", size=size, seed=17)
         peaks[name] = peak_rss_mb(cfg, data / "dump")

@@ -25,7 +25,7 @@ import pytest
 from flows.nightly import nightly, rerun
 from pipeline.storage import pgstore, store
 from pipeline.errors import StoreError
-from tests.conftest import write_config
+from tests.conftest import copy_models, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
@@ -233,7 +233,7 @@ def test_demo_run_lands_in_postgres_with_views_and_reruns_idempotently(pg_url, t
     # nightly finds nothing new because the shared store knows the ingested files
     other = tmp_path / "runner_b"
     other.mkdir()
-    shutil.copytree(model_dir, other / "models")
+    copy_models(model_dir, other / "models")
     cfg_b = shared_config(tmp_path, other, pg_url, schema, "b.yaml")
     res_b = nightly(landing=str(tmp_path / "demo"), config=str(cfg_b))
     assert res_b["files"] == 0, res_b

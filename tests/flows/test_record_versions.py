@@ -22,7 +22,7 @@ from pipeline.storage import store
 from pipeline.ingest import file_sha256
 from pipeline.normalize import normalize_text
 from pipeline.process import process_file
-from tests.conftest import write_config
+from tests.conftest import copy_models, write_config
 from tests.flows.conftest import TEST_RUN, q, snapshot
 
 BASE = datetime(2026, 10, 1, 9, 0, 0)
@@ -76,7 +76,7 @@ def _models(model_dir: Path) -> tuple:
     """Settings and the session's real models, loaded once for every hypothesis example."""
     if str(model_dir) not in _LOADED:
         home = Path(tempfile.mkdtemp(prefix="versions-models-"))
-        shutil.copytree(model_dir, home / "models")
+        copy_models(model_dir, home / "models")
         cfg = load_settings(write_config(home / "config.yaml", home))
         _LOADED[str(model_dir)] = (cfg, load_models(cfg))
     return _LOADED[str(model_dir)]
@@ -148,7 +148,7 @@ def test_rescore_never_writes_an_older_record_over_a_newer_one(tmp_path, data_di
     assert "vs_store_newer" in kinds
 
     other = tmp_path / "other_data"
-    shutil.copytree(data_dir / "models", other / "models")
+    copy_models(data_dir / "models", other / "models")
     new2 = write_config(tmp_path / "new2.yaml", other, join={"customer_window_days": 7})
     nightly(landing=str(b), config=str(new2))
     nightly(landing=str(a), config=str(new2))

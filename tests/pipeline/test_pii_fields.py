@@ -14,7 +14,6 @@ import csv
 import hashlib
 import json
 import logging
-import shutil
 import threading
 from datetime import date
 from pathlib import Path
@@ -29,7 +28,7 @@ from models.keyfile import key_file
 from pipeline.identity import KEY_FILE, pseudonym_key, speaker_pseudonym
 from pipeline.pii import PLACEHOLDERS
 from pipeline.pii.pseudonym import ENV_KEY
-from tests.conftest import write_config
+from tests.conftest import copy_models, write_config
 from tests.flows.conftest import q as _q
 
 REVIEW_USER = "Maria_R_1987"  # an app-store user name: personal, though neither an email nor a phone
@@ -115,7 +114,7 @@ def planted(tmp_path_factory, model_dir, prefect_harness):
     root = tmp_path_factory.mktemp("pii_fields")
     data_dir = root / "data"
     data_dir.mkdir()
-    shutil.copytree(model_dir, data_dir / "models")
+    copy_models(model_dir, data_dir / "models")
     cfg = write_config(root / "config.yaml", data_dir, run={"discover_topics": 4})
     landing = plant_landing(root / "landing")
     cap = _Capture()
