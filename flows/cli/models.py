@@ -113,13 +113,29 @@ def cmd_train(args, settings) -> int:
     return 0
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    """A labelled CSV's rows, by the pipeline's CSV reader; broken records are skipped, counted and located."""
+    from pipeline.ingest.lines import iter_csv
+
+    rows, bad = [], []
+    for rec in iter_csv(path):
+        if rec.error is None:
+            rows.append(rec.value)
+        else:
+            bad.append(rec)
+    if bad:
+        print(f"{path}: {len(bad)} broken record(s) skipped; first at line {bad[0].line}: {bad[0].error}",
+              file=sys.stderr)
+    return rows
+
+
 def cmd_evaluate(args, settings) -> int:
     reg = _registry(settings)
     if args.data or args.from_store:
         return _evaluate_versions(args, settings, [args.target])
     if _kind(args) != "sentiment":
         raise SystemExit(f"error: --task {args.task} is evaluated on a labelled file: give --data FILE")
-    from models.training.evaluate import evaluate_dir
+    from models.training.evaluate import evaluate_files
 
     folder = Path(args.target or "../shared/devdata")
     if not folder.is_dir():
@@ -127,7 +143,7 @@ def cmd_evaluate(args, settings) -> int:
                          f"to evaluate a version on a labelled file use --data FILE")
     sent, top = reg.load(settings.models.sentiment), reg.load(settings.models.topics)
     print(f"sentiment {sent.meta_.tag}, topics {top.meta_.tag}; up to {args.limit} rows per file", file=sys.stderr)
-    results = evaluate_dir(sent, top, folder, args.limit)
+    results = evaluate_files(sent, top, ((p.name, _csv_rows(p)) for p in sorted(folder.glob("*.csv"))), args.limit)
     if args.json == "-":
         _emit_json(args, results)
         return 0

@@ -3,14 +3,14 @@
 Files need ``text`` and ``label`` columns. Labels are mapped to negative/neutral/positive (five-point
 scales collapse: very_negative -> negative, ...). Binary files (no neutral gold) are scored by the
 larger of P(negative) and P(positive). Topic evaluation applies to files whose ``topic`` column
-maps onto taxonomy ids (the Bitext support categories do).
+maps onto taxonomy ids (the Bitext support categories do). The caller reads the files (the CLI, with
+pipeline/ingest/lines.py, the one CSV reader); these functions score rows.
 """
 
 from __future__ import annotations
 
-import csv
 import random
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -26,9 +26,9 @@ TOPIC_MAP = {"ACCOUNT": "account", "ORDER": "order", "REFUND": "refund_returns",
              "CONTACT": "customer_service", "CANCELLATION_FEE": "order"}
 
 
-def read_labelled(path: Path, limit: int, seed: int = 13) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if (r.get("text") or "").strip()]
+def sample_rows(rows: list[dict[str, str]], limit: int, seed: int = 13) -> list[dict[str, str]]:
+    """The rows with text; at most ``limit`` of them (0: all), drawn with a fixed seed."""
+    rows = [r for r in rows if (r.get("text") or "").strip()]
     if limit and len(rows) > limit:
         rows = random.Random(seed).sample(rows, limit)
     return rows
@@ -40,8 +40,10 @@ def macro_f1(gold: list[str], pred: list[str], labels: list[str]) -> float:
     return float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
 
 
-def evaluate_sentiment(model: Any, path: Path, limit: int = 1000, seed: int = 13) -> dict[str, Any] | None:
-    rows = read_labelled(path, limit, seed)
+def evaluate_sentiment(model: Any, name: str, rows: list[dict[str, str]], limit: int = 1000,
+                       seed: int = 13) -> dict[str, Any] | None:
+    """Sentiment on a file's rows (``text``, ``label``), three-class or binary by the labels present."""
+    rows = sample_rows(rows, limit, seed)
     rows = [r for r in rows if (r.get("label") or "").strip().lower() in LABEL_MAP]
     if not rows:
         return None
@@ -52,13 +54,15 @@ def evaluate_sentiment(model: Any, path: Path, limit: int = 1000, seed: int = 13
         pred = np.where(P[:, 0] >= P[:, 2], "negative", "positive").tolist()
     else:
         pred = [LABELS[k] for k in P.argmax(axis=1)]
-    return {"file": path.name, "task": "sentiment", "n": len(rows), "classes": len(classes),
+    return {"file": name, "task": "sentiment", "n": len(rows), "classes": len(classes),
             "macro_f1": round(macro_f1(gold, pred, classes), 4),
             "accuracy": round(float(np.mean(np.asarray(gold) == np.asarray(pred))), 4)}
 
 
-def evaluate_topics(model: Any, path: Path, limit: int = 1000, seed: int = 13) -> dict[str, Any] | None:
-    rows = [r for r in read_labelled(path, 0, seed) if r.get("topic") in TOPIC_MAP]
+def evaluate_topics(model: Any, name: str, rows: list[dict[str, str]], limit: int = 1000,
+                    seed: int = 13) -> dict[str, Any] | None:
+    """Topics on a file's rows with a Bitext-style ``topic`` column (mapped by TOPIC_MAP)."""
+    rows = [r for r in sample_rows(rows, 0, seed) if r.get("topic") in TOPIC_MAP]
     if not rows:
         return None
     if limit and len(rows) > limit:
@@ -66,17 +70,19 @@ def evaluate_topics(model: Any, path: Path, limit: int = 1000, seed: int = 13) -
     gold = [TOPIC_MAP[r["topic"]] for r in rows]
     pred = [p["topic"] for p in model.predict([r["text"] for r in rows])]
     classes = sorted(set(gold))
-    return {"file": path.name, "task": "topics", "n": len(rows), "classes": len(classes),
+    return {"file": name, "task": "topics", "n": len(rows), "classes": len(classes),
             "macro_f1": round(macro_f1(gold, pred, classes), 4),
             "accuracy": round(float(np.mean(np.asarray(gold) == np.asarray(pred))), 4),
             "coverage": round(float(np.mean([p != "other" for p in pred])), 4)}
 
 
-def evaluate_dir(sentiment: Any, topics: Any, folder: Path, limit: int = 1000) -> list[dict[str, Any]]:
+def evaluate_files(sentiment: Any, topics: Any, files: Iterable[tuple[str, list[dict[str, str]]]],
+                   limit: int = 1000) -> list[dict[str, Any]]:
+    """Sentiment and topics on each (file name, rows), read by the caller (pipeline/ingest/lines.py)."""
     results = []
-    for path in sorted(folder.glob("*.csv")):
+    for name, rows in files:
         for fn, model in ((evaluate_sentiment, sentiment), (evaluate_topics, topics)):
-            r = fn(model, path, limit)
+            r = fn(model, name, rows, limit)
             if r:
                 results.append(r)
     return results

@@ -34,6 +34,25 @@ def swapped(path):
     return write_csv(path, [(r["text"], flip[r["label"]]) for r in rows()])
 
 
+def test_evaluate_a_folder_reads_each_csv_once_and_names_broken_lines(data_dir, tmp_path, capsys):
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    good = [(r["text"], r["label"]) for r in rows()[:30]]
+    path = write_csv(folder / "tweets.csv", good)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('"an unterminated, quoted,field,negative\n')  # a record that swallows the rest of the file
+    write_csv(folder / "support.csv", [("Where is my refund?", "neutral", "REFUND"),
+                                       ("I want to change my delivery address", "neutral", "SHIPPING_ADDRESS"),
+                                       ("My invoice is wrong", "negative", "INVOICE")], header=("text", "label", "topic"))
+    assert cli(data_dir, "evaluate", str(folder), "--json", "-") == 0
+    cap = capsys.readouterr()
+    out, err = json.loads(cap.out), cap.err
+    by = {(r["file"], r["task"]): r for r in out}
+    assert set(by) == {("tweets.csv", "sentiment"), ("support.csv", "sentiment"), ("support.csv", "topics")}
+    assert by[("tweets.csv", "sentiment")]["n"] == 30 and by[("support.csv", "topics")]["n"] == 3
+    assert "tweets.csv: 1 broken record(s) skipped; first at line 32" in err, err
+
+
 def test_train_evaluate_compare_promote_rollback_and_card(data_dir, tmp_path, capsys):
     reg = Registry(data_dir / "models")
     first = reg.current_version("sentiment")
