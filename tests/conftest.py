@@ -36,6 +36,17 @@ def write_config(path: Path, data_dir: Path, **overrides) -> Path:
     return path
 
 
+def write_csv(path: Path, records, header=("text", "label")) -> Path:
+    """A labelled CSV file: the header, then one row per record."""
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(records)
+    return path
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     """Real sentiment, topic, emotion, effort and intent models trained once on fixtures and seed

@@ -8,12 +8,13 @@ candidate has to beat.
 
 import csv
 import json
+from functools import partial
 
 import pytest
 
 from flows.cli.main import main
 from models.registry import Registry
-from tests.conftest import MODEL_DATA
+from tests.conftest import MODEL_DATA, write_csv
 
 INTENT_TRAIN = MODEL_DATA / "intent_train.csv"
 INTENTS = ["track_order", "cancel_subscription", "update_payment", "reset_password"]
@@ -28,12 +29,7 @@ def rows():
         return list(csv.DictReader(fh))
 
 
-def write_csv(path, records, header=("text", "label", "language")):
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(records)
-    return path
+write_csv = partial(write_csv, header=("text", "label", "language"))
 
 
 def rotated(path):

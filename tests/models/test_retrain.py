@@ -8,7 +8,7 @@ import pytest
 from configs import load_settings
 from flows.cli.main import main
 from models.registry import Registry
-from tests.conftest import SENTIMENT_TRAIN, torch_threads
+from tests.conftest import SENTIMENT_TRAIN, torch_threads, write_csv
 
 
 def cli(data_dir, *args) -> int:
@@ -18,14 +18,6 @@ def cli(data_dir, *args) -> int:
 def rows():
     with open(SENTIMENT_TRAIN, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def write_csv(path, records, header=("text", "label")):
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(records)
-    return path
 
 
 def swapped(path):
