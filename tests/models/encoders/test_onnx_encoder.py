@@ -136,6 +136,17 @@ def test_export_is_deterministic_and_rebuilt_only_when_stale(onnx_home, tiny_che
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".stale.tmp-")]
 
 
+def test_export_keeps_the_quantisers_expected_warnings_off_the_terminal(tiny_checkpoint, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        export_encoder(tiny_checkpoint, tmp_path, "mixed", source={"source": "test"})
+        assert logging.getLogger().level == logging.INFO  # the levels are restored
+    assert (tmp_path / "model.onnx").is_file()
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == []  # were: "consider to run pre-processing", "Force to update it to opset 21", IR version
+
+
 def test_tampered_artifact_is_refused(onnx_home, tmp_path):
     for f in ("model.onnx", "tokenizer.json"):
         d = tmp_path / f
