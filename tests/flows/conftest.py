@@ -18,7 +18,7 @@ def q(data_dir: Path, sql: str, params=None):
 
 
 def snapshot(data_dir: Path) -> dict[str, list[tuple]]:
-    return {t: store.table_rows(data_dir, t) for t in store.DATA_TABLES}
+    return store.tables_rows(data_dir, store.DATA_TABLES)
 
 
 def stage_file(config: Path, path: Path, source: str, stage_dir: Path, rel: str = "x.jsonl"):

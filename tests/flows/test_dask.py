@@ -46,6 +46,6 @@ def test_dask_local_cluster_gives_identical_tables(tmp_path, model_dir, landing,
         cfg = write_config(tmp_path / f"{runner}.yaml", data, contract={"max_bad_fraction": 0.55})
         res = with_runner(nightly, runner, workers=2)(landing=str(landing), config=str(cfg))
         assert res["files"] == 9
-        snapshots[runner] = {t: store.table_rows(data, t) for t in store.DATA_TABLES}
+        snapshots[runner] = store.tables_rows(data, store.DATA_TABLES)
     assert snapshots["dask"] == snapshots["local"]
     assert len(snapshots["dask"]["feedback"]) == 15

