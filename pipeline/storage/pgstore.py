@@ -15,12 +15,15 @@ With ``store.url: postgresql://...`` a run (nightly, rerun, rescore), on any mac
 A schema that was never pushed to is seeded from the local copy (how an existing DuckDB store moves
 to Postgres). Readers are never blocked: DELETE (not TRUNCATE) keeps the previous rows visible to
 them until the push commits. Passwords in URLs never reach a log line or an error message.
+
+This module holds the runner's session (lock, pull, push); beside it, by role: ``pgbase`` (URLs and their
+secrets, type mapping, lock ids), ``pgschema`` (tables, columns, views), ``pgsync`` (what changed in the
+local copy since the last sync) and ``pgmerge`` (a push's COPY and its merge by the record-version rule).
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import logging
 import os
 import socket
@@ -28,119 +31,42 @@ import time
 import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pyarrow as pa
 
+from pipeline.errors import StoreError
 from pipeline.storage import store
+from pipeline.storage.pgbase import (
+    BATCH_ROWS,
+    META_TABLE,
+    arrow_type,
+    is_postgres_url,
+    key_fingerprint,
+    lock_key,
+    psycopg_module,
+    redact,
+    rollback,
+    scrub,
+    store_url,
+)
+from pipeline.storage.pgmerge import push_all, push_changes
+from pipeline.storage.pgschema import SCHEMA_SHA, create_views, ensure_schema, ident, tables
 from pipeline.storage.pgsync import (
     CHANGES_TABLE,
-    FAMILY,
     KEEP_REVISIONS,
     SYNC_FORMAT,
     _after_push,
     _dirty,
     _key_in,
-    _key_sql,
     _local_state,
     _rebase,
     _set_state,
     _sync_ready,
     column_types,
 )
-from pipeline.errors import StoreError
 
 log = logging.getLogger("touchpoint")
 
-META_TABLE = "touchpoint_store"  # Postgres only: pushes, and the pseudonymisation key's fingerprint
-BATCH_ROWS = 20_000
-
-# DuckDB column types of store.SCHEMA -> PostgreSQL and Arrow types.
-_PG = {"VARCHAR": "text", "DOUBLE": "double precision", "FLOAT": "real", "INTEGER": "integer",
-       "BIGINT": "bigint", "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date"}
-_ARROW = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "FLOAT": pa.float32(), "INTEGER": pa.int32(),
-          "BIGINT": pa.int64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32()}
-
-# DuckDB has round(DOUBLE, INTEGER); Postgres only round(NUMERIC, INTEGER). The views are created with
-# this overload on their search path (bound once, at CREATE VIEW), so the view SQL is the same text on
-# both engines and nobody else's round() changes: the overload lives in its own schema.
-_COMPAT_FUNCS = ["""CREATE OR REPLACE FUNCTION {compat}.round(double precision, integer) RETURNS double precision
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT pg_catalog.round($1::numeric, $2)::double precision'"""]
-
-
-# ---------------------------------------------------------------- pure helpers
-
-def is_postgres_url(url: str | None) -> bool:
-    return bool(url) and url.strip().lower().startswith(("postgresql://", "postgres://"))
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for logs and messages)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    except ValueError:
-        return "postgresql://(unparsable URL)"
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` with the URL and its password (raw and percent-decoded) removed."""
-    out = text.replace(url, redact(url))
-    try:
-        pw = urlsplit(url).password
-    except ValueError:
-        pw = None
-    secrets = [pw, unquote(pw)] if pw else []
-    try:  # a password given as ?password=... in the query string
-        from urllib.parse import parse_qs
-        secrets += parse_qs(urlsplit(url).query).get("password", [])
-    except ValueError:
-        pass
-    for s in sorted({s for s in secrets if s}, key=len, reverse=True):
-        out = out.replace(s, "***")
-    return out
-
-
-def _base(duck_type: str) -> tuple[str, bool]:
-    t = duck_type.upper()
-    return (t[:-2], True) if t.endswith("[]") else (t, False)
-
-
-def pg_type(duck_type: str) -> str:
-    base, is_list = _base(duck_type)
-    if base not in _PG:
-        raise StoreError(f"no PostgreSQL type for the DuckDB type {duck_type}; please report this as a bug")
-    return _PG[base] + ("[]" if is_list else "")
-
-
-def arrow_type(duck_type: str) -> pa.DataType:
-    base, is_list = _base(duck_type)
-    return pa.list_(_ARROW[base]) if is_list else _ARROW[base]
-
-
-def lock_key(schema: str) -> int:
-    """The advisory lock id of a store schema (signed 64 bit, stable across machines)."""
-    return int.from_bytes(hashlib.sha256(f"touchpoint-store:{schema}".encode()).digest()[:8], "big", signed=True)
-
-
-def key_fingerprint(key: bytes) -> str:
-    """Identifies the pseudonymisation key without revealing it (runners must share one key)."""
-    return hashlib.sha256(b"touchpoint pseudonym key check\x00" + key).hexdigest()[:16]
-
-
-def store_url(settings) -> str | None:
-    url = settings.store.url
-    return url.get_secret_value() if url is not None else None
-
-
-# ---------------------------------------------------------------- the shared store
 
 class SharedStore:
     """One runner's session with the shared store: the lock, a pull, and a push, on one connection."""
@@ -165,7 +91,7 @@ class SharedStore:
 
     # -- connection and lock
     def open(self) -> "SharedStore":
-        psycopg = _psycopg()
+        psycopg = psycopg_module()
         app = f"touchpoint {socket.gethostname()} pid {os.getpid()}"[:63]
         try:
             self.conn = psycopg.connect(self.url, autocommit=True, application_name=app, connect_timeout=15,
@@ -226,17 +152,10 @@ class SharedStore:
         return StoreError(scrub(f"shared store {self.label}: {what}: {first}", self.url))
 
     def _ident(self, name: str):
-        from psycopg import sql
-
-        return sql.Identifier(self.schema, name)
+        return ident(self.schema, name)
 
     def _tables(self) -> dict[str, set[str]]:
-        rows = self.conn.execute("SELECT table_name, column_name FROM information_schema.columns "
-                                 "WHERE table_schema = %s", [self.schema]).fetchall()
-        out: dict[str, set[str]] = {}
-        for t, c in rows:
-            out.setdefault(t, set()).add(c)
-        return out
+        return tables(self.conn, self.schema)
 
     def meta(self) -> dict[str, str]:
         if META_TABLE not in self._tables():
@@ -293,10 +212,10 @@ class SharedStore:
                 _set_state(con, self.schema, meta.get("store_id") if synced else None, revision)
                 con.execute("COMMIT")
         except StoreError:
-            _rollback(con)
+            rollback(con)
             raise
         except Exception as exc:  # noqa: BLE001 - driver errors, without the password
-            _rollback(con)
+            rollback(con)
             raise self._error("pull failed (the local copy was left as it was)", exc) from None
         finally:
             con.close()
@@ -383,7 +302,7 @@ class SharedStore:
                 meta0 = self.meta()
                 same_schema = meta0.get("schema_sha") == SCHEMA_SHA and meta0.get("sync_format") == SYNC_FORMAT
                 if not same_schema or full:
-                    self._ensure_schema()
+                    ensure_schema(self.conn, self.schema)
                 rev0 = int(meta0.get("revision") or 0)
                 rev = rev0 + 1
                 state = _local_state(con, self.schema)
@@ -392,13 +311,13 @@ class SharedStore:
                 if (not full and store_id and meta0.get("sync_format") == SYNC_FORMAT and state is not None
                         and state[0] == store_id):
                     mode = "incremental"
-                    rows, keys, kept = self._push_changes(con, rev, on_table)
+                    rows, keys, kept = push_changes(self.conn, self.schema, con, rev, on_table)
                 else:
                     store_id = store_id or uuid.uuid4().hex
                     log_from = rev  # every other runner's incremental state is void: they pull in full
                     self.conn.execute(sql.SQL("DELETE FROM {}").format(self._ident(CHANGES_TABLE)))
                     for table in store.SCHEMA:
-                        rows[table] = self._push_all(con, table)
+                        rows[table] = push_all(self.conn, self.schema, con, table)
                         keys[table] = rows[table]
                         if on_table is not None:
                             on_table(table)
@@ -406,7 +325,7 @@ class SharedStore:
                 self.conn.execute(sql.SQL("DELETE FROM {} WHERE rev < %s").format(self._ident(CHANGES_TABLE)),
                                   [log_from])
                 if not same_schema or mode == "full":
-                    warnings += self._create_views()
+                    warnings += create_views(self.conn, self.schema, self.url)
                 meta = {"pushed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "pushed_by": f"{getpass.getuser()}@{socket.gethostname()}",
                         "run_id": run_id or "", "touchpoint_tables": str(len(store.SCHEMA)),
@@ -426,7 +345,7 @@ class SharedStore:
                 _after_push(con, self.schema, store_id, mode, rev, rev0, state, kept)
             except Exception as exc:  # noqa: BLE001 - the push stands; the next pull or push redoes the rest
                 log.warning("pushed, but the local sync state was not updated (%s); the next pull is full", exc)
-                _rollback(con)
+                rollback(con)
                 con.execute("DELETE FROM tp_sync_state")
         except StoreError:
             raise
@@ -444,178 +363,6 @@ class SharedStore:
                  mode, sum(keys.values()), n_kept, self.label, secs)
         return {"rows": rows, "keys": keys, "kept": {t: len(v) for t, v in kept.items() if v}, "mode": mode,
                 "revision": rev, "seconds": secs, "bytes": int(nbytes), "warnings": warnings}
-
-    def _copy_rows(self, target, names: list[str], rel) -> int:
-        from psycopg import sql
-
-        n = 0
-        with self.conn.cursor() as cur:
-            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    target, sql.SQL(", ").join(map(sql.Identifier, names)))) as cp:
-                while batch := rel.fetchmany(BATCH_ROWS):
-                    for r in batch:
-                        cp.write_row(r)
-                    n += len(batch)
-        return n
-
-    def _push_all(self, con, table: str) -> int:
-        from psycopg import sql
-
-        names = store.columns(table)
-        self.conn.execute(sql.SQL("DELETE FROM {}").format(self._ident(table)))
-        rel = con.execute(f"SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table}")
-        n = self._copy_rows(self._ident(table), [*names, "tp_key"], rel)
-        self.conn.execute(sql.SQL("ANALYZE {}").format(self._ident(table)))  # so incremental pushes use the key index
-        return n
-
-    def _push_changes(self, con, rev: int, on_table) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]]]:
-        """Send the locally changed keys of every table and merge them (see ``push``)."""
-        from psycopg import sql
-
-        for table in store.SCHEMA:
-            _dirty(con, table)
-        con.execute("CREATE OR REPLACE TEMP TABLE _dirty_family AS " + " UNION ".join(
-            f"SELECT k FROM _dirty_{t}" for t in FAMILY))  # a record travels with its child rows
-        rows: dict[str, int] = {}
-        keys: dict[str, int] = {}
-        kept: dict[str, list[str]] = {}
-        order = ["ingested_files"] + [t for t in store.SCHEMA if t != "ingested_files"]  # file order first
-        for table in order:
-            dirty = "_dirty_family" if table in FAMILY else f"_dirty_{table}"
-            n_keys = con.execute(f"SELECT count(*) FROM {dirty}").fetchone()[0]
-            keys[table], rows[table] = n_keys, 0
-            if n_keys:
-                ins = sql.Identifier(f"_tp_in_{table}")
-                pushed = [r[0] for r in con.execute(f"SELECT k FROM {dirty}").fetchall()]
-                self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(
-                    ins, self._ident(table)))
-                names = store.columns(table)
-                rows[table] = self._copy_rows(ins, [*names, "tp_key"], con.execute(
-                    f"SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table} WHERE {_key_in(table, dirty)}"))
-                self.conn.execute(sql.SQL("ANALYZE {}").format(ins))
-                if table in FAMILY and table != "feedback":
-                    kept[table] = list(kept.get("feedback", []))
-                else:
-                    kept[table] = self._kept_keys(table, ins, pushed)
-                lost = set(kept[table])
-                apply = [k for k in pushed if k not in lost]
-                target = self._ident(table)
-                cols = sql.SQL(", ").join(map(sql.Identifier, [*names, "tp_key"]))
-                # the key index finds the rows to replace (a join would scan the table)
-                self.conn.execute(sql.SQL("DELETE FROM {} WHERE tp_key = ANY(%s::text[])").format(target), [apply])
-                self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE tp_key = ANY(%s::text[])").format(
-                    target, cols, cols, ins), [apply])
-                self.conn.execute(sql.SQL("INSERT INTO {} (rev, table_name, tp_key) SELECT %s, %s, unnest(%s::text[])")
-                                  .format(self._ident(CHANGES_TABLE)), [rev, table, pushed])
-            if table == "ingested_files":  # the merged file order decides the record versions below
-                self.conn.execute(sql.SQL("CREATE TEMP TABLE _tp_fo ON COMMIT DROP AS SELECT sha256, "
-                                          "min(ingest_seq) AS ingest_seq FROM {} WHERE ingest_seq IS NOT NULL "
-                                          "GROUP BY sha256").format(self._ident("ingested_files")))
-                self.conn.execute("CREATE INDEX ON _tp_fo (sha256)")
-                self.conn.execute("ANALYZE _tp_fo")
-            if on_table is not None:
-                on_table(table)
-        return rows, keys, {t: v for t, v in kept.items() if v}
-
-    def _kept_keys(self, table: str, ins, pushed: list[str]) -> list[str]:
-        """The pushed keys whose stored version in Postgres is to be kept over the pushed one."""
-        from psycopg import sql
-
-        target = self._ident(table)
-        if table in store.PARENTS:  # the record-version rule, as in store.publish
-            q = sql.SQL(f"""SELECT DISTINCT w.tp_key FROM
-                (SELECT x.tp_key, {_pg_version_cols("x", "w")} FROM {{ins}} x
-                 LEFT JOIN _tp_fo fo ON fo.sha256 = x.file_sha256) w
-                JOIN (SELECT x.tp_key, {_pg_version_cols("x", "e")} FROM {{target}} x
-                      LEFT JOIN _tp_fo fo ON fo.sha256 = x.file_sha256 WHERE x.tp_key = ANY(%s::text[])) e
-                  ON e.tp_key = w.tp_key
-                WHERE {store._newer("e", "w")}""")
-        elif table == "quarantine":  # the lowest file name keeps a bad record
-            q = sql.SQL("""SELECT w.tp_key FROM (SELECT tp_key, min(input_file COLLATE "C") AS f FROM {ins}
-                GROUP BY tp_key) w JOIN (SELECT x.tp_key, min(x.input_file COLLATE "C") AS f FROM {target} x
-                WHERE x.tp_key = ANY(%s::text[]) GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.f < w.f""")
-        elif table == "ingested_files":  # the later run's record of a file (run ids start with their start)
-            q = sql.SQL("""SELECT w.tp_key FROM (SELECT tp_key, max(run_id COLLATE "C") AS r FROM {ins}
-                GROUP BY tp_key) w JOIN (SELECT x.tp_key, max(x.run_id COLLATE "C") AS r FROM {target} x
-                WHERE x.tp_key = ANY(%s::text[]) GROUP BY x.tp_key) e ON e.tp_key = w.tp_key WHERE e.r > w.r""")
-        else:
-            return []
-        return [r[0] for r in self.conn.execute(q.format(ins=ins, target=target), [pushed]).fetchall()]
-
-    def _ensure_schema(self) -> None:
-        """Create the schema, tables and missing columns (a newer Touchpoint adds columns in place), the
-        key column and index incremental pushes use, and the change log."""
-        from psycopg import sql
-
-        self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-        self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, value text)").format(
-            self._ident(META_TABLE)))
-        self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (rev bigint, table_name text, tp_key text)").format(
-            self._ident(CHANGES_TABLE)))
-        self.conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (table_name, rev)").format(
-            sql.Identifier(f"{CHANGES_TABLE}_rev"), self._ident(CHANGES_TABLE)))
-        have = self._tables()
-        for table in store.SCHEMA:
-            cols = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type(t))) for c, t in column_types(table)]
-            if table not in have:
-                self.conn.execute(sql.SQL("CREATE TABLE {} ({}, tp_key text)").format(
-                    self._ident(table), sql.SQL(", ").join(cols)))
-            else:
-                for (c, t), col in zip(column_types(table), cols):
-                    if c not in have[table]:
-                        self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(self._ident(table), col))
-                if "tp_key" not in have[table]:  # a store pushed by an older Touchpoint: the next push is full
-                    self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN tp_key text").format(self._ident(table)))
-            self.conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (tp_key)").format(
-                sql.Identifier(f"{table}_tp_key"), self._ident(table)))
-
-    def _create_views(self) -> list[str]:
-        """The store's views, same SQL text as in DuckDB; a view Postgres rejects is a warning, not a failure."""
-        from psycopg import sql
-
-        self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.compat)))
-        for f in _COMPAT_FUNCS:
-            self.conn.execute(sql.SQL(f).format(compat=sql.Identifier(self.compat)))
-        self.conn.execute(sql.SQL("SET LOCAL search_path = {}, {}").format(
-            sql.Identifier(self.schema), sql.Identifier(self.compat)))
-        warnings = []
-        for name, body in store.VIEWS.items():
-            ident = self._ident(name)
-            create = sql.SQL("CREATE VIEW {} AS ").format(ident) + sql.SQL(body)
-            tries = [[sql.SQL("CREATE OR REPLACE VIEW {} AS ").format(ident) + sql.SQL(body)],  # keeps dependants
-                     [sql.SQL("DROP VIEW IF EXISTS {}").format(ident), create]]  # its columns changed
-            err = None
-            for stmts in tries:
-                try:
-                    with self.conn.transaction():  # a savepoint
-                        for stmt in stmts:
-                            self.conn.execute(stmt)
-                    err = None
-                    break
-                except Exception as exc:  # noqa: BLE001
-                    err = exc
-            if err is not None:
-                warnings.append(scrub(f"view {name} was not created in the shared store: "
-                                      f"{str(err).strip().splitlines()[0]}", self.url))
-        self.conn.execute("SET LOCAL search_path TO DEFAULT")
-        return warnings
-
-
-# ---------------------------------------------------------------- incremental sync
-
-# The tables, columns and views a push creates: while Postgres has them, an incremental push skips that DDL.
-SCHEMA_SHA = hashlib.sha256(repr((sorted(store.SCHEMA.items()), sorted(store.VIEWS.items()), _COMPAT_FUNCS,
-                                  SYNC_FORMAT)).encode()).hexdigest()[:16]
-def _pg_version_cols(alias: str, prefix: str) -> str:
-    """Postgres SQL: store._version_cols for a stored row (``fo``: the merged file order), text compared
-    bytewise as DuckDB does, whatever the database's collation."""
-    return (f"coalesce({alias}.version_ts, TIMESTAMP '0001-01-01') AS {prefix}_ts, "
-            f"coalesce(fo.ingest_seq, 0) AS {prefix}_seq, coalesce({alias}.input_line, 0) AS {prefix}_oline, "
-            f'coalesce({alias}.content_hash, \'\') COLLATE "C" AS {prefix}_hash, '
-            f'coalesce({alias}.file_sha256, \'\') COLLATE "C" AS {prefix}_sha, '
-            f'coalesce({alias}.input_file, \'\') COLLATE "C" AS {prefix}_file, '
-            f"coalesce({alias}.input_line, 0) AS {prefix}_line")
-
 
 @contextmanager
 def shared_store(settings) -> Iterator[SharedStore | None]:
@@ -657,7 +404,7 @@ def status(settings) -> dict[str, Any]:
     if not is_postgres_url(url):
         return {"backend": "duckdb", "path": str(store.db_path(settings.data_dir))}
     s = SharedStore(url, settings.store.db_schema)
-    psycopg = _psycopg()
+    psycopg = psycopg_module()
     try:
         s.conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
     except Exception as exc:  # noqa: BLE001
@@ -676,19 +423,3 @@ def status(settings) -> dict[str, Any]:
         s.conn = None
     return {"backend": "postgresql", "url": s.label, "schema": s.schema, "initialised": bool(meta),
             "last_push": meta, "rows": rows, "locked": (holder or "yes") if locked else None}
-
-
-def _rollback(con) -> None:
-    try:
-        con.execute("ROLLBACK")
-    except Exception:  # noqa: BLE001 - no transaction open
-        pass
-
-
-def _psycopg():
-    try:
-        import psycopg
-    except ImportError:
-        raise StoreError("store.url is a PostgreSQL URL but psycopg is not installed; "
-                         "pip install 'touchpoint[postgres]'") from None
-    return psycopg

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from flows.nightly import nightly, rerun
-from pipeline.storage import pgstore, store
+from pipeline.storage import pgbase, pgstore, pgsync, store
 from pipeline.errors import StoreError
 from tests.conftest import copy_models, write_config
 
@@ -149,16 +149,16 @@ def assert_same(pg: dict[str, Counter], duck: dict[str, Counter]) -> None:
 
 def test_helpers_keep_passwords_out_and_map_every_type():
     url = "postgresql://ana:p%40ss%3Aw0rd@db.internal:6432/analytics?sslmode=require"
-    assert pgstore.redact(url) == "postgresql://ana:***@db.internal:6432/analytics?sslmode=require"
-    assert pgstore.redact("postgresql://ana@db/x") == "postgresql://ana@db/x"
-    msg = pgstore.scrub(f"bad {url}; also p@ss:w0rd and p%40ss%3Aw0rd", url)
+    assert pgbase.redact(url) == "postgresql://ana:***@db.internal:6432/analytics?sslmode=require"
+    assert pgbase.redact("postgresql://ana@db/x") == "postgresql://ana@db/x"
+    msg = pgbase.scrub(f"bad {url}; also p@ss:w0rd and p%40ss%3Aw0rd", url)
     assert "w0rd" not in msg and "db.internal" in msg
-    assert "s3" not in pgstore.scrub("password=s3 in postgresql://h/db?password=s3", "postgresql://h/db?password=s3")
-    assert pgstore.lock_key("touchpoint") == pgstore.lock_key("touchpoint") != pgstore.lock_key("other")
+    assert "s3" not in pgbase.scrub("password=s3 in postgresql://h/db?password=s3", "postgresql://h/db?password=s3")
+    assert pgbase.lock_key("touchpoint") == pgbase.lock_key("touchpoint") != pgbase.lock_key("other")
     for table in store.SCHEMA:  # every column of every table has a Postgres type
-        for _, t in pgstore.column_types(table):
-            assert pgstore.pg_type(t) and pgstore.arrow_type(t)
-    assert pgstore.pg_type("FLOAT[]") == "real[]" and pgstore.pg_type("DOUBLE") == "double precision"
+        for _, t in pgsync.column_types(table):
+            assert pgbase.pg_type(t) and pgbase.arrow_type(t)
+    assert pgbase.pg_type("FLOAT[]") == "real[]" and pgbase.pg_type("DOUBLE") == "double precision"
 
 
 def test_store_url_is_validated_without_echoing_it(tmp_path, monkeypatch):
