@@ -256,7 +256,7 @@ def _write_sentencepiece(out: Path) -> dict:
         sp_tokenizer.write_model(out / "tokenizer.json", out / "tokenizer.model")
         n = sp_tokenizer.check(out / "tokenizer.json", out / "tokenizer.model")
     except (ImportError, sp_tokenizer.Unsupported) as exc:
-        log.warning("ONNX encoder: tokenizers kept (sentencepiece cannot reproduce tokenizer.json: %s)", exc)
+        log.info("ONNX encoder: tokenizers kept (sentencepiece cannot reproduce tokenizer.json: %s)", exc)
         (out / "tokenizer.model").unlink(missing_ok=True)
         return {"tokenizer": "tokenizers"}
     return {"tokenizer": "sentencepiece", "sp_model_sha256": sha256_file(out / "tokenizer.model"),
