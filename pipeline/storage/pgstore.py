@@ -75,7 +75,6 @@ class SharedStore:
         """``run_lock=False``: a session that only pushes or pulls (no run): it does not take the run lock;
         pushes still apply one at a time (each takes a transaction lock) and merge by the version rule."""
         self.url, self.schema, self.lock_timeout_s, self.run_lock = url, schema, lock_timeout_s, run_lock
-        self.compat = f"{schema}_compat"
         self.label = redact(url)
         self.conn = None
         self.initialised = False
