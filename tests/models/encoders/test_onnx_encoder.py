@@ -161,6 +161,28 @@ def test_tampered_artifact_is_refused(onnx_home, tmp_path):
         OnnxEncoder(tmp_path / "empty", name=ONNX_E5_INT8_ENCODER)
 
 
+def test_data_dirs_linking_one_artifact_share_its_encoder_until_a_file_changes(onnx_home, tmp_path):
+    enc = get_encoder(ONNX_E5_INT8_ENCODER, data_dir=onnx_home)
+    linked = tmp_path / "linked"
+    (linked / "models").mkdir(parents=True)
+    (linked / "models" / "encoders").symlink_to(onnx_home / "models" / "encoders", target_is_directory=True)
+    assert get_encoder(ONNX_E5_INT8_ENCODER, data_dir=linked) is enc  # one session, one memory cache
+    copied = tmp_path / "copied"
+    shutil.copytree(onnx_home / "models" / "encoders", copied / "models" / "encoders", symlinks=False)
+    other = get_encoder(ONNX_E5_INT8_ENCODER, data_dir=copied)
+    assert other is not enc and other.fingerprint == enc.fingerprint  # same files elsewhere: its own load
+    f = onnx_dir(copied, "int8") / "tokenizer.json"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    get_encoder.cache_clear()  # a new run's lookup, after the file was rewritten in place
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        get_encoder(ONNX_E5_INT8_ENCODER, data_dir=copied)
+    get_encoder.cache_clear()
+    for name in ONNX_ENCODERS:  # later bare lookups resolve to the module's data dir again
+        get_encoder(name, data_dir=onnx_home)
+
+
 def test_a_fresh_process_loads_the_exported_artifact(onnx_home):
     enc = get_encoder(ONNX_E5_INT8_ENCODER)
     clear_caches()
