@@ -34,11 +34,12 @@ postgres:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >/dev/null 2>&1; } || \
 	  echo "note: postgresql not installed; the shared-store tests will be skipped"
 
-# Two pytest-xdist workers, one test file each at a time (a file's module fixtures are built once); every
+# Two pytest-xdist workers, one test file each at a time (a file's module fixtures are built once), in the
+# order tests/conftest.py sets (longest first); every
 # test sets torch to one thread, so the two workers share the 2-core machine without oversubscribing it.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser postgres
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
