@@ -390,6 +390,27 @@ def _top_terms(groups: list[list[int]], texts: list[str], languages: list[str], 
     return out
 
 
+def kmeans_labels(Z: np.ndarray, k: int, seed: int = 13, n_init: int = 4, iters: int = 50) -> np.ndarray:
+    """KMeans cluster of each row: k-means++ starts from ``seed``, the lowest within-cluster sum of squares
+    of ``n_init`` runs. SciPy's, not scikit-learn's: importing scikit-learn adds ~75 MB to a run's peak
+    memory, and a nightly run clusters only here (bench/RESULTS.md, "Peak memory")."""
+    import warnings
+
+    from scipy.cluster.vq import kmeans2
+
+    X = np.asarray(Z, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    best, best_sse = None, np.inf
+    for _ in range(n_init):
+        with warnings.catch_warnings():  # an emptied cluster keeps its centre; the caller drops empty labels
+            warnings.simplefilter("ignore")
+            centres, labels = kmeans2(X, k, iter=iters, minit="++", seed=rng)
+        sse = float(((X - centres[labels]) ** 2).sum())
+        if sse < best_sse:
+            best, best_sse = labels, sse
+    return best
+
+
 def propose_topics(texts: list[str], languages: list[str], Z: np.ndarray, threshold: float, min_size: int,
                    max_new: int, run_date: str, seed: int = 13, taken: set[str] | None = None,
                    n_terms: int = 5) -> list[dict[str, Any]]:
@@ -401,23 +422,21 @@ def propose_topics(texts: list[str], languages: list[str], Z: np.ndarray, thresh
     terms, so the same input gives the same ids, and once stored an id never changes.
     Returns [{"topic_id", "terms", "centroid", "members"}], largest first.
     """
-    from sklearn.cluster import KMeans
-
     n = len(texts)
     if n < min_size or max_new <= 0:
         return []
     # Repetitive text gives fewer distinct points than clusters: KMeans would leave clusters empty.
     distinct = len(np.unique(Z.round(6), axis=0))
     k = max(1, min(2 * max_new, n // min_size, distinct))
-    labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(Z) if k > 1 else np.zeros(n, int)
+    labels = kmeans_labels(Z, k, seed) if k > 1 else np.zeros(n, int)
     present = sorted(set(labels.tolist()))
     C = np.stack([Z[labels == c].mean(axis=0) for c in present])
     C /= np.linalg.norm(C, axis=1, keepdims=True).clip(min=1e-9)
     if len(C) > 1:  # KMeans over-splits on purpose; merge parts of one theme (centroids far above threshold)
-        from sklearn.cluster import AgglomerativeClustering
+        from scipy.cluster.hierarchy import fcluster, linkage
 
-        merged = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                         distance_threshold=1 - (1 + threshold) / 2).fit_predict(C)
+        merged = fcluster(linkage(C.astype(np.float64), method="average", metric="cosine"),
+                          t=1 - (1 + threshold) / 2, criterion="distance")
         C = np.stack([C[merged == m].mean(axis=0) for m in sorted(set(merged.tolist()))])
         C /= np.linalg.norm(C, axis=1, keepdims=True).clip(min=1e-9)
     near, sim = nearest(Z, C)

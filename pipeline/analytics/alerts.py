@@ -29,8 +29,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from pipeline.analytics.pvalues import binom_sf, fisher_greater
 from pipeline.storage.schema import SCHEMA
 from pipeline.storage.tables import insert_rows
 
@@ -92,13 +92,13 @@ def score_cells(counts: pd.DataFrame, baseline_days: int) -> pd.DataFrame:
     k_t, k_b = df["neg_today"].to_numpy(float), df["neg_base"].to_numpy(float)
     d = max(baseline_days, 1)
     df["expected"] = n_b / d
-    df["p_volume"] = np.where(n_t > 0, stats.binom.sf(n_t - 1, n_t + n_b, 1.0 / (1 + d)), 1.0)
+    df["p_volume"] = np.where(n_t > 0, binom_sf(n_t - 1, n_t + n_b, 1.0 / (1 + d)), 1.0)
     p_neg = []
     for a, n1, b, n2 in zip(k_t, n_t, k_b, n_b):
         if n1 == 0 or n2 == 0 or a == 0:
             p_neg.append(1.0)
         else:
-            p_neg.append(float(stats.fisher_exact([[a, n1 - a], [b, n2 - b]], alternative="greater")[1]))
+            p_neg.append(fisher_greater(a, n1 - a, b, n2 - b))
     df["p_negative"] = p_neg
     df["share_today"] = np.where(n_t > 0, k_t / np.maximum(n_t, 1), np.nan)
     df["share_base"] = np.where(n_b > 0, k_b / np.maximum(n_b, 1), np.nan)

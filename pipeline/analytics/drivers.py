@@ -34,8 +34,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from pipeline.analytics.pvalues import t_ppf, t_sf
 from pipeline.storage.schema import SCHEMA
 from pipeline.metrics import CSAT_TOP_BOXES, DETRACTOR_MAX, PROMOTER_MIN
 from pipeline.storage.tables import replace_frame
@@ -239,9 +239,9 @@ def fit_drivers(frame: pd.DataFrame, metric: str = "nps", family: str = "topics"
         if "customer_id" in rows else rows.index.to_numpy()
     if len(keep) < len(rows):
         beta, se, df = ols_cluster(X[:, keep], y, clusters)
-        tcrit = stats.t.ppf(0.975, df)
+        tcrit = t_ppf(0.975, df)
         for b, s, j in zip(beta, se, keep):
-            p = float(2 * stats.t.sf(abs(b / s), df)) if s > 0 else float("nan")
+            p = 2 * t_sf(abs(b / s), df) if s > 0 else float("nan")
             est[names[j]] = (float(b), float(b - tcrit * s), float(b + tcrit * s), p)
     n_clusters = len(set(clusters))
     for name in drivers.columns:

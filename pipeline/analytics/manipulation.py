@@ -24,8 +24,8 @@ from typing import Any, Iterable
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from pipeline.analytics.pvalues import binom_sf
 from pipeline.storage.schema import SCHEMA
 from pipeline.analytics.alerts import bh_qvalues
 from pipeline.storage.tables import replace_frame
@@ -87,7 +87,7 @@ def five_star_bursts(reviews: pd.DataFrame, fdr: float = 0.05, min_count: int = 
         for d, n in zip(g["event_date"], g["n"]):
             other_days = max(days - 1, 1)
             # conditional test for two Poisson rates: this day vs the group's other days
-            p = float(stats.binom.sf(n - 1, total, 1.0 / (1 + other_days))) if days > 1 else 1.0
+            p = binom_sf(n - 1, total, 1.0 / (1 + other_days)) if days > 1 else 1.0
             usual = (total - n) / other_days
             tests.append((src, prod, d, int(n), usual, p))
     t = pd.DataFrame(tests, columns=["source", "product", "event_date", "n", "usual", "p"])

@@ -13,6 +13,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from configs import load_settings
@@ -69,26 +70,22 @@ def publish_in_order(data_dir: Path, staged: list[list[dict]]) -> dict[str, list
     return snapshot(data_dir)
 
 
-_LOADED: dict[str, tuple] = {}
-
-
-def _models(model_dir: Path) -> tuple:
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, model_dir) -> tuple:
     """Settings and the session's real models, loaded once for every hypothesis example."""
-    if str(model_dir) not in _LOADED:
-        home = Path(tempfile.mkdtemp(prefix="versions-models-"))
-        copy_models(model_dir, home / "models")
-        cfg = load_settings(write_config(home / "config.yaml", home))
-        _LOADED[str(model_dir)] = (cfg, load_models(cfg))
-    return _LOADED[str(model_dir)]
+    home = tmp_path_factory.mktemp("versions-models")
+    copy_models(model_dir, home / "models")
+    cfg = load_settings(write_config(home / "config.yaml", home))
+    return cfg, load_models(cfg)
 
 
 @hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(dumps=st.lists(dump, min_size=2, max_size=3))
-def test_store_is_a_function_of_the_set_of_inputs(dumps, model_dir):
+def test_store_is_a_function_of_the_set_of_inputs(dumps, loaded):
     root = Path(tempfile.mkdtemp(prefix="versions-"))
     try:
-        cfg, models = _models(model_dir)
+        cfg, models = loaded
         runs: list[list[dict]] = []  # one run per dump: its files
         seq = 0
         for i, (reviews, answers) in enumerate(dumps):
