@@ -66,8 +66,10 @@ runner, workers = (sys.argv[3], int(sys.argv[4])) if len(sys.argv) > 4 else ("lo
 if runner != "local":
     from flows.nightly import with_runner
     rerun = with_runner(rerun, runner, workers=workers)
+from flows.ops import ephemeral_api
 t = time.perf_counter()
-res = rerun(path=landing, data_dir=data_dir)
+with ephemeral_api():  # as `touchpoint rerun` runs it: the temporary Prefect server (its start timed)
+    res = rerun(path=landing, data_dir=data_dir)
 wall = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 sent = tasks.load_models(load_settings(data_dir=data_dir))["sentiment"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -129,6 +130,8 @@ def cmd_run(args) -> int:
     return 0
 
 
+# Commands that run a Prefect flow: without PREFECT_API_URL they get a temporary API server (flows/ops.py)
+FLOW_COMMANDS = {"demo", "run", "rerun", "rescore"}
 HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
@@ -301,14 +304,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.quiet:
         global say
         say = _quiet_say
-    from flows.ops import mark_owner, reap_orphaned_servers
+    from flows.ops import ephemeral_api, mark_owner, reap_orphaned_servers
 
     mark_owner()
     reaped = reap_orphaned_servers()
     if reaped and args.verbose:
         say(f"stopped {len(reaped)} ephemeral Prefect server(s) left by a killed run: {reaped}")
+    runs_flow = args.command in FLOW_COMMANDS or (args.command, getattr(args, "action", None)) == ("models", "retrain")
     try:
-        return args.func(args)
+        with ephemeral_api() if runs_flow else contextlib.nullcontext():
+            return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
