@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -90,12 +89,6 @@ B4,U4,2026-10-02T12:00:00,4,"Good prices, clear checkout.",en
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def prepare(work: Path, data_dir: Path | None) -> tuple[Path, Path]:
     """A config, a data directory with models, and a dump of four review records."""
     sys.path.insert(0, str(ROOT))
@@ -125,6 +118,8 @@ def prepare(work: Path, data_dir: Path | None) -> tuple[Path, Path]:
 
 
 def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    from flows.ops import free_port
+
     port = free_port()
     prefect = Path(sys.executable).with_name("prefect")
     cmd = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]

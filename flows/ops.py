@@ -122,7 +122,8 @@ def _drain_workers(timeout_s: float = 10.0) -> None:
             pass
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the servers Touchpoint and its tests start)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -131,7 +132,7 @@ def _free_port() -> int:
 def _start_server(env: dict[str, str], app_dir: str, timeout_s: float) -> tuple[subprocess.Popen, str]:
     """Prefect's API under uvicorn on a free 127.0.0.1 port, once it answers its health check."""
     for _ in range(3):  # exit code 3: the port was taken between choosing and binding it
-        port = _free_port()
+        port = free_port()
         log = tempfile.TemporaryFile()
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--factory",
                                  "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from flows import deploy
+from flows.ops import free_port
 from pipeline.storage import store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +39,6 @@ add_parser(p.add_subparsers(dest="command", required=True))
 args = p.parse_args(sys.argv[1:])
 sys.exit(args.func(args))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(home: Path, api_url: str | None, **extra: str) -> dict[str, str]:
@@ -78,7 +72,7 @@ def _tail(path: Path, n: int = 4000) -> str:
 def server(tmp_path_factory):
     """A `prefect server start` on a free port with its own PREFECT_HOME (SQLite); stopped at teardown."""
     home = tmp_path_factory.mktemp("prefect_server_home")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     log = home / "server.log"
     with open(log, "wb") as out:

@@ -12,7 +12,6 @@ import math
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,7 @@ import duckdb
 import pytest
 
 from flows.nightly import nightly, rerun
+from flows.ops import free_port
 from pipeline.storage import pgbase, pgstore, pgsync, store
 from pipeline.errors import StoreError
 from tests.conftest import copy_models, write_config
@@ -39,12 +39,6 @@ def _pg_bin() -> Path | None:
         return Path(found).resolve().parent
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
     return versions[-1].parent if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +63,7 @@ def pg_url():
     if owner is not None:
         os.chown(root, owner.pw_uid, owner.pw_gid)
         os.chown(pwfile, owner.pw_uid, owner.pw_gid)
-    port = _free_port()
+    port = free_port()
     started = False
     try:
         init = subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(pgdata), "-U", "touchpoint",
