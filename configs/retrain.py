@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from configs import CONFIG_DIR, ConfigError
+from configs import CONFIG_DIR, ConfigError, parse_yaml
 
 DEFAULT_RETRAIN_CONFIG = CONFIG_DIR / "retrain.yaml"
 
@@ -43,7 +43,7 @@ def load_retrain_config(path: str | Path | None = None, **overrides: Any) -> Ret
     """Load and validate the retrain config; ``overrides`` (non-None values) win over the file."""
     p = Path(path) if path else DEFAULT_RETRAIN_CONFIG
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        raw = parse_yaml(p.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read retrain config: {exc}") from None
     except yaml.YAMLError as exc:

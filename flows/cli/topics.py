@@ -146,11 +146,11 @@ def cmd_discover(args) -> int:
 def cmd_list(args) -> int:
     settings = _settings(args)
     if args.taxonomy_tree:
+        from configs import parse_yaml
         from configs.taxonomy_schema import CxTaxonomy
-        import yaml
 
         p = _taxonomy_path(args, settings)
-        tax = CxTaxonomy.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")))
+        tax = CxTaxonomy.model_validate(parse_yaml(p.read_text(encoding="utf-8")))
         for parent in tax.parents():
             print(f"{parent:24} {tax.node(parent).label}")
             for leaf in (t for t in tax.leaves() if t.startswith(parent + ".")):
@@ -185,8 +185,7 @@ def cmd_list(args) -> int:
 def promote(data_dir: str, topic_id: str, parent: str, taxonomy_path: Path, leaf: str | None = None,
             label: str | None = None) -> str:
     """Append the discovered topic as leaf ``parent.leaf`` (quotes as seeds); returns the new leaf id."""
-    import yaml
-
+    from configs import parse_yaml
     from configs.taxonomy_schema import CxTaxonomy
     from pipeline.storage import store
     from pipeline.analytics.emerging import ensure_tables, taxonomy_block
@@ -210,7 +209,7 @@ def promote(data_dir: str, topic_id: str, parent: str, taxonomy_path: Path, leaf
         text = taxonomy_path.read_text(encoding="utf-8")
         new_text = text.rstrip("\n") + "\n" + taxonomy_block(topic_id, parent, leaf, label or terms, quotes, terms)
         try:
-            tax = CxTaxonomy.model_validate(yaml.safe_load(new_text))
+            tax = CxTaxonomy.model_validate(parse_yaml(new_text))
         except Exception as exc:  # noqa: BLE001 - say what to fix
             raise SystemExit(f"error: promoting {topic_id} as {parent}.{leaf} would make {taxonomy_path} "
                              f"invalid: {exc}") from None
