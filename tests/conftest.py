@@ -102,16 +102,25 @@ def link_encoders(encoders: Path, models: Path) -> None:
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, encoders_dir) -> Path:
     """Real sentiment, topic, emotion, effort and intent models trained once on fixtures and seed
-    sentences: hermetic (nothing is downloaded, nothing is written into the repository)."""
+    sentences: hermetic (nothing is downloaded, nothing is written into the repository).
+
+    Built once per test session and shared by the xdist workers, like the encoders: the first worker
+    builds it under a file lock, the others wait and reuse it (tests copy it before changing it)."""
+    from filelock import FileLock
+
     from models.training.train import build_default_models
     from pipeline.ingest.labelled import read_labelled_file
 
     torch_threads()
-    root = tmp_path_factory.mktemp("models_home")
-    link_encoders(encoders_dir, root / "models")
-    cfg = write_config(root / "config.yaml", root)
-    settings = load_settings(cfg)
-    build_default_models(settings, data=read_labelled_file(SENTIMENT_TRAIN), log=lambda m: None)  # + emotion, effort, intent
+    root = encoders_dir.parents[1].parent / "shared_models"
+    with FileLock(str(root) + ".lock"):
+        if not (root / "BUILT").is_file():
+            shutil.rmtree(root, ignore_errors=True)  # a worker killed mid-build
+            link_encoders(encoders_dir, root / "models")
+            settings = load_settings(write_config(root / "config.yaml", root))
+            build_default_models(settings, data=read_labelled_file(SENTIMENT_TRAIN),
+                                 log=lambda m: None)  # + emotion, effort, intent
+            (root / "BUILT").touch()
     return root / "models"
 
 

@@ -47,7 +47,7 @@ class FinetunedSentiment(SentimentBase):
     def __init__(self, checkpoint: str, epochs: int = 4, lr: float = 3e-5, head_lr: float = 1e-3,
                  batch_size: int = 16, max_length: int = 128, freeze_embeddings: bool = True,
                  patience: int = 1, val_fraction: float = 0.15, seed: int = 13, weight_decay: float = 0.01,
-                 name: str = "sentiment-finetuned"):
+                 bucket_batches: int = 50, name: str = "sentiment-finetuned"):
         self.checkpoint = checkpoint
         self.epochs = epochs
         self.lr = lr
@@ -59,12 +59,13 @@ class FinetunedSentiment(SentimentBase):
         self.val_fraction = val_fraction
         self.seed = seed
         self.weight_decay = weight_decay
+        self.bucket_batches = bucket_batches
         self.name = name
 
     def _hyperparameters(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("epochs", "lr", "head_lr", "batch_size", "max_length",
                                               "freeze_embeddings", "patience", "val_fraction", "seed",
-                                              "weight_decay")}
+                                              "weight_decay", "bucket_batches")}
 
     # -- building blocks ------------------------------------------------------------------
     def _build(self, n_labels: int):
@@ -141,15 +142,16 @@ class FinetunedSentiment(SentimentBase):
                                      {"params": self.head_.parameters(), "lr": self.head_lr}],
                                     weight_decay=self.weight_decay)
             gen = torch.Generator().manual_seed(self.seed)
+            lengths = self._token_counts(texts)
             best, best_state, bad, history = -1.0, None, 0, []
             for epoch in range(self.epochs):
                 self.encoder_.train()
                 self.head_.train()
                 order = [train_idx[i] for i in torch.randperm(len(train_idx), generator=gen).tolist()]
+                batches = length_batches(order, lengths, self.batch_size, self.bucket_batches, gen)
                 total = 0.0
-                steps = -(-len(order) // self.batch_size)
-                for step, s in enumerate(range(0, len(order), self.batch_size), 1):
-                    batch = order[s:s + self.batch_size]
+                steps = len(batches)
+                for step, batch in enumerate(batches, 1):
                     loss = loss_fn(self._logits([texts[i] for i in batch]), target[batch])
                     opt.zero_grad()
                     loss.backward()
@@ -199,15 +201,24 @@ class FinetunedSentiment(SentimentBase):
                                                             "device": self.device_})
         return self
 
+    def _token_counts(self, texts: list[str]) -> list[int]:
+        enc = self.tokenizer_([self.prefix_ + t for t in texts], truncation=True, max_length=self.max_length)
+        return [len(ids) for ids in enc["input_ids"]]
+
     def _proba(self, texts: list[str], batch: int = 64) -> np.ndarray:
+        """Class probabilities, in batches of similar length (padding is masked out of the pooling, so a
+        text's row does not depend on its neighbours; fewer pad tokens is less work)."""
         torch = _torch()
         self.encoder_.eval()
         self.head_.eval()
-        out = []
+        out = np.zeros((len(texts), len(self.labels_)), np.float32)
+        lengths = self._token_counts(texts) if texts else []
+        order = sorted(range(len(texts)), key=lambda i: lengths[i])
         with torch.inference_mode():
-            for s in range(0, len(texts), batch):
-                out.append(torch.softmax(self._logits(texts[s:s + batch]), dim=-1).cpu().numpy())
-        return np.vstack(out).astype(np.float32) if out else np.zeros((0, len(self.labels_)), np.float32)
+            for s in range(0, len(order), batch):
+                idx = order[s:s + batch]
+                out[idx] = torch.softmax(self._logits([texts[i] for i in idx]), dim=-1).cpu().numpy()
+        return out
 
     def proba_fine(self, texts: list[str]) -> np.ndarray:
         if not hasattr(self, "head_"):
@@ -238,6 +249,23 @@ class FinetunedSentiment(SentimentBase):
                 p.copy_(torch.from_numpy(arrays[k]).to(p.device, p.dtype))
         m.meta_ = meta
         return m
+
+
+def length_batches(order: list[int], lengths: list[int], batch_size: int, window: int, gen) -> list[list[int]]:
+    """Training batches of similar token length, still in random order: ``order`` (shuffled) is cut into
+    windows of ``window`` batches, each window sorted by length and cut into batches, and the batches
+    shuffled with ``gen`` (a torch Generator). Random batches pad every text to the longest of 16; on
+    Persian reviews that is 38% real tokens, 99% in length buckets. ``window`` 0 keeps ``order``'s batches."""
+    import torch
+
+    size = batch_size * window if window > 0 else batch_size
+    batches = []
+    for w in range(0, len(order), size):
+        chunk = order[w:w + size]
+        if window > 0:
+            chunk = sorted(chunk, key=lambda i: lengths[i])
+        batches += [chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()] if window > 0 else batches
 
 
 def _stratified_split(y: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -17,7 +17,7 @@ import pytest
 
 from flows.nightly import nightly, with_runner
 from pipeline.storage import store
-from tests.conftest import write_config
+from tests.conftest import copy_models, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -40,7 +40,7 @@ def test_dask_local_cluster_gives_identical_tables(tmp_path, model_dir, landing,
     snapshots = {}
     for runner in ("local", "dask"):
         data = tmp_path / runner
-        shutil.copytree(model_dir, data / "models")
+        copy_models(model_dir, data / "models")
         if runner == "dask":  # ids are keyed pseudonyms: the same key gives the same tables
             shutil.copy2(tmp_path / "local" / ".pseudonym_key", data / ".pseudonym_key")
         cfg = write_config(tmp_path / f"{runner}.yaml", data, contract={"max_bad_fraction": 0.55})

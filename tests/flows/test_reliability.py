@@ -20,7 +20,7 @@ from flows.nightly import nightly, rerun
 from pipeline.storage import store
 from pipeline.errors import ContractError, StoreError
 from tests.flows.conftest import TEST_RUN, q, snapshot, stage_file
-from tests.conftest import write_config
+from tests.conftest import copy_models, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,8 +85,6 @@ def test_survey_conflict_across_runs_is_recorded_not_silently_overwritten(config
 
 
 def test_loading_a_then_b_equals_loading_a_and_b_together(tmp_path, model_dir, monkeypatch):
-    import shutil
-
     # customer ids are stored as keyed pseudonyms: both stores share one key, as one team's runs do
     monkeypatch.setenv("TOUCHPOINT_PSEUDONYM_KEY", "one-key-for-both-stores-of-this-test")
     a = [("K1", "U1", "2026-10-01T10:00:00", 1, "Late again"), ("K2", "U2", "2026-10-01T11:00:00", 5, "Great")]
@@ -94,7 +92,7 @@ def test_loading_a_then_b_equals_loading_a_and_b_together(tmp_path, model_dir, m
     stores = []
     for mode in ("sequential", "together"):
         d = tmp_path / mode
-        shutil.copytree(model_dir, d / "data" / "models")
+        copy_models(model_dir, d / "data" / "models")
         cfg = write_config(d / "config.yaml", d / "data")
         landing = d / "landing" / "reviews"
         write_reviews(landing / "appstore_a.csv", a)

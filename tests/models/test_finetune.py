@@ -31,3 +31,28 @@ def test_progress_reports_every_step_and_every_epoch(tiny_checkpoint):
         assert e["best"] == (e["val_macro_f1"] > best) and e["stop"] == (not e["best"])
         best = max(best, e["val_macro_f1"])
     assert not any(e["stop"] for e in epochs[:-1])  # training ends at the first stop
+
+
+def test_length_batches_cover_every_row_once_with_less_padding_than_random_batches():
+    import random
+
+    import torch
+
+    from models.heads.finetune import length_batches
+
+    rng = random.Random(5)
+    lengths = [rng.choice([4, 8, 12, 40, 90, 128]) for _ in range(1000)]
+    order = [int(i) for i in torch.randperm(1000, generator=torch.Generator().manual_seed(1))]
+
+    def padded(batches):  # tokens a padded batch computes: its longest text times its rows
+        return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+    random_batches = length_batches(order, lengths, 16, 0, torch.Generator().manual_seed(2))
+    bucketed = length_batches(order, lengths, 16, 10, torch.Generator().manual_seed(2))
+    assert random_batches == [order[s:s + 16] for s in range(0, 1000, 16)]  # window 0: order's own batches
+    for batches in (random_batches, bucketed):
+        assert sorted(i for b in batches for i in b) == list(range(1000))
+        assert len(batches) == 63 and all(1 <= len(b) <= 16 for b in batches)
+    assert sum(lengths) / padded(bucketed) > 0.8 > 0.6 > sum(lengths) / padded(random_batches)
+    assert bucketed == length_batches(order, lengths, 16, 10, torch.Generator().manual_seed(2))  # seeded
+    assert bucketed != length_batches(order, lengths, 16, 10, torch.Generator().manual_seed(3))
