@@ -20,9 +20,8 @@ from prefect import flow
 
 from configs import load_settings
 from flows import progress, tasks
-from models.training.train import models_ready
+from flows.ops import require_models
 from pipeline.storage import pgstore, store
-from pipeline.errors import TouchpointError
 
 log = logging.getLogger("touchpoint")
 
@@ -66,8 +65,7 @@ def rescore(since: str | None = None, all_files: bool = False, config: str | Non
 def run_inputs(flow_name: str, root: str | None, config: str | None, data_dir: str, incremental: bool,
                source: str | None = None, stale: tuple | None = None) -> dict[str, Any]:
     settings = load_settings(config, data_dir)
-    if not models_ready(settings):
-        raise TouchpointError(f"no models in {Path(data_dir) / 'models'}; run `touchpoint models build` first")
+    require_models(settings)
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     stage_dir = str(Path(data_dir) / "work" / run_id)

@@ -5,6 +5,7 @@ exit. A ``kill -9`` of Touchpoint skips that, and the server lives on as an orph
 marks its own process with ``TOUCHPOINT_OWNER_PID`` (inherited by the server), and the next run
 stops any server whose owner is gone. Linux only (reads /proc); elsewhere it does nothing.
 ``ephemeral_api`` starts that server itself, so the run's own process never loads the server's code.
+Also the checks a run makes before anything starts (`require_models`).
 """
 
 from __future__ import annotations
@@ -160,3 +161,12 @@ def _start_server(env: dict[str, str], app_dir: str, timeout_s: float) -> tuple[
         raise RuntimeError(f"the temporary Prefect API server did not start in {timeout_s:.0f} s"
                            f" (exit code {proc.returncode}){': ' + tail if tail else ''}")
     raise RuntimeError("the temporary Prefect API server found no free port on 127.0.0.1 in three tries")
+
+
+def require_models(settings) -> None:
+    """A run needs the configured sentiment and topic models in the data dir: say how to build them."""
+    from models.training.train import models_ready
+    from pipeline.errors import TouchpointError
+
+    if not models_ready(settings):
+        raise TouchpointError(f"no models in {Path(settings.data_dir) / 'models'}; run `touchpoint models build` first")

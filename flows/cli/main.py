@@ -132,6 +132,25 @@ def cmd_run(args) -> int:
 
 # Commands that run a Prefect flow: without PREFECT_API_URL they get a temporary API server (flows/ops.py)
 FLOW_COMMANDS = {"demo", "run", "rerun", "rescore"}
+
+
+def preflight(args) -> None:
+    """What a flow command can check before Prefect starts (its temporary server takes 8-13 s): the config,
+    that the data dir can be created, the rerun path's root and, for the commands that need them, the
+    models. The flow checks them again; this only makes a bad command fail in about a second."""
+    from flows.ops import require_models
+    from pipeline.errors import TouchpointError
+
+    settings = _settings(args)
+    data = Path(settings.data_dir)
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TouchpointError(f"data directory {data} cannot be created: {exc.strerror or exc}") from None
+    if args.command == "rerun":
+        _check_inside(Path(args.path), settings)
+    if args.command in ("run", "rerun", "rescore"):
+        require_models(settings)
 HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
@@ -312,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"stopped {len(reaped)} ephemeral Prefect server(s) left by a killed run: {reaped}")
     runs_flow = args.command in FLOW_COMMANDS or (args.command, getattr(args, "action", None)) == ("models", "retrain")
     try:
+        if args.command in FLOW_COMMANDS:
+            preflight(args)
         with ephemeral_api() if runs_flow else contextlib.nullcontext():
             return args.func(args)
     except KeyboardInterrupt:

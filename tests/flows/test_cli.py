@@ -108,6 +108,11 @@ def test_errors_are_one_line_and_the_traceback_is_behind_verbose(config, tmp_pat
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and res.stderr.startswith("error:")
     res = touchpoint("--config", str(config), "--data-dir", str(bad_dir), "rerun", str(tmp_path))
     assert res.returncode == 2 and res.stderr.strip().startswith("error:") and "Traceback" not in res.stderr
+    assert f"data directory {bad_dir} cannot be created" in res.stderr  # checked before Prefect starts
+    (tmp_path / "empty" / "landing").mkdir(parents=True)
+    res = touchpoint("--config", str(config), "--data-dir", str(tmp_path / "empty"), "rerun",
+                     str(tmp_path / "empty" / "landing"))
+    assert res.returncode == 2 and "no models in" in res.stderr and "touchpoint models build" in res.stderr
     res = touchpoint("-v", "--config", str(config), "--data-dir", str(bad_dir), "rerun", str(tmp_path))
     assert "Traceback" in res.stderr
 
