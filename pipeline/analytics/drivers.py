@@ -90,41 +90,59 @@ def load_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return per_answer(con.execute(sql).df())
 
 
-def _union(values: pd.Series) -> list[str]:
-    return sorted({t for v in values if isinstance(v, (list, np.ndarray)) for t in v})
+def _lists_per_answer(rows: pd.DataFrame, col: str, ids: pd.Index) -> pd.Series:
+    """For each score_id in ``ids``: the sorted distinct items of the list column ``col`` over its rows."""
+    items = rows[["score_id", col]].explode(col).dropna()
+    items = items.drop_duplicates().sort_values(["score_id", col], kind="stable")
+    lists = items.groupby("score_id", sort=False)[col].agg(list)
+    return pd.Series([lists.get(i, []) for i in ids], index=ids, dtype=object)
 
 
 def per_answer(rows: pd.DataFrame) -> pd.DataFrame:
-    """Collapse (answer, joined feedback row) pairs to one row per answer (``load_frame``'s rules)."""
+    """Collapse (answer, joined feedback row) pairs to one row per answer (``load_frame``'s rules).
+
+    ``rows`` come ordered by answer, then event time and feedback id: an answer's first row gives its
+    customer, touchpoint, channel and language; its worst row (lowest sentiment score, unscored last, then
+    feedback id) gives the sentiment label (negative if any row is), the emotion and the intent. Topics and
+    effort cues are the union over its rows, the effort score their maximum. Column operations over all
+    answers at once (a loop per answer took 8 ms each: 23 s for 3,000 answers)."""
     cols = ["score_id", "customer_id", "touchpoint", "channel", "language", "sentiment_label", "nps", "csat",
             "csat_scale", "ces", "topics", "negative_topics"]
     signal_cols = [c for c in (EMOTION_COL, EFFORT_COL, INTENT_COL, CUES_COL) if c in rows]
     if rows.empty:
         return pd.DataFrame(columns=cols + signal_cols)
-    out = []
-    for sid, g in rows.groupby("score_id", sort=True):
-        first = g.iloc[0]
-        worst = g.sort_values(["sentiment_score", "feedback_id"], na_position="last").iloc[0]
-        kind, value = first["kind"], float(first["value"])
-        rec = {
-            "score_id": sid, "customer_id": first["customer_id"], "touchpoint": first["touchpoint"],
-            "channel": first["answer_channel"] if first["answer_channel"] != "survey" else first["channel"],
-            "language": first["answer_language"] if isinstance(first["answer_language"], str)
-            else (first["language"] if isinstance(first["language"], str) else "und"),
-            "sentiment_label": "negative" if (g["sentiment_label"] == "negative").any() else worst["sentiment_label"],
-            "nps": value if kind == "nps" else np.nan, "csat": value if kind == "csat" else np.nan,
-            "csat_scale": first["scale"] if kind == "csat" else np.nan, "ces": value if kind == "ces" else np.nan,
-            "topics": _union(g["topics"]), "negative_topics": _union(g["negative_topics"]),
-        }
-        if EFFORT_COL in rows:
-            rec[EFFORT_COL] = g[EFFORT_COL].max()
-        if CUES_COL in rows:
-            rec[CUES_COL] = ",".join(sorted({c for v in g[CUES_COL].dropna() for c in str(v).split(",") if c}))
-        for col in (EMOTION_COL, INTENT_COL):
-            if col in rows:
-                rec[col] = worst[col]
-        out.append(rec)
-    return pd.DataFrame(out, columns=cols + signal_cols)
+    rows = rows.reset_index(drop=True)
+    first = rows.drop_duplicates("score_id", keep="first").set_index("score_id")
+    ids = pd.Index(sorted(first.index), name="score_id")
+    first = first.loc[ids]
+    worst = (rows.sort_values(["score_id", "sentiment_score", "feedback_id"], na_position="last", kind="stable")
+             .drop_duplicates("score_id", keep="first").set_index("score_id").loc[ids])
+    any_negative = rows["sentiment_label"].eq("negative").groupby(rows["score_id"]).any().loc[ids]
+    kind, value = first["kind"], first["value"].astype(float)
+    out = pd.DataFrame({
+        "score_id": list(ids),
+        "customer_id": first["customer_id"].to_numpy(),
+        "touchpoint": first["touchpoint"].to_numpy(),
+        "channel": np.where(first["answer_channel"] != "survey", first["answer_channel"], first["channel"]),
+        "language": [a if isinstance(a, str) else (f if isinstance(f, str) else "und")
+                     for a, f in zip(first["answer_language"], first["language"])],
+        "sentiment_label": np.where(any_negative, "negative", worst["sentiment_label"]).astype(object),
+        "nps": value.where(kind == "nps").to_numpy(), "csat": value.where(kind == "csat").to_numpy(),
+        "csat_scale": first["scale"].where(kind == "csat").astype(float).to_numpy(),
+        "ces": value.where(kind == "ces").to_numpy(),
+        "topics": _lists_per_answer(rows, "topics", ids).to_numpy(),
+        "negative_topics": _lists_per_answer(rows, "negative_topics", ids).to_numpy(),
+    })
+    if EFFORT_COL in rows:
+        out[EFFORT_COL] = rows.groupby("score_id")[EFFORT_COL].max().loc[ids].to_numpy()
+    if CUES_COL in rows:
+        cues = rows[["score_id"]].assign(cue=rows[CUES_COL].fillna("").astype(str).str.split(","))
+        cues = _lists_per_answer(cues[["score_id", "cue"]].explode("cue").query("cue != ''"), "cue", ids)
+        out[CUES_COL] = [",".join(c) for c in cues]
+    for col in (EMOTION_COL, INTENT_COL):
+        if col in rows:
+            out[col] = worst[col].to_numpy()
+    return out[cols + signal_cols]
 
 
 def outcome(frame: pd.DataFrame, metric: str) -> pd.Series:

@@ -166,3 +166,62 @@ def test_demo_generator_planted_nps_contrasts_are_recovered(tmp_path, monkeypatc
         truth = demo.planted_nps(e) - demo.planted_nps("happy")
         r = res.loc[f"topic:{e}"]
         assert r.ci_low <= truth <= r.ci_high, (e, truth, r.to_dict())
+
+
+def _per_answer_one_group_at_a_time(rows: pd.DataFrame) -> pd.DataFrame:
+    """load_frame's rules written out answer by answer (the implementation before it was vectorised)."""
+    def union(values):
+        return sorted({t for v in values if isinstance(v, (list, np.ndarray)) for t in v})
+
+    out = []
+    for sid, g in rows.groupby("score_id", sort=True):
+        first = g.iloc[0]
+        worst = g.sort_values(["sentiment_score", "feedback_id"], na_position="last").iloc[0]
+        kind, value = first["kind"], float(first["value"])
+        out.append({
+            "score_id": sid, "customer_id": first["customer_id"], "touchpoint": first["touchpoint"],
+            "channel": first["answer_channel"] if first["answer_channel"] != "survey" else first["channel"],
+            "language": first["answer_language"] if isinstance(first["answer_language"], str)
+            else (first["language"] if isinstance(first["language"], str) else "und"),
+            "sentiment_label": "negative" if (g["sentiment_label"] == "negative").any() else worst["sentiment_label"],
+            "nps": value if kind == "nps" else np.nan, "csat": value if kind == "csat" else np.nan,
+            "csat_scale": first["scale"] if kind == "csat" else np.nan, "ces": value if kind == "ces" else np.nan,
+            "topics": union(g["topics"]), "negative_topics": union(g["negative_topics"]),
+            "effort_score": g["effort_score"].max(),
+            "effort_cues": ",".join(sorted({c for v in g["effort_cues"].dropna() for c in str(v).split(",") if c})),
+            "emotion": worst["emotion"], "intent": worst["intent"],
+        })
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_per_answer_follows_the_rules_answer_by_answer(seed):
+    """Random (answer, joined feedback row) pairs: 1-4 rows per answer, ties, unscored rows, missing
+    languages, empty topic lists and cues; the vectorised collapse equals the rules applied one answer
+    at a time."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for a in rng.permutation(120):
+        kind = ["nps", "csat", "ces"][a % 3]
+        for j in range(int(rng.integers(1, 5))):
+            rows.append({
+                "score_id": f"S{a:04d}", "kind": kind, "value": float(rng.integers(0, 11)),
+                "scale": [10, 5, 7][a % 3], "customer_id": f"C{a // 3}", "touchpoint": ["delivery", "app"][a % 2],
+                "answer_channel": ["survey", "chat", "call"][a % 3], "answer_language": None if a % 4 else "it",
+                "feedback_id": f"F{int(rng.integers(0, 10**6)):07d}", "channel": ["review", "chat"][j % 2],
+                "language": None if rng.random() < 0.2 else str(rng.choice(["en", "zh", "fa"])),
+                "occurred_at": pd.Timestamp("2026-10-01") + pd.Timedelta(hours=int(rng.integers(0, 50))),
+                "sentiment_label": str(rng.choice(["negative", "neutral", "positive"])),
+                "sentiment_score": np.nan if rng.random() < 0.2 else float(rng.choice([-0.5, 0.0, 0.5])),
+                "topics": list(rng.choice(["price", "delivery", "app"], size=int(rng.integers(0, 3)), replace=False)),
+                "negative_topics": None if rng.random() < 0.5 else ["delivery"],
+                "effort_score": np.nan if rng.random() < 0.3 else float(rng.random()),
+                "effort_cues": None if rng.random() < 0.3 else ",".join(rng.choice(["long_wait", "repeat_contact", "transfer"],
+                                                                                  size=int(rng.integers(0, 3)), replace=False)),
+                "emotion": str(rng.choice(["anger", "joy", "none"])), "intent": str(rng.choice(["refund", "cancel"])),
+            })
+    frame = pd.DataFrame(rows).sort_values(["score_id", "occurred_at", "feedback_id"], kind="stable")
+    got = drivers.per_answer(frame)
+    want = _per_answer_one_group_at_a_time(frame)[list(got.columns)]
+    assert len(got) == 120 == got["score_id"].nunique()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
