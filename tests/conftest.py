@@ -106,14 +106,15 @@ def model_dir(tmp_path_factory, encoders_dir) -> Path:
 
     Built once per test session and shared by the xdist workers, like the encoders: the first worker
     builds it under a file lock, the others wait and reuse it (tests copy it before changing it)."""
-    from filelock import FileLock
+    import fcntl
 
     from models.training.train import build_default_models
     from pipeline.ingest.labelled import read_labelled_file
 
     torch_threads()
     root = encoders_dir.parents[1].parent / "shared_models"
-    with FileLock(str(root) + ".lock"):
+    with open(str(root) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not (root / "BUILT").is_file():
             shutil.rmtree(root, ignore_errors=True)  # a worker killed mid-build
             link_encoders(encoders_dir, root / "models")
