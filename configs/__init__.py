@@ -236,7 +236,7 @@ class Taxonomy(_Strict):
 
 # libyaml's parser when PyYAML was built with it (5x faster on taxonomy.yaml, the same data); else PyYAML's own
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_PARSED: dict[tuple[str, int, int], Any] = {}  # (resolved path, mtime ns, size) -> parsed document
+_PARSED: dict[tuple[str, str], Any] = {}  # (resolved path, sha1 of the bytes) -> parsed document
 
 
 def parse_yaml(text: str) -> Any:
@@ -245,15 +245,15 @@ def parse_yaml(text: str) -> Any:
 
 
 def _read_yaml(path: Path) -> dict:
-    """The mapping in a YAML file, parsed once per version of the file (a run reads the taxonomy for every
-    settings hash); each caller gets its own copy."""
+    """The mapping in a YAML file, parsed once per content (a run reads the taxonomy for every settings
+    hash; reading and hashing the bytes is cheap next to parsing them); each caller gets its own copy."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    raw = path.read_bytes()
+    key = (str(path.resolve()), hashlib.sha1(raw).hexdigest())
     if key not in _PARSED:
         try:
-            data = parse_yaml(path.read_text(encoding="utf-8"))
+            data = parse_yaml(raw.decode("utf-8"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         if not isinstance(data, dict):

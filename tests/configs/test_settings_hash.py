@@ -60,3 +60,25 @@ def test_every_top_level_section_is_classified():
     """A new section must be placed deliberately: counted in the hash, or listed in HASH_EXCLUDED."""
     counted = {"languages", "redaction", "contract", "join", "models", "mapping", "sources"}
     assert set(Settings.model_fields) == counted | set(HASH_EXCLUDED)
+
+
+def test_a_taxonomy_rewritten_in_place_is_read_again_even_at_the_same_size_and_time(tmp_path):
+    """Files are parsed once per content: an edit that keeps the size (and lands in the same clock tick)
+    still changes the taxonomy a run sees, and the hash with it."""
+    import os
+
+    from configs import load_taxonomy
+
+    tax = tmp_path / "taxonomy.yaml"
+    text = (CONFIG_DIR / "taxonomy.yaml").read_text(encoding="utf-8")
+    label = yaml.safe_load(text)["topics"][0]["label"]
+    tax.write_text(text, encoding="utf-8")
+    settings = load_settings(write_config(tmp_path / "c.yaml", tmp_path / "data", taxonomy=str(tax)))
+    before, stat = settings.hash(), tax.stat()
+    assert load_taxonomy(settings).topics[0].label == label
+    edited = text.replace(f"label: {label}", f"label: {label[::-1]}", 1)
+    assert len(edited) == len(text) and edited != text
+    tax.write_text(edited, encoding="utf-8")
+    os.utime(tax, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime
+    assert load_taxonomy(settings).topics[0].label == label[::-1]
+    assert settings.hash() != before
