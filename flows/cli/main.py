@@ -151,6 +151,8 @@ def preflight(args) -> None:
         _check_inside(Path(args.path), settings)
     if args.command in ("run", "rerun", "rescore"):
         require_models(settings)
+
+
 HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
