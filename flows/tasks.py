@@ -205,9 +205,9 @@ def publish_artifacts(data_dir: str, run_id: str, result: dict[str, Any], cx: di
     """The run's summary (markdown) and scorecard (table) as Prefect artifacts, shown in the Prefect UI."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from pipeline.reporting.report import collect, run_markdown
+    from pipeline.reporting.report import SUMMARY_PARTS, collect, run_markdown
 
-    data = collect(data_dir, run_id)
+    data = collect(data_dir, run_id, SUMMARY_PARTS)
     create_markdown_artifact(key="touchpoint-run-summary", markdown=run_markdown(data, result.get("report")),
                              description=f"Touchpoint run {run_id}")
     create_table_artifact(key="touchpoint-scorecard", table=[{k: (v if isinstance(v, (int, float, str)) or v is None

@@ -259,10 +259,14 @@ def _weighted_spearman(ix: np.ndarray, kx: int, iy: np.ndarray, ky: int, w: np.n
     return float((w * dx * dy).sum() / np.sqrt(vx * vy))
 
 
-def effort_ces_table(rows: list[dict[str, Any]] | pd.DataFrame, n_boot: int = 1000) -> list[dict[str, Any]]:
-    """Effort vs CES overall and per channel, one row each (rows: what ``EFFORT_CES_SQL`` returns)."""
+def effort_ces_table(rows: list[dict[str, Any]] | pd.DataFrame, n_boot: int = 1000,
+                     per_channel: bool = True) -> list[dict[str, Any]]:
+    """Effort vs CES overall and (unless not ``per_channel``) per channel, one row each (rows: what
+    ``EFFORT_CES_SQL`` returns). Each scope's bootstrap has its own fixed seed, so the overall row is the
+    same with or without the channels."""
     df = pd.DataFrame(rows, columns=["feedback_id", "channel", "customer_id", "effort_score", "ces"])
-    scopes = [("all channels", df)] + [(str(ch), g) for ch, g in df.groupby("channel", sort=True)]
+    scopes = [("all channels", df)] + ([(str(ch), g) for ch, g in df.groupby("channel", sort=True)]
+                                       if per_channel else [])
     out = []
     for scope, g in scopes:
         r = effort_ces_correlation(g[["feedback_id", "customer_id", "effort_score"]], g[["feedback_id", "ces"]],

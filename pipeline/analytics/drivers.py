@@ -159,14 +159,22 @@ def outcome(frame: pd.DataFrame, metric: str) -> pd.Series:
     raise ValueError(f"unknown metric {metric!r}; use nps, csat or ces")
 
 
+def _flags(lists: pd.Series, prefix: str) -> pd.DataFrame:
+    """0/1 columns ``{prefix}{item}`` for the items of a list column, in sorted item order."""
+    items = [list(v) if isinstance(v, (list, np.ndarray)) else [] for v in lists]
+    names = sorted({t for ts in items for t in ts})
+    where = {t: j for j, t in enumerate(names)}
+    flags = np.zeros((len(items), len(names)))
+    for i, ts in enumerate(items):
+        for t in ts:
+            flags[i, where[t]] = 1.0
+    return pd.DataFrame(flags, columns=[f"{prefix}{t}" for t in names], index=lists.index)
+
+
 def indicators(frame: pd.DataFrame, family: str) -> pd.DataFrame:
     """0/1 driver columns of one family (column names like ``topic:delivery``)."""
     if family in ("topics", "negative_topics"):
-        prefix = "topic:" if family == "topics" else "negative:"
-        lists = frame[family].apply(lambda v: list(v) if isinstance(v, (list, np.ndarray)) else [])
-        names = sorted({t for ts in lists for t in ts})
-        return pd.DataFrame({f"{prefix}{t}": lists.apply(lambda ts, t=t: float(t in ts)) for t in names},
-                            index=frame.index)
+        return _flags(frame[family], "topic:" if family == "topics" else "negative:")
     if family != "signals":
         raise ValueError(f"unknown driver family {family!r}; use one of {FAMILIES}")
     out = {"signal:negative_sentiment": (frame["sentiment_label"] == "negative").astype(float)}
@@ -184,18 +192,22 @@ def indicators(frame: pd.DataFrame, family: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _fixed_effects(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Dummies for each mix column; the most frequent level is the reference, rare levels pooled."""
-    parts = []
-    for col in cols:
-        v = frame[col].fillna("(none)").astype(str)
-        counts = v.value_counts()
-        v = v.where(v.map(counts) >= MIN_LEVEL, "(other)")
-        counts = v.value_counts()
-        ref = sorted(counts.index, key=lambda k: (-counts[k], k))[0]
-        for level in sorted(set(v) - {ref}):
-            parts.append(pd.Series((v == level).astype(float), name=f"fe:{col}={level}", index=frame.index))
-    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
+def _fixed_effects(frame: pd.DataFrame, cols: list[str]) -> tuple[list[str], np.ndarray]:
+    """Dummies for each mix column (names, n x k matrix); the most frequent level is the reference,
+    levels with fewer than ``MIN_LEVEL`` rows pooled into "(other)"."""
+    names: list[str] = []
+    parts: list[np.ndarray] = []
+    for col in cols if len(frame) else ():
+        v = frame[col].fillna("(none)").astype(str).to_numpy(dtype=object)
+        levels, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+        v = np.where(counts[inverse] >= MIN_LEVEL, v, "(other)")
+        levels, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+        ref = min(range(len(levels)), key=lambda j: (-counts[j], levels[j]))
+        for j, level in enumerate(levels):
+            if j != ref:
+                names.append(f"fe:{col}={level}")
+                parts.append((inverse == j).astype(float))
+    return names, (np.column_stack(parts) if parts else np.empty((len(frame), 0)))
 
 
 def _independent(X: np.ndarray) -> list[int]:
@@ -230,6 +242,23 @@ def ols_cluster(X: np.ndarray, y: np.ndarray, clusters: np.ndarray) -> tuple[np.
     return beta, np.sqrt(np.clip(np.diag(cov), 0.0, None)), max(g - 1, 1)
 
 
+class _Answers:
+    """What every family's model of one scope and metric shares: the answers with that metric, the
+    outcome, the mix dummies and the clusters (computed once, fitted per family)."""
+
+    def __init__(self, frame: pd.DataFrame, metric: str, adjust: tuple[str, ...]):
+        y_all = outcome(frame, metric)
+        keep = y_all.notna().to_numpy()
+        self.rows = frame[keep]
+        self.y = y_all.to_numpy(dtype=float)[keep]
+        self.adjusted = [c for c in adjust if c in self.rows]
+        self.fe_names, self.fe = _fixed_effects(self.rows, self.adjusted)
+        unit = "score_id" if "score_id" in self.rows else "feedback_id"
+        self.clusters = self.rows["customer_id"].fillna(self.rows[unit]).astype(str).to_numpy() \
+            if "customer_id" in self.rows else self.rows.index.to_numpy()
+        self.n_clusters = len(set(self.clusters))
+
+
 def fit_drivers(frame: pd.DataFrame, metric: str = "nps", family: str = "topics", min_n: int = 30,
                 adjust: tuple[str, ...] = ("channel", "language"), scope: str = "overall") -> pd.DataFrame:
     """Effect of each driver of one family on one metric, adjusted for the ``adjust`` mix.
@@ -237,44 +266,41 @@ def fit_drivers(frame: pd.DataFrame, metric: str = "nps", family: str = "topics"
     Returns one row per driver (``COLUMNS``); drivers mentioned fewer than ``MIN_FIT`` times have
     no effect (NaN) and ``small_n`` set.
     """
-    y_all = outcome(frame, metric)
-    rows = frame[y_all.notna()]
-    y = y_all[y_all.notna()].to_numpy(dtype=float)
+    return _fit(_Answers(frame, metric, adjust), metric, family, min_n, scope)
+
+
+def _fit(a: _Answers, metric: str, family: str, min_n: int, scope: str) -> pd.DataFrame:
+    rows, y = a.rows, a.y
     out: list[dict[str, Any]] = []
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
     drivers = indicators(rows, family)
-    counts = drivers.sum(axis=0).astype(int) if not drivers.empty else pd.Series(dtype=int)
-    fit_cols = [c for c in drivers.columns if MIN_FIT <= counts[c] <= len(rows) - MIN_FIT]
-    fe = _fixed_effects(rows, [c for c in adjust if c in rows])
-    design = pd.concat([pd.Series(1.0, index=rows.index, name="const"), drivers[fit_cols], fe], axis=1)
-    names = list(design.columns)
-    X = design.to_numpy(dtype=float)
+    flags = drivers.to_numpy(dtype=float)
+    counts = flags.sum(axis=0).astype(int)
+    fit = [j for j in range(flags.shape[1]) if MIN_FIT <= counts[j] <= len(rows) - MIN_FIT]
+    names = ["const"] + [drivers.columns[j] for j in fit] + a.fe_names
+    X = np.column_stack([np.ones(len(rows)), flags[:, fit], a.fe])
     keep = _independent(X)
     est: dict[str, tuple[float, float, float, float]] = {}
-    unit = "score_id" if "score_id" in rows else "feedback_id"
-    clusters = rows["customer_id"].fillna(rows[unit]).astype(str).to_numpy() \
-        if "customer_id" in rows else rows.index.to_numpy()
     if len(keep) < len(rows):
-        beta, se, df = ols_cluster(X[:, keep], y, clusters)
+        beta, se, df = ols_cluster(X[:, keep], y, a.clusters)
         tcrit = t_ppf(0.975, df)
         for b, s, j in zip(beta, se, keep):
             p = 2 * t_sf(abs(b / s), df) if s > 0 else float("nan")
             est[names[j]] = (float(b), float(b - tcrit * s), float(b + tcrit * s), p)
-    n_clusters = len(set(clusters))
-    for name in drivers.columns:
-        mask = drivers[name].to_numpy() > 0
-        n_with = int(mask.sum())
+    for j, name in enumerate(drivers.columns):
+        mask = flags[:, j] > 0
+        n_with = int(counts[j])
         e = est.get(name, (np.nan,) * 4)
         out.append({
             "scope": scope, "metric": metric, "family": family, "driver": name,
             "effect": _r(e[0]), "ci_low": _r(e[1]), "ci_high": _r(e[2]), "p_value": _r(e[3], 6),
             "n_with": n_with, "n_without": int(len(rows) - n_with), "n_total": int(len(rows)),
-            "clusters": n_clusters,
+            "clusters": a.n_clusters,
             "mean_with": _r(float(y[mask].mean())) if n_with else None,
             "mean_without": _r(float(y[~mask].mean())) if n_with < len(rows) else None,
             "small_n": bool(n_with < min_n or len(rows) - n_with < min_n or name not in est),
-            "unit": UNITS[metric], "adjusted_for": ",".join(a for a in adjust if a in rows),
+            "unit": UNITS[metric], "adjusted_for": ",".join(a.adjusted),
         })
     return pd.DataFrame(out, columns=COLUMNS)
 
@@ -290,7 +316,12 @@ def key_drivers(frame: pd.DataFrame, metrics: tuple[str, ...] = ("nps", "csat", 
     """Drivers overall and per touchpoint, for each metric and family, in a stable order."""
     scopes = [("overall", frame)] + [(f"touchpoint:{tp}", g) for tp, g in
                                      sorted(frame.groupby(frame["touchpoint"].fillna("(none)")), key=lambda x: x[0])]
-    parts = [fit_drivers(g, m, fam, min_n, scope=name) for name, g in scopes for m in metrics for fam in families]
+    adjust = ("channel", "language")
+    parts = []
+    for name, g in scopes:
+        for m in metrics:
+            answers = _Answers(g, m, adjust)  # shared by the families' models
+            parts += [_fit(answers, m, fam, min_n, name) for fam in families]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=COLUMNS)

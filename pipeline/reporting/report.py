@@ -20,7 +20,8 @@ from pipeline.storage.store import connect
 # share count feedback rows; time to resolution counts tickets, each once.
 SCORECARD_SQL = f"""
 WITH fb AS (
-  SELECT touchpoint, grouping(touchpoint) AS g, any_value(journey_stage) AS stage, count(*) AS volume,
+  SELECT touchpoint, grouping(touchpoint) AS g, CASE WHEN grouping(touchpoint) = 0 THEN min(journey_stage) END AS stage,
+         count(*) AS volume,
          round(avg(sentiment_score), 3) AS sentiment,
          round(100.0 * avg(CASE WHEN sentiment_label = 'negative' THEN 1 ELSE 0 END), 1) AS negative_pct
   FROM feedback GROUP BY GROUPING SETS ((touchpoint), ())
@@ -93,58 +94,91 @@ def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def collect(data_dir: str | os.PathLike, run_id: str | None = None) -> dict[str, Any]:
-    """Everything the report shows, as plain data."""
-    con = connect(data_dir, read_only=True)
-    try:
-        run = _rows(con, "SELECT * FROM runs WHERE run_id = ?" if run_id else
-                    "SELECT * FROM runs ORDER BY finished_at DESC LIMIT 1", [run_id] if run_id else None)
-        totals = _rows(con, """SELECT (SELECT count(*) FROM feedback) AS feedback,
+# What each reader of ``collect`` needs: the report everything, the run's Prefect summary and the
+# terminal a few parts (a run collects three times; the bootstrap intervals and the chart queries once).
+SUMMARY_PARTS = ("run", "totals", "quarantine", "scorecard")
+TERMINAL_PARTS = ("run", "totals", "scorecard", "drivers", "alerts", "followup_summary", "followup_open",
+                  "effort_ces_overall")
+
+
+def _queries(run_id: str | None) -> dict[str, Any]:
+    """Each part of ``collect``: a function of the read-only connection."""
+    daily = f"""SELECT coalesce(f.event_date, a.event_date) AS event_date,
+        coalesce(f.volume, 0) AS volume, coalesce(a.n_nps, 0) AS n_nps, a.nps, f.sentiment
+        FROM (SELECT event_date, count(*) AS volume, round(avg(sentiment_score), 3) AS sentiment
+              FROM feedback WHERE event_date IS NOT NULL GROUP BY event_date) f
+        FULL OUTER JOIN (SELECT event_date, count(*) AS n_nps, {nps_sql("value", 1)} AS nps FROM answers
+              WHERE kind = 'nps' AND event_date IS NOT NULL GROUP BY event_date) a USING (event_date)
+        ORDER BY event_date"""
+
+    def sql(q: str, params: list | None = None):
+        return lambda con: _rows(con, q, params)
+
+    def run(con):
+        rows = _rows(con, "SELECT * FROM runs WHERE run_id = ?" if run_id else
+                     "SELECT * FROM runs ORDER BY finished_at DESC LIMIT 1", [run_id] if run_id else None)
+        return rows[0] if rows else None
+
+    return {
+        "run": run,
+        "totals": lambda con: _rows(con, """SELECT (SELECT count(*) FROM feedback) AS feedback,
             (SELECT count(*) FROM sentences) AS sentences, (SELECT count(*) FROM utterances) AS utterances,
             (SELECT count(*) FROM scores) AS scores, (SELECT count(*) FROM tickets) AS tickets,
             (SELECT count(*) FROM quarantine) AS quarantined,
             (SELECT count(*) FROM feedback_scores WHERE nps IS NULL AND csat IS NULL AND ces IS NULL
                 AND ticket_id IS NULL) AS unmatched,
-            (SELECT min(event_date) FROM feedback) AS first_day, (SELECT max(event_date) FROM feedback) AS last_day""")[0]
-        data = {
-            "run": run[0] if run else None,
-            "totals": totals,
-            "channels": _rows(con, """SELECT channel, count(*) AS feedback, round(avg(sentiment_score), 3) AS sentiment,
-                round(100.0 * avg(CASE WHEN sentiment_label = 'negative' THEN 1 ELSE 0 END), 1) AS negative_pct
-                FROM feedback GROUP BY channel ORDER BY channel"""),
-            "languages": _rows(con, """SELECT language, count(*) AS feedback, round(avg(sentiment_score), 3) AS sentiment
-                FROM feedback GROUP BY language ORDER BY feedback DESC, language"""),
-            "scorecard": _rows(con, SCORECARD_SQL),
-            "drivers": _rows(con, DRIVERS_SQL),
-            "daily": _rows(con, f"""SELECT coalesce(f.event_date, a.event_date) AS event_date,
-                coalesce(f.volume, 0) AS volume, coalesce(a.n_nps, 0) AS n_nps, a.nps, f.sentiment
-                FROM (SELECT event_date, count(*) AS volume, round(avg(sentiment_score), 3) AS sentiment
-                      FROM feedback WHERE event_date IS NOT NULL GROUP BY event_date) f
-                FULL OUTER JOIN (SELECT event_date, count(*) AS n_nps, {nps_sql("value", 1)} AS nps FROM answers
-                      WHERE kind = 'nps' AND event_date IS NOT NULL GROUP BY event_date) a USING (event_date)
-                ORDER BY event_date"""),
-            "emerging": _rows(con, "SELECT * FROM emerging_topics ORDER BY size DESC, cluster_id LIMIT 10"),
-            "quarantine": _rows(con, """SELECT input_file, input_line, field, reason FROM quarantine
-                ORDER BY input_file, input_line LIMIT 50"""),
-            "key_drivers": drivers.stored(con),
-            "alerts": alerts.latest(con),
-            "followup": followup.report_rows(con),
-            "followup_summary": followup.summary(con),
-            "followup_open": _rows(con, """SELECT count(*) AS n FROM followup_queue
-                WHERE status IN ('open', 'in_progress')""")[0]["n"],
-            "review_signals": manipulation.report_rows(con),
-            "review_examples": manipulation.examples(con),
-            "nps_trend": _rows(con, charts.NPS_TREND_SQL),
-            "topic_sentiment": _rows(con, charts.TOPIC_SENTIMENT_SQL),
-            "calls": call_analytics.summary(con),
-            "call_rows": call_analytics.report_rows(con),
-            "call_trajectories": call_analytics.trajectory_rows(con),
-            "effort_ces_rows": _rows(con, cx.EFFORT_CES_SQL),
-        }
+            (SELECT min(event_date) FROM feedback) AS first_day, (SELECT max(event_date) FROM feedback) AS last_day""")[0],
+        "channels": sql("""SELECT channel, count(*) AS feedback, round(avg(sentiment_score), 3) AS sentiment,
+            round(100.0 * avg(CASE WHEN sentiment_label = 'negative' THEN 1 ELSE 0 END), 1) AS negative_pct
+            FROM feedback GROUP BY channel ORDER BY channel"""),
+        "languages": sql("""SELECT language, count(*) AS feedback, round(avg(sentiment_score), 3) AS sentiment
+            FROM feedback GROUP BY language ORDER BY feedback DESC, language"""),
+        "scorecard": sql(SCORECARD_SQL),
+        "drivers": sql(DRIVERS_SQL),
+        "daily": sql(daily),
+        "emerging": sql("SELECT * FROM emerging_topics ORDER BY size DESC, cluster_id LIMIT 10"),
+        "quarantine": sql("""SELECT input_file, input_line, field, reason FROM quarantine
+            ORDER BY input_file, input_line LIMIT 50"""),
+        "key_drivers": drivers.stored,
+        "alerts": alerts.latest,
+        "followup": followup.report_rows,
+        "followup_summary": followup.summary,
+        "followup_open": lambda con: _rows(con, """SELECT count(*) AS n FROM followup_queue
+            WHERE status IN ('open', 'in_progress')""")[0]["n"],
+        "review_signals": manipulation.report_rows,
+        "review_examples": manipulation.examples,
+        "nps_trend": sql(charts.NPS_TREND_SQL),
+        "topic_sentiment": sql(charts.TOPIC_SENTIMENT_SQL),
+        "calls": call_analytics.summary,
+        "call_rows": call_analytics.report_rows,
+        "call_trajectories": call_analytics.trajectory_rows,
+        "effort_ces_rows": sql(cx.EFFORT_CES_SQL),
+    }
+
+
+def collect(data_dir: str | os.PathLike, run_id: str | None = None,
+            parts: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Everything the report shows, as plain data; or only ``parts`` of it (``SUMMARY_PARTS``,
+    ``TERMINAL_PARTS``). ``effort_ces`` is the effort-vs-CES table overall and per channel (customer
+    bootstrap intervals); ``effort_ces_overall`` its first row alone, the same numbers (one seed per scope)."""
+    queries = _queries(run_id)
+    want = list(queries) + ["effort_ces"] if parts is None else list(parts)
+    unknown = set(want) - set(queries) - {"effort_ces", "effort_ces_overall"}
+    if unknown:
+        raise ValueError(f"unknown report parts {sorted(unknown)}; known: {', '.join(queries)}, effort_ces, "
+                         f"effort_ces_overall")
+    con = connect(data_dir, read_only=True)
+    try:
+        data = {name: queries[name](con) for name in want if name in queries}
+        if {"effort_ces", "effort_ces_overall"} & set(want) and "effort_ces_rows" not in data:
+            data["effort_ces_rows"] = queries["effort_ces_rows"](con)
     finally:
         con.close()
     # overall and per channel, with a customer bootstrap interval (computed here, off the connection)
-    data["effort_ces"] = cx.effort_ces_table(data["effort_ces_rows"])
+    if "effort_ces" in want:
+        data["effort_ces"] = cx.effort_ces_table(data["effort_ces_rows"])
+    if "effort_ces_overall" in want:
+        data["effort_ces_overall"] = cx.effort_ces_table(data["effort_ces_rows"], per_channel=False)[0]
     return data
 
 
@@ -340,7 +374,7 @@ def write_report(data_dir: str | os.PathLike, out: str | os.PathLike | None = No
 
 
 def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> str:
-    d = collect(data_dir, run_id)
+    d = collect(data_dir, run_id, TERMINAL_PARTS)
     t = d["totals"]
     lines = [f"Store: {t['feedback']} feedback rows ({t['first_day']} .. {t['last_day']}), {t['sentences']} sentences, "
              f"{t['scores']} scores, {t['tickets']} tickets, {t['quarantined']} quarantined, "
@@ -368,7 +402,7 @@ def terminal_summary(data_dir: str | os.PathLike, run_id: str | None = None) -> 
             f"{r['topic']} ({_fmt(r['pct_of_detractors'])}% of detractor answers, NPS {_fmt(r['nps_when_mentioned'])} "
             f"over the {r['answers']} answers that mention it)"
             for r in top))
-    lines.append("Effort in the text vs CES: " + cx.effort_ces_reading(d["effort_ces"][0] if d["effort_ces"] else None))
+    lines.append("Effort in the text vs CES: " + cx.effort_ces_reading(d["effort_ces_overall"]))
     over = d["followup_summary"].get("over_capacity_pending") or 0
     lines.append(f"Follow-up queue: {d['followup_open']} open items, {over} over the daily capacity; alerts for the last day: {len(d['alerts'])} "
                  f"(see the report)")

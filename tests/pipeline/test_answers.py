@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline import metrics
 from pipeline.reporting import report
 from pipeline.storage.store import connect
@@ -78,6 +80,27 @@ def test_each_answer_counts_once_at_one_touchpoint(tmp_path):
     assert sum(r["n_nps"] for r in card[:-1]) == 5
     assert {r["touchpoint"]: r["n_nps"] for r in card[:-1]} == {"delivery": 1, "checkout": 1, "(none)": 3,
                                                                  "support": 0, "product": 0, "general": 0}
+
+
+def test_scorecard_rows_are_a_function_of_the_store_and_each_reader_gets_the_same_parts(tmp_path):
+    """A touchpoint whose feedback carries two journey stages shows the first by name, and "(all)" none
+    (it was any row's stage, which changed between two reads of one store); the run summary's and the
+    terminal's parts of ``collect`` equal the same parts of the whole report's data."""
+    con = build(tmp_path)
+    con.execute("UPDATE feedback SET journey_stage = CASE WHEN feedback_id = 'F2' THEN 'service' ELSE 'aftercare' END")
+    con.close()
+    whole = report.collect(tmp_path)
+    stages = {r["touchpoint"]: r["stage"] for r in whole["scorecard"]}
+    assert stages["(all)"] is None and stages["support"] == "aftercare"  # F2 'service', F5 'aftercare'
+    assert all(report.collect(tmp_path, parts=("scorecard",))["scorecard"] == whole["scorecard"] for _ in range(20))
+    for parts in (report.SUMMARY_PARTS, report.TERMINAL_PARTS):
+        got = report.collect(tmp_path, parts=parts)
+        assert set(got) - {"effort_ces_rows"} == set(parts)
+        for name in set(parts) & set(whole):
+            assert got[name] == whole[name] if name != "key_drivers" else got[name].equals(whole[name]), name
+    assert report.collect(tmp_path, parts=("effort_ces_overall",))["effort_ces_overall"] == whole["effort_ces"][0]
+    with pytest.raises(ValueError, match="unknown report parts"):
+        report.collect(tmp_path, parts=("scorecard", "nope"))
 
 
 def test_topic_mentions_count_answers_and_customers_once(tmp_path):

@@ -225,3 +225,50 @@ def test_per_answer_follows_the_rules_answer_by_answer(seed):
     want = _per_answer_one_group_at_a_time(frame)[list(got.columns)]
     assert len(got) == 120 == got["score_id"].nunique()
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
+
+
+def _random_answers(seed: int, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    topics = ["delivery", "price", "app", "refund"]
+
+    def some(k):
+        picked = list(rng.choice(topics, size=int(rng.integers(0, k)), replace=False))
+        return [None, picked, np.array(picked, dtype=object)][int(rng.integers(0, 3))] if picked else picked
+
+    return pd.DataFrame({
+        "score_id": [f"S{i}" for i in range(n)], "customer_id": [None if i % 7 == 0 else f"C{i // 3}" for i in range(n)],
+        "touchpoint": rng.choice(["delivery", "app", None], size=n), "channel": rng.choice(["review", "chat", "call", "x"], size=n,
+                                                                                         p=[.5, .3, .19, .01]),
+        "language": rng.choice(["en", "zh", "fa", None], size=n), "sentiment_label": rng.choice(["negative", "positive"], size=n),
+        "nps": np.where(rng.random(n) < 0.6, rng.integers(0, 11, n), np.nan), "csat": np.where(rng.random(n) < 0.4,
+                                                                                               rng.integers(1, 6, n), np.nan),
+        "csat_scale": 5.0, "ces": np.where(rng.random(n) < 0.3, rng.integers(1, 8, n), np.nan),
+        "topics": [some(4) for _ in range(n)], "negative_topics": [some(3) for _ in range(n)],
+        "effort_score": rng.random(n), "effort_cues": rng.choice(["", "long_wait", "transfer,repeat_contact", None], size=n),
+        "emotion": rng.choice(["anger", "joy", "none"], size=n), "intent": rng.choice(["refund", "cancel", ""], size=n)})
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_key_drivers_share_one_design_per_scope_and_metric_and_equal_one_model_at_a_time(seed):
+    """key_drivers computes the answers, mix dummies and clusters once per scope and metric for all three
+    families; each family's rows equal fitting that model alone, and the indicators and mix dummies
+    follow their written rules (lists, arrays or nothing; rare levels pooled, most frequent the reference)."""
+    frame = _random_answers(seed)
+    got = drivers.key_drivers(frame, min_n=10)
+    scopes = [("overall", frame)] + [(f"touchpoint:{tp}", g) for tp, g in
+                                     sorted(frame.groupby(frame["touchpoint"].fillna("(none)")), key=lambda x: x[0])]
+    alone = pd.concat([drivers.fit_drivers(g, m, fam, 10, scope=name) for name, g in scopes
+                       for m in ("nps", "csat", "ces") for fam in drivers.FAMILIES], ignore_index=True)
+    alone = alone.sort_values(["scope", "metric", "family", "driver"], ignore_index=True)
+    pd.testing.assert_frame_equal(got, alone)
+    assert got["effect"].notna().sum() > 20 and {"topic:delivery", "negative:app", "intent:refund"} <= set(got["driver"])
+    flags = drivers.indicators(frame, "topics")
+    for t in ("delivery", "price", "app", "refund"):
+        want = [float(isinstance(v, (list, np.ndarray)) and t in list(v)) for v in frame["topics"]]
+        assert flags[f"topic:{t}"].tolist() == want
+    names, fe = drivers._fixed_effects(frame, ["channel"])
+    counts = frame["channel"].value_counts()
+    assert "fe:channel=x" not in names and "fe:channel=(other)" in names  # 1% of 400 rows: pooled
+    assert f"fe:channel={counts.idxmax()}" not in names  # the reference level
+    other = names.index("fe:channel=(other)")
+    assert fe[:, other].tolist() == frame["channel"].map(lambda c: float(counts[c] < drivers.MIN_LEVEL)).tolist()
