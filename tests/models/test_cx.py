@@ -22,18 +22,18 @@ TEXTS = ["Sono furioso, nessuno mi risponde da giorni!", "Thank you so much for 
 
 
 @pytest.fixture(scope="session")
-def emotion() -> EmotionModel:
-    return EmotionModel().fit()
+def emotion(configured_encoder) -> EmotionModel:
+    return EmotionModel(encoder=configured_encoder).fit()
 
 
 @pytest.fixture(scope="session")
-def effort() -> EffortModel:
-    return EffortModel().fit()
+def effort(configured_encoder) -> EffortModel:
+    return EffortModel(encoder=configured_encoder).fit()
 
 
 @pytest.fixture(scope="session")
-def intent() -> FewShotIntent:
-    return FewShotIntent().fit_config(load_intents())
+def intent(configured_encoder) -> FewShotIntent:
+    return FewShotIntent(encoder=configured_encoder).fit_config(load_intents())
 
 
 @pytest.fixture(params=["emotion", "effort", "intent"])
@@ -43,8 +43,8 @@ def fitted(request, emotion, effort, intent):
 
 def _refit(model):
     if isinstance(model, FewShotIntent):
-        return FewShotIntent().fit_config(load_intents())
-    return type(model)().fit()
+        return FewShotIntent(encoder=model.encoder).fit_config(load_intents())
+    return type(model)(encoder=model.encoder).fit()
 
 
 def _arrays(model) -> list[np.ndarray]:
@@ -54,7 +54,7 @@ def _arrays(model) -> list[np.ndarray]:
 
 # -- conformance ------------------------------------------------------------------------------------
 def test_fit_returns_self_and_meta(fitted):
-    m = type(fitted)()
+    m = type(fitted)(encoder=fitted.encoder)
     assert (m.fit_config(load_intents()) if isinstance(m, FewShotIntent) else m.fit()) is m
     assert m.meta_.name and m.meta_.version.startswith("1.") and m.meta_.backend.startswith("touchpoint.")
     assert m.meta_.task == {EmotionModel: "emotion", EffortModel: "effort", FewShotIntent: "intent"}[type(m)]
@@ -184,12 +184,12 @@ def test_too_few_examples_and_missing_builtin(tmp_path):
         load_intents(p)
 
 
-def test_company_intent_is_learned(tmp_path):
+def test_company_intent_is_learned(tmp_path, intent):
     examples = ["I'd like to upgrade to the premium plan.", "Can I move to a bigger package?",
                 "Vorrei passare al piano superiore.", "Posso fare l'upgrade dell'abbonamento?",
                 "我想升级到高级套餐。", "怎么升级我的会员？", "می‌خواهم طرحم را ارتقا دهم.", "چطور به طرح ویژه ارتقا بدهم؟"]
     extra = "  - id: upgrade\n    examples:\n" + "".join(f"      - \"{e}\"\n" for e in examples)
-    m = FewShotIntent().fit_config(load_intents(_write(tmp_path, _with_extra(extra))))
+    m = FewShotIntent(encoder=intent.encoder).fit_config(load_intents(_write(tmp_path, _with_extra(extra))))
     assert "upgrade" in m.labels_
     assert m.predict(["I want to upgrade my plan to premium."])[0]["intent"] == "upgrade"
 

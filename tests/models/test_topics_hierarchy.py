@@ -19,8 +19,9 @@ def taxonomy() -> CxTaxonomy:
 
 
 @pytest.fixture(scope="module")
-def model(taxonomy) -> TaxonomyTopics:
-    return TaxonomyTopics(threshold=taxonomy.threshold, keyword_bonus=taxonomy.keyword_bonus).fit(taxonomy)
+def model(taxonomy, configured_encoder) -> TaxonomyTopics:
+    return TaxonomyTopics(encoder=configured_encoder, threshold=taxonomy.threshold,
+                          keyword_bonus=taxonomy.keyword_bonus).fit(taxonomy)
 
 
 def test_default_taxonomy_is_hierarchical_multilingual_and_backward_compatible(taxonomy):
@@ -59,8 +60,8 @@ def test_chinese_and_italian_late_delivery_land_in_the_same_leaf(model):
 def test_parent_and_other_outputs(model):
     out = model.predict(["The hotel room was dirty and smelled of smoke.", "Qwertz 12345 zzzz"])
     assert out[0]["topic"] == "stay" and out[0]["subtopic"] == "stay.cleanliness"
-    strict = TaxonomyTopics(threshold=1.5).fit(CxTaxonomy.model_validate(
-        yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))))
+    strict = TaxonomyTopics(encoder=model.encoder, threshold=1.5).fit(CxTaxonomy.model_validate(
+        yaml.safe_load(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))))  # the same seeds: cached vectors
     assert all(r["topic"] == "other" and r["subtopic"] == "other" for r in strict.predict(["anything at all"]))
 
 

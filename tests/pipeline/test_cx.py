@@ -14,9 +14,10 @@ from pipeline.cx import (CX_COLUMNS, TURN_COLUMNS, cx_signals, cx_turns, effort_
 
 
 @pytest.fixture(scope="module")
-def models():
-    return {"emotion": EmotionModel().fit(), "effort": EffortModel().fit(),
-            "intent": FewShotIntent().fit_config(load_intents())}
+def models(configured_encoder):
+    enc = configured_encoder
+    return {"emotion": EmotionModel(encoder=enc).fit(), "effort": EffortModel(encoder=enc).fit(),
+            "intent": FewShotIntent(encoder=enc).fit_config(load_intents())}
 
 
 @pytest.fixture()
