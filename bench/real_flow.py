@@ -53,11 +53,12 @@ SOURCES = [("en_airline_tweets.csv", "en"), ("zh_chnsenticorp_htl.csv", "zh"), (
 STARS = {"very_negative": 1, "negative": 2, "neutral": 3, "positive": 4, "very_positive": 5}
 
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 import flows  # noqa: F401  (quiet, offline Prefect defaults)
 from configs import load_settings
 from flows import tasks
 from flows.nightly import rerun
+from flows.ops import peak_rss_mb
 from models.heads.cascade import BACKEND, CascadeSentiment
 from models.registry import BACKENDS
 BACKENDS.setdefault(BACKEND, CascadeSentiment)  # until models/registry.py lists the cascade
@@ -71,7 +72,7 @@ t = time.perf_counter()
 with ephemeral_api():  # as `touchpoint rerun` runs it: the temporary Prefect server (its start timed)
     res = rerun(path=landing, data_dir=data_dir)
 wall = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_rss_mb()  # this command's own peak (ru_maxrss would carry the bench's over fork+exec)
 sent = tasks.load_models(load_settings(data_dir=data_dir))["sentiment"]
 esc = sent.escalation_share() if hasattr(sent, "escalation_share") else None
 from models.encoders.core import _LIVE

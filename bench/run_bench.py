@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
+from flows.ops import peak_rss_mb
 import flows  # noqa: F401
 from configs import load_settings
 from flows.nightly import nightly
@@ -38,7 +39,7 @@ generate(f"{data_dir}/landing", size=n, seed=5)
 t = time.perf_counter()
 res = nightly(landing=f"{data_dir}/landing", data_dir=data_dir)
 wall = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_rss_mb()  # this command's own peak (ru_maxrss would carry the bench's over fork+exec)
 from models.encoders.core import get_encoder
 enc = get_encoder(settings.models.encoder)
 print(json.dumps({"wall": wall, "rss_mb": rss, "records": res["records_in"], "seconds": res["seconds"],

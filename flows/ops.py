@@ -26,6 +26,24 @@ OWNER_ENV = "TOUCHPOINT_OWNER_PID"
 _SERVER_MARK = b"prefect.server.api.server"
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB since it started its program: VmHWM from /proc (Linux).
+    ``getrusage(RUSAGE_SELF).ru_maxrss`` is not that: Linux carries the parent's peak over fork and exec,
+    so a command started by a 2.5 GB test worker reports 2.5 GB whatever it does itself. Elsewhere
+    (no /proc) it falls back to ru_maxrss, with that caveat."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
 def mark_owner() -> None:
     os.environ[OWNER_ENV] = str(os.getpid())
 

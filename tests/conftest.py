@@ -197,10 +197,12 @@ IDLE_SERVICES = ("scheduler", "late_runs", "foreman", "cancellation_cleanup", "p
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """One real Prefect API server (SQLite) per worker, for the flows tests run in this process."""
-    from prefect.settings import temporary_settings
+    """One real Prefect API server (SQLite) per worker, for the flows tests run in this process; yields
+    its API URL, for command subprocesses that need not start a temporary server of their own (the
+    temporary server has its own tests in tests/flows/test_cli.py)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
     with temporary_settings(updates={f"server.services.{name}.enabled": False for name in IDLE_SERVICES}), \
             prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()

@@ -361,11 +361,11 @@ def _check_overwritable(path: Path) -> None:
 
 def write_report(data_dir: str | os.PathLike, out: str | os.PathLike | None = None,
                  run_id: str | None = None) -> Path:
-    data = collect(data_dir, run_id)
     path = Path(out) if out else Path(data_dir) / "reports" / "report.html"
     if path.suffix.lower() not in (".html", ".htm"):
         raise StoreError(f"{path}: the report is HTML; give --out a name ending in .html")
-    _check_overwritable(path)
+    _check_overwritable(path)  # before the queries and charts: a refused --out fails at once
+    data = collect(data_dir, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(render_html(data), encoding="utf-8")

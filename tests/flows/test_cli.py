@@ -32,7 +32,7 @@ def test_terminal_safe_and_formula_neutralisation_units():
         ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "fine", 3]
 
 
-def test_operator_session_escapes_exports_and_report_guard(config, data_dir, tmp_path):
+def test_operator_session_escapes_exports_and_report_guard(config, data_dir, tmp_path, prefect_harness):
     dump = data_dir / "dump" / "reviews"  # inside the data dir: an allowed input root
     dump.mkdir(parents=True)
     rows = [
@@ -46,7 +46,7 @@ def test_operator_session_escapes_exports_and_report_guard(config, data_dir, tmp
     (dump / "appstore_\x1b[2Jempty.csv").write_text("review_id,body\n", encoding="utf-8")
     cfg = ["--config", str(config)]
 
-    res = touchpoint(*cfg, "rerun", str(data_dir / "dump"))
+    res = touchpoint(*cfg, "rerun", str(data_dir / "dump"), env={**os.environ, "PREFECT_API_URL": prefect_harness})
     assert res.returncode == 0, res.stderr
     assert "\x1b" not in res.stdout and "\x1b" not in res.stderr
     assert "no records" in res.stdout  # the empty file is a visible warning
