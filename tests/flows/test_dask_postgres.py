@@ -33,13 +33,25 @@ def xmins(url: str, schema: str) -> dict[str, set[int]]:
 
 
 def test_dask_with_shared_store_gives_the_local_runs_tables(pg_url, tmp_path, model_dir, landing, monkeypatch):
+    """Both Dask runs go to one long-lived cluster at its scheduler address (as a team's cluster is run):
+    two worker processes, started once, keep their loaded models from one night to the next."""
+    from distributed import LocalCluster
+
     monkeypatch.setenv("TOUCHPOINT_PSEUDONYM_KEY", "shared-secret-of-the-team")  # workers inherit it
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        _local_then_dask(pg_url, tmp_path, model_dir, landing, cluster.scheduler_address)
+    finally:
+        cluster.close()
+
+
+def _local_then_dask(pg_url, tmp_path, model_dir, landing, address: str) -> None:
     pg, duck, runs = {}, {}, {}
     for runner in ("local", "dask"):
         data, schema, feed = tmp_path / runner, f"tp_{runner}", tmp_path / f"landing_{runner}"
         copy_models(model_dir, data / "models")
         cfg = shared_config(tmp_path, data, pg_url, schema, f"{runner}.yaml")
-        flow = with_runner(nightly, runner, workers=2)
+        flow = with_runner(nightly, runner, address=address if runner == "dask" else None)
         seen: set[int] = set()
         runs[runner] = []
         for batch in BATCHES:
