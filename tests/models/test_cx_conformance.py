@@ -16,10 +16,12 @@ from models.heads.intent import BACKEND as INTENT_BACKEND, FewShotIntent, load_i
 from models.registry import BACKENDS
 from tests.models import test_conformance as suite
 
-RECIPES = {
-    EMOTION_BACKEND: (EmotionModel, lambda: (EmotionModel(seed=3), seeds_to_lists(emotion_seeds().seeds))),
-    EFFORT_BACKEND: (EffortModel, lambda: (EffortModel(seed=3), seeds_to_lists(effort_seeds().seeds))),
-    INTENT_BACKEND: (FewShotIntent, lambda: (FewShotIntent(seed=3), load_intents().examples())),
+RECIPES = {  # backend -> (class, encoder name -> an unfitted model and its training data)
+    EMOTION_BACKEND: (EmotionModel, lambda enc: (EmotionModel(encoder=enc, seed=3),
+                                                 seeds_to_lists(emotion_seeds().seeds))),
+    EFFORT_BACKEND: (EffortModel, lambda enc: (EffortModel(encoder=enc, seed=3),
+                                               seeds_to_lists(effort_seeds().seeds))),
+    INTENT_BACKEND: (FewShotIntent, lambda enc: (FewShotIntent(encoder=enc, seed=3), load_intents().examples())),
 }
 
 
@@ -35,8 +37,9 @@ def backend(request):
 
 
 @pytest.fixture()
-def make():
-    return lambda backend: RECIPES[backend][1]()
+def make(configured_encoder):
+    """Recipes on the configured encoder (the session's shared export), as the product fits them."""
+    return lambda backend: RECIPES[backend][1](configured_encoder)
 
 
 test_fit_returns_self_and_predict_keeps_length_and_input = suite.test_fit_returns_self_and_predict_keeps_length_and_input
