@@ -111,8 +111,8 @@ def _queries(run_id: str | None) -> dict[str, Any]:
               WHERE kind = 'nps' AND event_date IS NOT NULL GROUP BY event_date) a USING (event_date)
         ORDER BY event_date"""
 
-    def sql(q: str, params: list | None = None):
-        return lambda con: _rows(con, q, params)
+    def sql(q: str):
+        return lambda con: _rows(con, q)
 
     def run(con):
         rows = _rows(con, "SELECT * FROM runs WHERE run_id = ?" if run_id else
