@@ -293,6 +293,7 @@ class SharedStore:
         warnings: list[str] = []
         nbytes = 0
         mode = "full"
+        changed: set[str] = set()
         try:
             with self.conn.transaction():
                 self.conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
@@ -310,7 +311,7 @@ class SharedStore:
                 if (not full and store_id and meta0.get("sync_format") == SYNC_FORMAT and state is not None
                         and state[0] == store_id):
                     mode = "incremental"
-                    rows, keys, kept = push_changes(self.conn, self.schema, con, rev, on_table)
+                    rows, keys, kept, changed = push_changes(self.conn, self.schema, con, rev, on_table)
                 else:
                     store_id = store_id or uuid.uuid4().hex
                     log_from = rev  # every other runner's incremental state is void: they pull in full
@@ -341,7 +342,7 @@ class SharedStore:
                     "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", [self.schema]).fetchone()[0]
             # committed: what this copy now shares with Postgres becomes its baseline
             try:
-                _after_push(con, self.schema, store_id, mode, rev, rev0, state, kept)
+                _after_push(con, self.schema, store_id, mode, rev, rev0, state, kept, changed)
             except Exception as exc:  # noqa: BLE001 - the push stands; the next pull or push redoes the rest
                 log.warning("pushed, but the local sync state was not updated (%s); the next pull is full", exc)
                 rollback(con)

@@ -244,3 +244,48 @@ def test_the_benchmarks_scan_timing_changes_nothing_the_push_sees(pg_url, tmp_pa
     k = int(N * 0.04 / 2)
     assert res["mode"] == "incremental" and res["rows"]["feedback"] == 2 * k and res["rows"]["sentences"] == 3 * k
     assert pg_snapshot(pg_url, schema) == duck_snapshot(m)
+
+
+@pytest.mark.parametrize("duplicate", [False, True], ids=["edits", "edits-and-a-duplicated-row"])
+def test_change_detection_finds_exactly_the_keys_whose_rows_changed(tmp_path, base_store, duplicate):
+    """pgsync._dirty against a brute-force reference: per sync key, the multiset of row hashes now
+    against the baseline's. Edits, deletes and inserts are found from the hashes on one side; a row
+    duplicated (a hash both sides hold, now twice) is not, and must send its key through the exact count."""
+    from collections import Counter
+
+    from pipeline.storage import pgsync
+
+    d = copy_store(base_store, tmp_path / "d")
+    con = store.connect(d)
+    try:
+        tables = ["feedback", "sentences", "scores", "aggregates", "quarantine"]
+        for t in tables:
+            pgsync._rebase(con, t)
+
+        def groups(t: str) -> dict[str, Counter]:
+            out: dict[str, Counter] = {}
+            for h, k in con.execute(f"SELECT {pgsync._hash_sql(t)}, {pgsync._key_sql(t)} FROM {t}").fetchall():
+                out.setdefault(k, Counter())[h] += 1
+            return out
+
+        before = {t: groups(t) for t in tables}
+        con.execute("UPDATE feedback SET text = text || '!' WHERE feedback_id IN ('reviews:3', 'reviews:17')")
+        con.execute("DELETE FROM sentences WHERE feedback_id = 'reviews:5' AND idx = 1")
+        con.execute("INSERT INTO sentences (feedback_id, idx, text) VALUES ('reviews:new', 0, 'new')")
+        con.execute("UPDATE scores SET value = value + 1 WHERE score_id = 's8'")
+        con.execute("DELETE FROM aggregates WHERE rowid = (SELECT min(rowid) FROM aggregates)")
+        if duplicate:
+            con.execute("INSERT INTO sentences SELECT * FROM sentences WHERE feedback_id = 'reviews:9' AND idx = 0")
+            con.execute("INSERT INTO quarantine SELECT * FROM quarantine LIMIT 1")
+        got = {}
+        for t in tables:
+            now = groups(t)
+            want = {k for k in set(now) | set(before[t]) if now.get(k) != before[t].get(k)}
+            n = pgsync._dirty(con, t)
+            got[t] = {r[0] for r in con.execute(f"SELECT k FROM _dirty_{t}").fetchall()}
+            assert got[t] == want and n == len(want), t
+        assert {"reviews:3", "reviews:17"} == got["feedback"] and got["scores"] == {"s8"} and len(got["aggregates"]) == 1
+        assert {"reviews:5", "reviews:new"} | ({"reviews:9"} if duplicate else set()) == got["sentences"]
+        assert len(got["quarantine"]) == (1 if duplicate else 0)
+    finally:
+        con.close()
