@@ -1,6 +1,6 @@
 """Incremental push and pull to the shared PostgreSQL store vs the full copy, on a synthetic store.
 
-    python bench/pg_push.py [--rows 100000 1000000] [--touch 0.01] [--url postgresql://...]
+    python bench/pg_push.py [--rows 100000 1000000] [--touch 0.01] [--repeat 5] [--url postgresql://...]
 
 For each size: a synthetic local store of about ``--rows`` rows over 11 tables (feedback, sentences,
 utterances, scores, tickets, quarantine, feedback_scores, answers, aggregates, runs, ingested_files)
@@ -9,8 +9,9 @@ change (new versions of feedback with their sentences and joined scores, new sur
 aggregates recomputed, a run and its file recorded) and the push is incremental; a second machine
 that pulled before the change then pulls incrementally. Without ``--url`` a throwaway PostgreSQL
 server is started on 127.0.0.1 (initdb and pg_ctl from /usr/lib/postgresql/*/bin; as root it runs as
-the ``postgres`` user). Prints one table: rows in store, rows changed, rows moved, seconds, full-copy
-seconds, ratio, and for the push the seconds its change detection takes alone (the scan of every local
+the ``postgres`` user). Prints one table: rows in store, rows changed, rows moved, the median and
+minimum seconds of ``--repeat`` incremental pushes (pulls) from the same local copy, the full copy's
+seconds, the ratio of the median to it, and for the push the seconds its change detection takes alone (the scan of every local
 row that pgsync.py compares with the baseline; measured on its own connection just before the push, so
 the push repeats it), split into the input tables and the rest, with the load average.
 """
@@ -23,6 +24,7 @@ import pwd
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -207,7 +209,7 @@ def local_postgres():
 
 # ---------------------------------------------------------------- the benchmark
 
-def bench_one(url: str, rows_target: int, fraction: float, work: Path) -> list[dict]:
+def bench_one(url: str, rows_target: int, fraction: float, work: Path, repeat: int = 5) -> list[dict]:
     # rows per feedback record: 1 + 2 sentences + 1 utterance + 0.5 scores + 0.1 tickets + 0.02 quarantine
     # + 1 feedback_scores + 0.5 answers
     n_feedback = max(100, int(rows_target / 6.12))
@@ -223,17 +225,30 @@ def bench_one(url: str, rows_target: int, fraction: float, work: Path) -> list[d
         assert full_pull["mode"] == "full"
     changed = touch(a, fraction)
     scan = scan_seconds(a)
-    with pgstore.SharedStore(url, schema, run_lock=False) as s:
-        inc = s.push(a, "edit")
-        assert inc["mode"] == "incremental"
-        inc_pull = s.pull(b)
-        assert inc_pull["mode"] == "incremental"
+    snap_a, snap_b = work / f"a_{rows_target}.touched", work / f"b_{rows_target}.pulled"
+    shutil.copytree(a, snap_a)
+    shutil.copytree(b, snap_b)
+    pushes, pulls = [], []
+    for i in range(repeat):  # each from the same local copies; Postgres merges the same keys again
+        if i:
+            for d, snap in ((a, snap_a), (b, snap_b)):
+                shutil.rmtree(d)
+                shutil.copytree(snap, d)
+        os.sync()  # the copies' writeback out of the timings
+        time.sleep(1)
+        with pgstore.SharedStore(url, schema, run_lock=False) as s:
+            inc = s.push(a, "edit")
+            assert inc["mode"] == "incremental"
+            inc_pull = s.pull(b)
+            assert inc_pull["mode"] == "incremental"
+        pushes.append(inc["seconds"])
+        pulls.append(inc_pull["seconds"])
     store_rows = sum(total for total in [total])
     return [
         {"op": "push", "rows": store_rows, "changed": changed, "moved": sum(inc["rows"].values()),
-         "seconds": inc["seconds"], "full": full["seconds"], "scan": scan},
+         "seconds": statistics.median(pushes), "min": min(pushes), "full": full["seconds"], "scan": scan},
         {"op": "pull", "rows": store_rows, "changed": changed, "moved": sum(inc_pull["rows"].values()),
-         "seconds": inc_pull["seconds"], "full": full_pull_s, "scan": None},
+         "seconds": statistics.median(pulls), "min": min(pulls), "full": full_pull_s, "scan": None},
     ]
 
 
@@ -261,6 +276,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--touch", type=float, default=0.01)
+    ap.add_argument("--repeat", type=int, default=5, help="incremental push and pull timings per size (median)")
     ap.add_argument("--url", help="a PostgreSQL URL to use (a schema bench_<rows> is replaced there)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="touchpoint-pgpush-"))
@@ -268,15 +284,15 @@ def main() -> None:
         with (local_postgres() if not args.url else _given(args.url)) as url:
             print(f"load average {_load()}")
             print(f"{'op':<5} {'rows in store':>13} {'rows changed':>12} {'rows moved':>10} {'moved %':>8} "
-                  f"{'seconds':>8} {'full-copy s':>11} {'ratio':>7} {'scan s (input + other)':>23}  load",
+                  f"{'median s':>8} {'min s':>6} {'full-copy s':>11} {'ratio':>7} {'scan s (input + other)':>23}  load",
                   flush=True)
             for n in args.rows:
-                for r in bench_one(url, n, args.touch, work):
+                for r in bench_one(url, n, args.touch, work, args.repeat):
                     sc = r["scan"]
                     scan = (f"{sc['input'] + sc['other']:.2f} ({sc['input']:.2f} + {sc['other']:.2f})" if sc
                             else "")
                     print(f"{r['op']:<5} {r['rows']:>13,} {r['changed']:>12,} {r['moved']:>10,} "
-                          f"{100 * r['moved'] / r['rows']:>7.2f}% {r['seconds']:>8.2f} {r['full']:>11.2f} "
+                          f"{100 * r['moved'] / r['rows']:>7.2f}% {r['seconds']:>8.2f} {r['min']:>6.2f} {r['full']:>11.2f} "
                           f"{r['seconds'] / r['full']:>7.3f} {scan:>23}  {_load()}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
