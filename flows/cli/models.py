@@ -8,6 +8,7 @@
   touchpoint models compare A B --data FILE          two versions on the same rows
   touchpoint models promote TASK VERSION / rollback TASK / list / card TASK [VERSION]
   touchpoint models retrain sentiment --data FILE    train, gate against current, promote if better
+  touchpoint models distill [--texts FILE ...]       a smaller encoder distilled from e5-small (docs/ml.md)
 
 train, evaluate, compare and retrain take --task sentiment (the default) or --task intent.
 """
@@ -254,7 +255,50 @@ def cmd_retrain(args, settings) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare,
+def cmd_distill(args, settings) -> int:
+    from flows.progress import steps_progress
+    from models.base import ModelError
+    from models.encoders.convert import ensure_e5_checkpoint
+    from models.encoders.student import (Recipe, corpus_sources, distill, pool_texts, read_texts, store_texts,
+                                         student_dir)
+
+    log = _log(args)
+    try:
+        layers = tuple(int(x) for x in args.layers.split(","))
+    except ValueError:
+        raise SystemExit(f"error: --layers {args.layers!r}: give teacher layer numbers, e.g. 0,2,4,6,8,11") from None
+    sources = []
+    try:
+        for f in args.texts or []:
+            sources.append((f"file:{Path(f).name}", read_texts(f, args.text_col)))
+        if not args.no_store:
+            sources.append(("store:feedback", store_texts(settings.data_dir)))
+        if not args.no_corpora:
+            sources += corpus_sources(Path(settings.data_dir) / "corpora")
+    except ModelError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    sources = [s for s in sources if s[1]]
+    texts, described = pool_texts(sources, args.max_texts, args.seed)
+    if len(texts) < 2:
+        raise SystemExit("error: no texts to distil on: give --texts FILE, or run the flow first (the store's text)")
+    for d in described:
+        log(f"  {d['source']}: {d['used']:,} of {d['distinct']:,} distinct texts")
+    recipe = Recipe(layers=layers, epochs=args.epochs, seed=args.seed, **({"lr": args.lr} if args.lr else {}))
+    out = Path(args.out) if args.out else student_dir(settings.data_dir)
+    try:
+        with steps_progress("distilling") as bar:
+            card = distill(ensure_e5_checkpoint(settings.data_dir), texts, out, recipe, sources=described,
+                           progress=bar, log=log)
+    except ModelError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    log(f"student -> {out}\nuse it: set models.encoder: onnx.e5-student.int8.v1 in the config, then "
+        f"`touchpoint models build` (the heads are trained again on its vectors) and `touchpoint models evaluate`")
+    if args.json:
+        _emit_json(args, card)
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "distill": cmd_distill, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare,
             "promote": cmd_promote, "rollback": cmd_rollback, "list": cmd_list, "card": cmd_card,
             "retrain": cmd_retrain}
 
@@ -342,6 +386,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cd = acts.add_parser("card", help="print a version's MODEL_CARD.md")
     cd.add_argument("task")
     cd.add_argument("version", nargs="?")
+
+    ds = acts.add_parser("distill", help="distil a smaller encoder from e5-small on unlabelled text (minutes to hours)")
+    ds.add_argument("--texts", action="append", help="unlabelled text: .txt (a text per line), .csv/.tsv/.jsonl/"
+                    ".parquet (--text-col); repeat for several files")
+    ds.add_argument("--text-col", default="text", help="text column or field (default text)")
+    ds.add_argument("--no-store", action="store_true", help="leave out the store's (redacted) feedback text")
+    ds.add_argument("--no-corpora", action="store_true", help="leave out the package corpora's text")
+    ds.add_argument("--max-texts", type=int, default=8000,
+                    help="distinct texts to train on, taken evenly from the sources (default 8000: ~12 min on 2 cores)")
+    ds.add_argument("--layers", default="0,2,4,6,8,11", help="teacher layers the student starts from (default 0,2,4,6,8,11)")
+    ds.add_argument("--epochs", type=int, default=1, help="passes over the texts (default 1)")
+    ds.add_argument("--lr", type=float, help="peak learning rate (default 4e-4)")
+    ds.add_argument("--seed", type=int, default=13, help="text order, batches, dropout and held-back texts")
+    ds.add_argument("--out", help="checkpoint dir (default <data_dir>/models/encoders/e5-student)")
+    _json_arg(ds)
 
     rt = acts.add_parser("retrain", help="train, compare with current on the fixed split, promote only if better")
     _task_args(rt)

