@@ -125,7 +125,7 @@ def store_texts(data_dir: str | os.PathLike) -> list[str]:
         if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'feedback'").fetchone()[0]:
             return []
         rows = con.execute("SELECT text FROM feedback WHERE text IS NOT NULL AND length(trim(text)) > 0 "
-                           "ORDER BY record_id").fetchall()
+                           "ORDER BY feedback_id").fetchall()
     finally:
         con.close()
     return [" ".join(r[0].split()) for r in rows]
@@ -234,7 +234,18 @@ def distill(teacher_dir: str | os.PathLike, texts: list[str], out: str | os.Path
             sources: list[dict] | None = None, progress: Callable[[dict], None] | None = None,
             log: Callable[[str], None] | None = None) -> dict:
     """Train a student of ``teacher_dir`` on ``texts`` and write it (atomically) to ``out``: a Hugging
-    Face checkpoint plus ``touchpoint.json`` and ``MODEL_CARD.md``. Returns the card's fields."""
+    Face checkpoint plus ``touchpoint.json`` and ``MODEL_CARD.md``. Returns the card's fields. Runs on
+    ``recipe.threads`` torch threads; the process's setting is restored after."""
+    torch = _torch()[0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)
+    try:
+        return _distill(teacher_dir, texts, out, recipe, sources, progress, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _distill(teacher_dir, texts, out, recipe, sources, progress, log) -> dict:
     torch, AutoModel, AutoTokenizer, _, _ = _torch()
     from transformers.utils import logging as hf_logging
 
@@ -248,7 +259,6 @@ def distill(teacher_dir: str | os.PathLike, texts: list[str], out: str | os.Path
     t_meta = read_meta(teacher_dir) or {}
     prefix = t_meta.get("query_prefix", "")
     torch.manual_seed(recipe.seed)
-    torch.set_num_threads(recipe.threads)
     rng = random.Random(f"distill:{recipe.seed}")
     order = list(range(len(texts)))
     rng.shuffle(order)

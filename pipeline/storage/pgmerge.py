@@ -89,23 +89,22 @@ def push_changes(conn, schema: str, con, rev: int,
             col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
             select = f"SELECT {', '.join(names)}, {_key_sql(table)} AS tp_key FROM {table} WHERE {_key_in(table, dirty)}"
             target = ident(schema, table)
-            if table in VERSIONED:
+            if table in VERSIONED:  # the pushed rows go to a temp table first: the rule reads them
                 ins = sql.Identifier(f"_tp_in_{table}")
                 conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(ins, target))
                 rows[table] = copy_rows(conn, ins, cols, con.execute(select))
                 conn.execute(sql.SQL("ANALYZE {}").format(ins))
                 kept[table] = kept_keys(conn, schema, table, ins, pushed)
-                lost = set(kept[table])
-                apply = [k for k in pushed if k not in lost]
-                # the key index finds the rows to replace (a join would scan the table)
-                conn.execute(sql.SQL("DELETE FROM {} WHERE tp_key = ANY(%b::text[])").format(target), [apply])
+            else:  # a child row follows its record's verdict; other tables have no rule
+                kept[table] = list(kept.get("feedback", [])) if table in FAMILY else []
+            lost = set(kept[table])
+            # the key index finds the rows to replace (a join would scan the table)
+            conn.execute(sql.SQL("DELETE FROM {} WHERE tp_key = ANY(%b::text[])").format(target),
+                         [[k for k in pushed if k not in lost]])
+            if table in VERSIONED:
                 conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE tp_key <> ALL(%b::text[])").format(
                     target, col_list, col_list, ins), [kept[table]])
             else:
-                kept[table] = list(kept.get("feedback", [])) if table in FAMILY else []
-                lost = set(kept[table])
-                apply = [k for k in pushed if k not in lost]
-                conn.execute(sql.SQL("DELETE FROM {} WHERE tp_key = ANY(%b::text[])").format(target), [apply])
                 if lost:  # the record's stored version stays, with its own child rows
                     con.execute("CREATE OR REPLACE TEMP TABLE _kept_push (k VARCHAR)")
                     con.executemany("INSERT INTO _kept_push VALUES (?)", [[k] for k in sorted(lost)])

@@ -94,10 +94,14 @@ def test_models_distill_builds_a_student_the_onnx_encoder_runs(encoders_dir, tmp
     cfg = write_config(tmp_path / "c.yaml", data)
     src = tmp_path / "texts.txt"
     src.write_text("\n".join(_texts(60)) + "\n\n", encoding="utf-8")
+    import torch
+
+    threads = torch.get_num_threads()
     rc = main(["--config", str(cfg), "--data-dir", str(data), "models", "distill", "--texts", str(src),
                "--no-store", "--no-corpora", "--layers", "0,11", "--max-texts", "60", "--seed", "3",
                "--json", str(tmp_path / "card.json")])
     assert rc == 0
+    assert torch.get_num_threads() == threads  # the command trained on every core, then gave them back
     card = json.loads((tmp_path / "card.json").read_text())
     assert card["sources"][0]["source"] == "file:texts.txt" and card["sources"][0]["used"] == 60
     agree = card["agreement_held_back"]
@@ -122,3 +126,16 @@ def test_student_encoder_without_a_distillation_says_what_to_run(tmp_path):
 
     with pytest.raises(ModelError, match="touchpoint models distill"):
         get_encoder("onnx.e5-student.int8.v1", data_dir=tmp_path)
+
+
+def test_store_text_is_the_feedback_text_in_record_order(tmp_path):
+    import duckdb
+
+    from models.encoders.student import store_texts
+
+    assert store_texts(tmp_path) == []  # no store yet
+    con = duckdb.connect(str(tmp_path / "touchpoint.duckdb"))
+    con.execute("CREATE TABLE feedback (feedback_id VARCHAR, text VARCHAR)")
+    con.execute("INSERT INTO feedback VALUES ('b', 'second  one'), ('a', 'first'), ('c', '  '), ('d', NULL)")
+    con.close()
+    assert store_texts(tmp_path) == ["first", "second one"]
