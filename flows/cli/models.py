@@ -288,7 +288,7 @@ def cmd_distill(args, settings) -> int:
     try:
         with steps_progress("distilling") as bar:
             card = distill(ensure_e5_checkpoint(settings.data_dir), texts, out, recipe, sources=described,
-                           progress=bar, log=log)
+                           progress=bar, log=log, init=args.init)
     except ModelError as exc:
         raise SystemExit(f"error: {exc}") from None
     log(f"student -> {out}\nuse it: set models.encoder: onnx.e5-student.int8.v1 in the config, then "
@@ -400,6 +400,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ds.add_argument("--lr", type=float, help="peak learning rate (default 4e-4)")
     ds.add_argument("--seed", type=int, default=13, help="text order, batches, dropout and held-back texts")
     ds.add_argument("--out", help="checkpoint dir (default <data_dir>/models/encoders/e5-student)")
+    ds.add_argument("--init", help="go on training this earlier student (same --layers) instead of starting afresh")
     _json_arg(ds)
 
     rt = acts.add_parser("retrain", help="train, compare with current on the fixed split, promote only if better")

