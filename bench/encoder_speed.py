@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         layers = len(__import__("json").loads((student_dir(args.data_dir) / "touchpoint.json").read_text())
                      ["student"]["recipe"]["layers"])
         for v in ("int8", "mixed"):
+            if not any(x in f"ONNX student {layers}L {v} (" for x in args.skip):
+                ensure_student_onnx(args.data_dir, v, log=lambda m: print(m, file=sys.stderr))  # before timing
             makers[f"ONNX student {layers}L {v} (onnx.e5-student.{v}.v1)"] = (
                 lambda v=v: OnnxEncoder(ensure_student_onnx(args.data_dir, v), f"onnx.e5-student.{v}.v1", args.threads))
     makers = {k: v for k, v in makers.items() if not any(s in k for s in args.skip)}

@@ -263,6 +263,8 @@ def cmd_distill(args, settings) -> int:
                                          student_dir)
 
     log = _log(args)
+    if args.max_texts < 2:
+        raise SystemExit(f"error: --max-texts {args.max_texts}: give at least 2")
     try:
         layers = tuple(int(x) for x in args.layers.split(","))
     except ValueError:
@@ -270,7 +272,7 @@ def cmd_distill(args, settings) -> int:
     sources = []
     try:
         for f in args.texts or []:
-            sources.append((f"file:{Path(f).name}", read_texts(f, args.text_col)))
+            sources.append((f"file:{f}", read_texts(f, args.text_col)))
         if not args.no_store:
             sources.append(("store:feedback", store_texts(settings.data_dir)))
         if not args.no_corpora:

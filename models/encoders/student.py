@@ -1,6 +1,6 @@
 """A smaller contextual encoder distilled from the converted e5-small (the bulk tier of issue 18).
 
-``touchpoint models distill`` builds it; registry names ``onnx.e5-student.{int8,mixed}.v1`` run it through
+``touchpoint models distill`` builds it; registry names ``onnx.e5-student.{int8,mixed,fp32}.v1`` run it through
 ONNX Runtime exactly as the teacher's ONNX encoders are run (models/encoders/onnx_encoder.py), and
 ``hf.meanpool.v1:<data_dir>/models/encoders/e5-student`` runs it in torch (the checkpoint to fine-tune:
 ``touchpoint models train --backend finetune --checkpoint ...``).
@@ -10,7 +10,8 @@ Recipe (``Recipe``; every field is recorded in the student's ``touchpoint.json``
   (``layers``; default every other one, ending with the last, as DistilBERT initialises its student),
   so it starts from the teacher's own embeddings and keeps e5's 250k-piece vocabulary in every language;
 - the word-embedding table is frozen (it is 96M of the 107M parameters, and most pieces occur in no
-  training text) and shared with the teacher while training, so only the layers are learned;
+  training text) and shared with the teacher while training; the layers, the position and type
+  embeddings and the embedding layer norm are learned;
 - loss, per batch: the mean squared error between the student's and the teacher's last hidden states
   over real tokens, plus ``cos_weight`` x (1 - cosine) between their mean-pooled, L2-normalised
   sentence vectors (what every head reads);
@@ -22,7 +23,7 @@ Recipe (``Recipe``; every field is recorded in the student's ``touchpoint.json``
 
 Texts come from named sources (files, the store's redacted feedback text, the package corpora); the
 card lists each with its row count and content hash, so the same inputs, seed and recipe give the
-same student on the same machine and torch build (checked by tests/models/test_student.py).
+same student on the same machine and torch build (checked by tests/models/encoders/test_student.py).
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ class Recipe:
     cos_weight: float = 10.0
     holdout: float = 0.05
     seed: int = 13
-    threads: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    threads: int = field(default_factory=lambda: _cores())
+
+
+def _cores() -> int:
+    from models.encoders.onnx_encoder import default_threads
+
+    return default_threads()
 
 
 def student_dir(data_dir: str | os.PathLike) -> Path:
@@ -77,50 +84,69 @@ def read_texts(path: str | os.PathLike, text_col: str = "text") -> list[str]:
     suffix = p.suffix.lower()
     out: list[str] = []
     if suffix == ".txt":
-        with open(p, encoding="utf-8", errors="strict") as fh:
-            out = [ln.strip() for ln in fh]
+        out = [ln.strip() for _, ln in _utf8_lines(p)]
     elif suffix in (".csv", ".tsv"):
         with open(p, encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            if text_col not in (reader.fieldnames or []):
-                raise ModelError(f"{p}, line 1: no column {text_col!r} (columns: {', '.join(reader.fieldnames or [])})")
-            for row in reader:
-                v = row.get(text_col)
-                if v is None:
-                    raise ModelError(f"{p}, line {reader.line_num}, field {text_col!r}: missing (short row)")
-                out.append(v)
+            try:
+                if text_col not in (reader.fieldnames or []):
+                    raise ModelError(f"{p}, line 1: no column {text_col!r} (columns: {', '.join(reader.fieldnames or [])})")
+                for row in reader:
+                    v = row.get(text_col)
+                    if v is None:
+                        raise ModelError(f"{p}, line {reader.line_num}, field {text_col!r}: missing (short row)")
+                    out.append(v)
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise ModelError(f"{p}, line {reader.line_num + 1}: {'not UTF-8' if isinstance(exc, UnicodeDecodeError) else exc}") from None
     elif suffix == ".jsonl":
-        with open(p, encoding="utf-8") as fh:
-            for n, ln in enumerate(fh, 1):
-                if not ln.strip():
-                    continue
+        for n, ln in _utf8_lines(p):
+            if ln.strip():
                 try:
                     v = json.loads(ln)[text_col]
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
                     raise ModelError(f"{p}, line {n}, field {text_col!r}: {type(exc).__name__}: {exc}") from None
-                if not isinstance(v, str):
+                if v is not None and not isinstance(v, str):
                     raise ModelError(f"{p}, line {n}, field {text_col!r}: not a string ({type(v).__name__})")
-                out.append(v)
+                out.append(v or "")
     elif suffix == ".parquet":
         import pandas as pd
 
         df = pd.read_parquet(p)
         if text_col not in df.columns:
             raise ModelError(f"{p}: no column {text_col!r} (columns: {', '.join(map(str, df.columns))})")
-        out = [v for v in df[text_col].tolist() if isinstance(v, str)]
+        vals = df[text_col].tolist()
+        bad = next((i for i, v in enumerate(vals) if v is not None and not isinstance(v, str)), None)
+        if bad is not None:
+            raise ModelError(f"{p}, row {bad + 1}, field {text_col!r}: not a string ({type(vals[bad]).__name__})")
+        out = [v for v in vals if v]
     else:
         raise ModelError(f"{p}: unsupported text file {suffix!r} (.txt, .csv, .tsv, .jsonl, .parquet)")
     return [" ".join(t.split()) for t in out if t and t.strip()]
 
 
+def _utf8_lines(p: Path):
+    """(line number, text) of a UTF-8 file; a line that is not UTF-8 is an error naming it."""
+    with open(p, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                yield n, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ModelError(f"{p}, line {n}: not UTF-8") from None
+
+
 def store_texts(data_dir: str | os.PathLike) -> list[str]:
-    """The store's feedback text (already redacted), one per record, oldest first; empty without a store."""
+    """The store's feedback text (already redacted), one per record, in feedback id order (a stable order,
+    not time); empty without a store. A store another process holds open for writing is an error."""
     db = Path(data_dir) / "touchpoint.duckdb"
     if not db.is_file():
         return []
     import duckdb
 
-    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise ModelError(f"{db}: cannot read the store's text ({exc}); wait for the running flow, or give "
+                         f"--no-store") from None
     try:
         if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'feedback'").fetchone()[0]:
             return []
@@ -135,8 +161,12 @@ def corpus_sources(corpus_dir: str | os.PathLike) -> list[tuple[str, list[str]]]
     """The package corpora (models/data/corpora.py) as unlabelled text: Chinese and English reviews, tweets."""
     from models.data.corpora import load_corpora
 
-    return [(f"corpus:{name}", [" ".join(t.split()) for t, _ in rows])
-            for name, rows in sorted(load_corpora(Path(corpus_dir)).items())]
+    try:
+        corpora = load_corpora(Path(corpus_dir))
+    except (OSError, RuntimeError) as exc:
+        raise ModelError(f"{corpus_dir}: the package corpora cannot be read ({exc}); give --no-corpora") from None
+    return [(f"corpus:{name}", [t for t in (" ".join(t.split()) for t, _ in rows) if t])
+            for name, rows in sorted(corpora.items())]
 
 
 def pool_texts(sources: list[tuple[str, list[str]]], max_texts: int, seed: int) -> tuple[list[str], list[dict]]:
@@ -191,9 +221,9 @@ def init_student(teacher, layers: tuple[int, ...]):
         if k.startswith("encoder.layer."):
             i = int(k.split(".")[2])
             if i in layers:
-                state[k.replace(f"encoder.layer.{i}.", f"encoder.layer.{layers.index(i)}.", 1)] = v.clone()
+                state[k.replace(f"encoder.layer.{i}.", f"encoder.layer.{layers.index(i)}.", 1)] = v
         else:
-            state[k] = v.clone()
+            state[k] = v  # load_state_dict copies: the student owns its weights
     student.load_state_dict(state, strict=True)
     student.embeddings.word_embeddings.weight = teacher.embeddings.word_embeddings.weight  # shared, frozen
     student.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -238,14 +268,19 @@ def distill(teacher_dir: str | os.PathLike, texts: list[str], out: str | os.Path
     Face checkpoint plus ``touchpoint.json`` and ``MODEL_CARD.md``. Returns the card's fields. ``init``:
     go on training an earlier student of the same teacher (its layer count must match the recipe's)
     instead of starting from the teacher's layers. Runs on ``recipe.threads`` torch threads; the
-    process's setting is restored after."""
+    process's thread count, random generator and progress-bar setting are restored after."""
     torch = _torch()[0]
-    threads = torch.get_num_threads()
+    from transformers.utils import logging as hf_logging
+
+    threads, bar = torch.get_num_threads(), hf_logging.is_progress_bar_enabled()
     torch.set_num_threads(recipe.threads)
     try:
-        return _distill(teacher_dir, texts, out, recipe, sources, progress, log, init)
+        with torch.random.fork_rng(devices=[]):  # the seed is the run's own; the process's generator is kept
+            return _distill(teacher_dir, texts, out, recipe, sources, progress, log, init)
     finally:
         torch.set_num_threads(threads)
+        if bar:
+            hf_logging.enable_progress_bar()
 
 
 def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> dict:
@@ -266,6 +301,8 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> d
     order = list(range(len(texts)))
     rng.shuffle(order)
     n_hold = min(500, max(1, int(round(len(texts) * recipe.holdout))))
+    if n_hold >= len(texts):
+        raise ModelError(f"{len(texts)} texts and {n_hold} held back leave none to train on; give more texts")
     held = [texts[i] for i in sorted(order[:n_hold])]
     train = [texts[i] for i in sorted(order[n_hold:])]
     hf_logging.disable_progress_bar()
@@ -355,6 +392,12 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> d
     return write_dir(out, write)
 
 
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return a.shape == b.shape and bool(torch.equal(a, b))
+
+
 def _continue_from(init: Path, teacher, recipe: Recipe):
     """An earlier student to train further, its word table shared with the teacher's (both frozen copies)."""
     from transformers import AutoModel
@@ -368,7 +411,7 @@ def _continue_from(init: Path, teacher, recipe: Recipe):
     if list(prior["recipe"]["layers"]) != list(recipe.layers):
         raise ModelError(f"{init}: a student of teacher layers {prior['recipe']['layers']}, not {list(recipe.layers)}")
     student = AutoModel.from_pretrained(str(init))
-    if not bool((student.embeddings.word_embeddings.weight == teacher.embeddings.word_embeddings.weight).all()):
+    if not torch_equal(student.embeddings.word_embeddings.weight, teacher.embeddings.word_embeddings.weight):
         raise ModelError(f"{init}: its word embeddings are not this teacher's")
     student.embeddings.word_embeddings.weight = teacher.embeddings.word_embeddings.weight
     return student, {"path": str(init), "sha256": sha256_file(init / "model.safetensors")[:16],

@@ -84,6 +84,10 @@ def test_text_sources_are_pooled_evenly_and_bad_files_are_named(tmp_path):
     with pytest.raises(ModelError, match=r"t\.csv, line 1: no column 'text'"):
         read_texts(c)
     assert read_texts(c, "body") == ["hello"]
+    latin1 = tmp_path / "t.txt"
+    latin1.write_bytes("ok\n".encode() + "caff\u00e8\n".encode("latin-1"))
+    with pytest.raises(ModelError, match=r"t\.txt, line 2: not UTF-8"):
+        read_texts(latin1)
 
 
 def test_models_distill_builds_a_student_the_onnx_encoder_runs(encoders_dir, tmp_path, capsys):
@@ -102,14 +106,14 @@ def test_models_distill_builds_a_student_the_onnx_encoder_runs(encoders_dir, tmp
     src.write_text("\n".join(_texts(60)) + "\n\n", encoding="utf-8")
     import torch
 
-    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the command trains on every core (2 here), then must give them back
     rc = main(["--config", str(cfg), "--data-dir", str(data), "models", "distill", "--texts", str(src),
                "--no-store", "--no-corpora", "--layers", "0,11", "--max-texts", "60", "--seed", "3",
                "--json", str(tmp_path / "card.json")])
     assert rc == 0
-    assert torch.get_num_threads() == threads  # the command trained on every core, then gave them back
+    assert torch.get_num_threads() == 1
     card = json.loads((tmp_path / "card.json").read_text())
-    assert card["sources"][0]["source"] == "file:texts.txt" and card["sources"][0]["used"] == 60
+    assert card["sources"][0]["source"] == f"file:{src}" and card["sources"][0]["used"] == 60
     agree = card["agreement_held_back"]
     assert agree["after"]["cosine"] > agree["before"]["cosine"], agree
     assert agree["after"]["hidden_mse"] < agree["before"]["hidden_mse"], agree
