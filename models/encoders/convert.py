@@ -257,6 +257,29 @@ def _write_checkpoint(src: Path, fingerprint: dict, out: Path) -> dict:
     return meta
 
 
+def load_checkpoint(ckpt: str | os.PathLike, what: str, eager: bool = True):
+    """(tokenizer, model in eval mode) of a Hugging Face checkpoint dir, without transformers' per-load
+    progress bars; ``eager`` attention gives plain MatMul/Softmax (the graph the ONNX quantisers were
+    checked on). A checkpoint that cannot be loaded is a ModelError saying ``what`` it was for."""
+    try:
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise NotInstalled(f"loading {ckpt} needs transformers: pip install -e . (after torch==2.13.0)") from exc
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        tok = AutoTokenizer.from_pretrained(str(ckpt))
+        model = AutoModel.from_pretrained(str(ckpt), **({"attn_implementation": "eager"} if eager else {})).eval()
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the checkpoint {ckpt} {what}: {exc}") from None
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+    return tok, model
+
+
 def read_meta(ckpt: str | os.PathLike) -> dict | None:
     """The checkpoint's ``touchpoint.json`` (None when absent or unreadable)."""
     p = Path(ckpt) / META_FILE

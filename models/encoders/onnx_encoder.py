@@ -93,8 +93,6 @@ def _export_fp32(ckpt: Path, path: Path) -> dict:
     """The checkpoint as an fp32 ONNX graph: (input_ids, attention_mask) -> L2-normalised mean pool."""
     try:
         import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
     except ImportError as exc:
         raise NotInstalled("exporting needs torch and transformers: pip install -e . (after torch==2.13.0)") from exc
 
@@ -109,17 +107,9 @@ def _export_fp32(ckpt: Path, path: Path) -> dict:
             v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(v, dim=-1)
 
-    bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        tok = AutoTokenizer.from_pretrained(str(ckpt))
-        # eager attention: plain MatMul and Softmax nodes, the graph the quantisers were checked on
-        model = AutoModel.from_pretrained(str(ckpt), attn_implementation="eager").eval()
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load the checkpoint {ckpt} to export it: {exc}") from None
-    finally:
-        if bar:
-            hf_logging.enable_progress_bar()
+    from models.encoders.convert import load_checkpoint
+
+    tok, model = load_checkpoint(ckpt, "to export it")
     ids = torch.tensor([[5, 6, 7, 8, 9, 10], [5, 6, 7, 8, 0, 0]]) % model.config.vocab_size
     mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},

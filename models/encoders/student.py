@@ -284,10 +284,8 @@ def distill(teacher_dir: str | os.PathLike, texts: list[str], out: str | os.Path
 
 
 def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> dict:
-    torch, AutoModel, AutoTokenizer, _, _ = _torch()
-    from transformers.utils import logging as hf_logging
-
-    from models.encoders.convert import META_FILE, read_meta
+    torch = _torch()[0]
+    from models.encoders.convert import META_FILE, load_checkpoint, read_meta
 
     teacher_dir, out = Path(teacher_dir), Path(out)
     say = log or (lambda m: None)
@@ -305,12 +303,7 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> d
         raise ModelError(f"{len(texts)} texts and {n_hold} held back leave none to train on; give more texts")
     held = [texts[i] for i in sorted(order[:n_hold])]
     train = [texts[i] for i in sorted(order[n_hold:])]
-    hf_logging.disable_progress_bar()
-    try:
-        tok = AutoTokenizer.from_pretrained(str(teacher_dir))
-        teacher = AutoModel.from_pretrained(str(teacher_dir), attn_implementation="eager").eval()
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load the teacher checkpoint {teacher_dir}: {exc}") from None
+    tok, teacher = load_checkpoint(teacher_dir, "as the teacher")
     for p in teacher.parameters():
         p.requires_grad_(False)
     started = None
