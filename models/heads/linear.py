@@ -75,23 +75,21 @@ def seeds_to_lists(seeds: dict[str, dict[str, list[str]]]) -> tuple[list[str], l
     return texts, labels
 
 
-def compile_cues(cues: dict[str, list[str]]) -> dict[str, re.Pattern]:
-    """label -> one alternation of its (folded) patterns."""
-    out = {}
-    for label, pats in cues.items():
-        if pats:
-            out[label] = re.compile("|".join(f"(?:{fold(p)})" for p in pats))
-    return out
+def compile_cues(cues: dict[str, list[str]]) -> dict[str, list[re.Pattern]]:
+    """label -> its (folded) patterns, each compiled alone: a label's cue occurs when one of them is found.
+    (One alternation of all of them finds the same texts, 1.7x slower: re scans each pattern for its own
+    literal start, not an alternation.)"""
+    return {label: [re.compile(fold(p)) for p in pats] for label, pats in cues.items() if pats}
 
 
-def cue_hits(texts: list[str], compiled: dict[str, re.Pattern], labels: list[str]) -> np.ndarray:
+def cue_hits(texts: list[str], compiled: dict[str, list[re.Pattern]], labels: list[str]) -> np.ndarray:
     """(n, labels) 0/1 matrix: does a cue pattern of the label occur in the text?"""
     H = np.zeros((len(texts), len(labels)), dtype=np.float32)
+    pats = [compiled.get(lab, ()) for lab in labels]
     for i, t in enumerate(texts):
         f = fold(t)
-        for k, lab in enumerate(labels):
-            pat = compiled.get(lab)
-            if pat is not None and pat.search(f):
+        for k, ps in enumerate(pats):
+            if any(p.search(f) for p in ps):
                 H[i, k] = 1.0
     return H
 

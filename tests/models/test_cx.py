@@ -204,3 +204,21 @@ def test_check_sets_have_30_per_class_and_language(kind, labels):
             assert len(sub) >= 30, (kind, lang, lab)
             assert sum(r["split"] == "heldout" for r in sub) == len(sub) // 3
         assert {r["label"] for r in rows} == set(labels)
+
+
+@pytest.mark.parametrize("kind", ["emotion", "effort"])
+def test_cue_hits_find_what_one_alternation_of_the_cues_finds(kind, emotion, effort):
+    """The cue patterns are searched one by one (faster); a text hits a label exactly when the label's
+    patterns joined into one alternation match it, on every check-set sentence of every language."""
+    import re
+
+    from models.heads.linear import cue_hits, fold
+
+    model = {"emotion": emotion, "effort": effort}[kind]
+    labels = sorted(model._compiled)
+    texts = [r["text"] for lang in LANGS for r in read_check_set(CHECK_DIR / f"{kind}.{lang}.txt")] + TEXTS
+    H = cue_hits(texts, model._compiled, labels)
+    joined = {lab: re.compile("|".join(f"(?:{p.pattern})" for p in model._compiled[lab])) for lab in labels}
+    expect = np.array([[float(bool(joined[lab].search(fold(t)))) for lab in labels] for t in texts], dtype=np.float32)
+    assert H.sum() >= 10  # the check sets hold cue sentences: the comparison is not between empty matrices
+    assert np.array_equal(H, expect)
