@@ -396,7 +396,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ds.add_argument("--no-store", action="store_true", help="leave out the store's (redacted) feedback text")
     ds.add_argument("--no-corpora", action="store_true", help="leave out the package corpora's text")
     ds.add_argument("--max-texts", type=int, default=8000,
-                    help="distinct texts to train on, taken evenly from the sources (default 8000: ~12 min on 2 cores)")
+                    help="distinct texts to train on, taken evenly from the sources (default 8000: ~6 min per epoch on 2 cores)")
     ds.add_argument("--layers", default="0,2,4,6,8,11", help="teacher layers the student starts from (default 0,2,4,6,8,11)")
     ds.add_argument("--epochs", type=int, default=1, help="passes over the texts (default 1)")
     ds.add_argument("--lr", type=float, help="peak learning rate (default 4e-4)")

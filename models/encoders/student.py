@@ -200,16 +200,17 @@ def pool_texts(sources: list[tuple[str, list[str]]], max_texts: int, seed: int) 
 def _torch():
     try:
         import torch
-        from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+        import transformers
     except ImportError as exc:
         raise NotInstalled("distilling needs torch and transformers: pip install -e . (after torch==2.13.0)") from exc
-    return torch, AutoModel, AutoTokenizer, BertConfig, BertModel
+    return torch, transformers
 
 
 def init_student(teacher, layers: tuple[int, ...]):
     """A BertModel with ``len(layers)`` layers, layer i copied from the teacher's ``layers[i]``; embeddings
     and pooler copied (the word table shared and frozen; the pooler is unused: vectors are mean-pooled)."""
-    torch, _, _, BertConfig, BertModel = _torch()
+    _, transformers = _torch()
+    BertConfig, BertModel = transformers.BertConfig, transformers.BertModel
     n = teacher.config.num_hidden_layers
     if not layers or any(not 0 <= i < n for i in layers) or list(layers) != sorted(set(layers)):
         raise ModelError(f"student layers {list(layers)}: give increasing teacher layers in 0..{n - 1}")
@@ -313,7 +314,8 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> d
         student, started = _continue_from(Path(init), teacher, recipe)
     student.eval()
     before = agreement(torch, tok, teacher, student, held, prefix, recipe.max_length)
-    lengths = [len(tok(prefix + t, truncation=True, max_length=recipe.max_length)["input_ids"]) for t in train]
+    lengths = [len(ids) for ids in tok([prefix + t for t in train], truncation=True,
+                                        max_length=recipe.max_length)["input_ids"]]
     steps = recipe.epochs * ((len(train) + recipe.batch - 1) // recipe.batch)
     params = [p for p in student.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
@@ -355,9 +357,6 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> d
     after = agreement(torch, tok, teacher, student, held, prefix, recipe.max_length)
     say(f"cosine to the teacher on the {len(held)} held-back texts: {before['cosine']} -> {after['cosine']} "
         f"({seconds}s)")
-    # the saved student owns its embedding table (a copy; the teacher's stays as it was)
-    student.embeddings.word_embeddings.weight = torch.nn.Parameter(
-        teacher.embeddings.word_embeddings.weight.detach().clone(), requires_grad=False)
     card = {"format": "touchpoint-student", "distiller_version": DISTILLER_VERSION,
             "teacher": {"path": str(teacher_dir), "layers": teacher.config.num_hidden_layers,
                         **{k: t_meta[k] for k in ("source", "source_version", "source_sha256", "converter_version")
@@ -385,14 +384,9 @@ def _distill(teacher_dir, texts, out, recipe, sources, progress, log, init) -> d
     return write_dir(out, write)
 
 
-def torch_equal(a, b) -> bool:
-    import torch
-
-    return a.shape == b.shape and bool(torch.equal(a, b))
-
-
 def _continue_from(init: Path, teacher, recipe: Recipe):
     """An earlier student to train further, its word table shared with the teacher's (both frozen copies)."""
+    import torch
     from transformers import AutoModel
 
     from models.base import sha256_file
@@ -404,7 +398,8 @@ def _continue_from(init: Path, teacher, recipe: Recipe):
     if list(prior["recipe"]["layers"]) != list(recipe.layers):
         raise ModelError(f"{init}: a student of teacher layers {prior['recipe']['layers']}, not {list(recipe.layers)}")
     student = AutoModel.from_pretrained(str(init))
-    if not torch_equal(student.embeddings.word_embeddings.weight, teacher.embeddings.word_embeddings.weight):
+    mine, theirs = student.embeddings.word_embeddings.weight, teacher.embeddings.word_embeddings.weight
+    if mine.shape != theirs.shape or not torch.equal(mine, theirs):
         raise ModelError(f"{init}: its word embeddings are not this teacher's")
     student.embeddings.word_embeddings.weight = teacher.embeddings.word_embeddings.weight
     return student, {"path": str(init), "sha256": sha256_file(init / "model.safetensors")[:16],
