@@ -281,6 +281,16 @@ def _postgres():
         yield make
 
 
+def print_stages(seconds: dict[str, float], records: int) -> None:
+    """Per stage: seconds, records/s and milliseconds per record, slowest first, and the total."""
+    print(f"  {'stage':<18}{'seconds':>9}{'records/s':>11}{'ms/record':>11}")
+    for stage, secs in sorted(seconds.items(), key=lambda kv: -kv[1]):
+        print(f"  {stage:<18}{secs:>9.2f}{(records / secs if secs else float('inf')):>11.0f}"
+              f"{1000 * secs / records:>11.3f}")
+    total = sum(seconds.values())
+    print(f"  {'(all stages)':<18}{total:>9.2f}{records / total:>11.0f}{1000 * total / records:>11.3f}")
+
+
 def load_avg() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -334,9 +344,7 @@ def main() -> None:
             print(f"  end to end {recs / r['wall']:.0f} records/s (wall {r['wall']:.1f}s incl. Prefect start); "
                   f"processing {recs / proc:.0f} records/s ({proc:.1f}s); peak RSS {r['rss_mb']:.0f} MB; "
                   f"escalated {esc} of sentences; load {load_avg()}")
-            print(f"  {'stage':<18}{'seconds':>9}{'records/s':>11}")
-            for stage, secs in sorted(r["seconds"].items(), key=lambda kv: -kv[1]):
-                print(f"  {stage:<18}{secs:>9.2f}{(recs / secs if secs else float('inf')):>11.0f}")
+            print_stages(r["seconds"], recs)
         for share in args.warm:
             n = int(args.records * args.scale[0])
             fresh = real_texts(2 * n)[n:]  # distinct from the first run's texts
@@ -350,6 +358,7 @@ def main() -> None:
             print(f"\nwarm rerun, {share:.0%} of {recs} records seen before: end to end {recs / r['wall']:.0f} "
                   f"records/s (wall {r['wall']:.1f}s); processing {recs / proc:.0f} records/s; peak RSS "
                   f"{r['rss_mb']:.0f} MB; sentence vectors {enc}; load {load_avg()}")
+            print_stages(r["seconds"], recs)
         if len(results) >= 2:
             a, b = results[0], results[-1]
             print(f"\npeak RSS {b['scale']:g}x / {a['scale']:g}x: {b['rss_mb'] / a['rss_mb']:.2f}")

@@ -22,6 +22,7 @@ import numpy as np
 
 from models.artifacts import read_artifact, write_artifact
 from models.base import ModelError, ModelMeta
+from models.heads.cues import CuePatterns
 from models.encoders.core import DEFAULT_ENCODER, get_encoder
 
 _FOLD = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u200c": None, "\u200f": None,
@@ -75,23 +76,15 @@ def seeds_to_lists(seeds: dict[str, dict[str, list[str]]]) -> tuple[list[str], l
     return texts, labels
 
 
-def compile_cues(cues: dict[str, list[str]]) -> dict[str, list[re.Pattern]]:
-    """label -> its (folded) patterns, each compiled alone: a label's cue occurs when one of them is found.
-    (One alternation of all of them finds the same texts, 1.7x slower: re scans each pattern for its own
-    literal start, not an alternation.)"""
-    return {label: [re.compile(fold(p)) for p in pats] for label, pats in cues.items() if pats}
+def compile_cues(cues: dict[str, list[str]]) -> CuePatterns:
+    """label -> its (folded) patterns, each compiled alone, behind a literal prefilter
+    (models/heads/cues.py): a label's cue occurs when one of its patterns is found."""
+    return CuePatterns({label: [re.compile(fold(p)) for p in pats] for label, pats in cues.items() if pats})
 
 
-def cue_hits(texts: list[str], compiled: dict[str, list[re.Pattern]], labels: list[str]) -> np.ndarray:
-    """(n, labels) 0/1 matrix: does a cue pattern of the label occur in the text?"""
-    H = np.zeros((len(texts), len(labels)), dtype=np.float32)
-    pats = [compiled.get(lab, ()) for lab in labels]
-    for i, t in enumerate(texts):
-        f = fold(t)
-        for k, ps in enumerate(pats):
-            if any(p.search(f) for p in ps):
-                H[i, k] = 1.0
-    return H
+def cue_hits(texts: list[str], compiled: CuePatterns, labels: list[str]) -> np.ndarray:
+    """(n, labels) 0/1 matrix: does a cue pattern of the label occur in the (folded) text?"""
+    return compiled.hits([fold(t) for t in texts], labels)
 
 
 def cues_to_array(cues: dict[str, list[str]], labels: list[str]) -> np.ndarray:

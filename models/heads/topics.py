@@ -393,7 +393,11 @@ def _top_terms(groups: list[list[int]], texts: list[str], languages: list[str], 
 def kmeans_labels(Z: np.ndarray, k: int, seed: int = 13, n_init: int = 4, iters: int = 50) -> np.ndarray:
     """KMeans cluster of each row: k-means++ starts from ``seed``, the lowest within-cluster sum of squares
     of ``n_init`` runs. SciPy's, not scikit-learn's: importing scikit-learn adds ~75 MB to a run's peak
-    memory, and a nightly run clusters only here (bench/RESULTS.md, "Peak memory")."""
+    memory, and a nightly run clusters only here (bench/RESULTS.md, "Peak memory").
+
+    ``kmeans2`` runs all ``iters`` Lloyd steps; here each run stops at the first step that leaves every
+    label as it was, since from then on every step repeats it: the labels and centres are those of
+    ``kmeans2(X, k, iter=iters)``, in fewer steps (tests/models/test_topics_hierarchy.py)."""
     import warnings
 
     from scipy.cluster.vq import kmeans2
@@ -404,7 +408,13 @@ def kmeans_labels(Z: np.ndarray, k: int, seed: int = 13, n_init: int = 4, iters:
     for _ in range(n_init):
         with warnings.catch_warnings():  # an emptied cluster keeps its centre; the caller drops empty labels
             warnings.simplefilter("ignore")
-            centres, labels = kmeans2(X, k, iter=iters, minit="++", seed=rng)
+            centres, labels = kmeans2(X, k, iter=1, minit="++", seed=rng)
+            for _step in range(iters - 1):
+                centres, new = kmeans2(X, centres, iter=1, minit="matrix")
+                if np.array_equal(new, labels):
+                    labels = new
+                    break
+                labels = new
         sse = float(((X - centres[labels]) ** 2).sum())
         if sse < best_sse:
             best, best_sse = labels, sse

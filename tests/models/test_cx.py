@@ -208,8 +208,8 @@ def test_check_sets_have_30_per_class_and_language(kind, labels):
 
 @pytest.mark.parametrize("kind", ["emotion", "effort"])
 def test_cue_hits_find_what_one_alternation_of_the_cues_finds(kind, emotion, effort):
-    """The cue patterns are searched one by one (faster); a text hits a label exactly when the label's
-    patterns joined into one alternation match it, on every check-set sentence of every language."""
+    """The cue patterns are searched behind a literal prefilter (faster); a text hits a label exactly when
+    the label's patterns joined into one alternation match it, on every check-set sentence of every language."""
     import re
 
     from models.heads.linear import cue_hits, fold
@@ -222,3 +222,56 @@ def test_cue_hits_find_what_one_alternation_of_the_cues_finds(kind, emotion, eff
     expect = np.array([[float(bool(joined[lab].search(fold(t)))) for lab in labels] for t in texts], dtype=np.float32)
     assert H.sum() >= 10  # the check sets hold cue sentences: the comparison is not between empty matrices
     assert np.array_equal(H, expect)
+
+
+@pytest.mark.parametrize("pattern, literals", [
+    (r"keep (having to )?(contact|call)", {"keep contact", "keep call", "keep having to contact", "keep having to call"}),
+    (r"\band again on\b", {"and again on"}),  # zero-width items consume nothing: the run goes on
+    (r"مدام.{0,20}تماس بگیرم", {"تماس بگیرم"}),  # the longer of the two runs
+    (r"联系了你们[两三\d]+次", {"联系了你们"}),  # a class with a category is any text
+    (r"(second|\d+(st|nd)) (call|email)", {" call", " email"}),
+    (r"(ab){1,2}c", {"abc", "ababc"}),
+    (r"(a|)b", {"b"}),  # an empty branch guarantees nothing
+    (r"[^a]bc", {"bc"}),
+    (r"a\w*|b", {"a", "b"}),
+    (r"(?i)abc", None), (r".*", None), (r"(x|\w)", None), (r"(abc)?", None),
+])
+def test_required_literals_are_what_every_match_contains(pattern, literals):
+    from models.heads.cues import required_literals
+
+    got = required_literals(pattern)
+    assert (None if got is None else set(got)) == literals
+
+
+def _patterns():
+    from hypothesis import strategies as st
+
+    atom = st.sampled_from(["a", "b", "c", " ", "ab", "[ab]", "[^a]", r"\w", ".", r"\b", r"\d", "[a-c]"])
+    return st.recursive(atom, lambda inner: st.one_of(
+        st.tuples(inner, inner).map("".join),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]}|{t[1]})"),
+        st.tuples(inner, st.sampled_from(["?", "*", "+", "{0,2}", "{1,3}", "{2}", "*?"])).map(
+            lambda t: f"(?:{t[0]}){t[1]}"),
+        inner.map(lambda x: f"(?={x})"), inner.map(lambda x: f"(?<!a)(?:{x})"),
+    ), max_leaves=8)
+
+
+def test_cue_prefilter_finds_exactly_what_searching_every_pattern_finds():
+    """Random patterns and texts: the literal prefilter never drops a text a pattern matches."""
+    import re
+
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from models.heads.cues import CuePatterns
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(st.lists(_patterns(), min_size=1, max_size=4), min_size=1, max_size=3),
+           st.lists(st.text(alphabet="abc d1", max_size=12), min_size=1, max_size=8))
+    def check(labelled, texts):
+        compiled = {f"l{k}": [re.compile(p) for p in ps] for k, ps in enumerate(labelled)}
+        labels = sorted(compiled)
+        got = CuePatterns(compiled).hits(texts, labels)
+        expect = [[float(any(p.search(t) for p in compiled[lab])) for lab in labels] for t in texts]
+        assert got.tolist() == expect
+
+    check()

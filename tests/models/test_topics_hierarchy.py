@@ -205,3 +205,30 @@ def test_repetitive_text_does_not_crash():
     res = run_discovery(["meh meh meh"] * 60, ["en"] * 60, X, {}, {}, "2026-10-01", min_size=5)
     # identical rows centre to zero vectors (no direction): every row stays an outlier, nothing is proposed
     assert res["topic"] == [None] * 60 and res["new"] == []
+
+
+@pytest.mark.parametrize("iters", [50, 3])  # 3: the step cap ends the runs before the labels settle
+def test_kmeans_stopping_at_settled_labels_gives_what_every_step_gives(iters):
+    """kmeans_labels stops a run when a step leaves the labels unchanged; the result is the one of
+    running SciPy's kmeans2 for all ``iters`` steps from the same k-means++ starts."""
+    import warnings
+
+    from scipy.cluster.vq import kmeans2
+
+    from models.heads.topics import kmeans_labels
+
+    rng = np.random.default_rng(5)
+    Z = np.concatenate([rng.normal(c, 0.6, size=(120, 8)) for c in rng.normal(0, 2, size=(6, 8))])
+    for k in (2, 6, 11):
+        starts = np.random.default_rng(13)
+        best, best_sse = None, np.inf
+        for _ in range(4):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                c, lab = kmeans2(Z, k, iter=iters, minit="++", seed=starts)
+            sse = float(((Z - c[lab]) ** 2).sum())
+            if sse < best_sse:
+                best, best_sse = lab, sse
+        got = kmeans_labels(Z, k, seed=13, iters=iters)
+        assert len(set(got.tolist())) > 1
+        assert np.array_equal(got, best), k
