@@ -362,17 +362,11 @@ class OnnxEncoder:
         self.threads = threads or default_threads()
         self.max_length = int(self.meta["max_length"])
         if self.tokenizer == "sentencepiece":
-            from models.encoders.sp_tokenizer import SentencePieceTokenizer
-
             try:
-                self._sp = SentencePieceTokenizer(d / "tokenizer.model", d / "tokenizer.json")
+                import sentencepiece  # noqa: F401  (checked now, loaded at the first text to encode)
             except ImportError as exc:
                 raise NotInstalled("sentencepiece is missing: pip install -e . (a core dependency)") from exc
-        else:
-            self._sp = None
-            self._tok = Tokenizer.from_file(str(d / "tokenizer.json"))
-            self._tok.no_padding()
-            self._tok.enable_truncation(self.max_length)
+        self._sp = self._tok = None  # built by _tokenizer at the first text to encode
         self._pid = None
         self._lock = threading.Lock()
         self._session()
@@ -396,11 +390,30 @@ class OnnxEncoder:
                 self._pid = os.getpid()
             return self._sess, self._pool
 
+    def _tokenizer(self):
+        """The tokenizer, built at the first text to encode: the sentencepiece one reads a 17 MB JSON and
+        its model (~0.7 s), which a run whose vectors all come from the vector cache never needs."""
+        with self._lock:
+            if self._sp is None and self._tok is None:
+                d = Path(self.path)
+                if self.tokenizer == "sentencepiece":
+                    from models.encoders.sp_tokenizer import SentencePieceTokenizer
+
+                    self._sp = SentencePieceTokenizer(d / "tokenizer.model", d / "tokenizer.json")
+                else:
+                    from tokenizers import Tokenizer
+
+                    self._tok = Tokenizer.from_file(str(d / "tokenizer.json"))
+                    self._tok.no_padding()
+                    self._tok.enable_truncation(self.max_length)
+            return self._sp or self._tok
+
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Each text's token ids, query prefix and ``<s> ... </s>`` included, truncated to the model's length."""
-        if self._sp is not None:
+        tok = self._tokenizer()
+        if tok is self._sp:
             return self._sp.encode([self.prefix + t for t in texts], self.max_length)
-        return [e.ids for e in self._tok.encode_batch([self.prefix + t for t in texts])]
+        return [e.ids for e in tok.encode_batch([self.prefix + t for t in texts])]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

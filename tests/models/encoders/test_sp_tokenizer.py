@@ -41,7 +41,10 @@ def test_default_encoder_tokenizes_with_sentencepiece_and_says_so(artifact):
     meta = json.loads((artifact / "meta.json").read_text(encoding="utf-8"))
     assert meta["tokenizer"] == "sentencepiece" and meta["sp_probes_identical"] == len(sp_tokenizer.PROBES)
     enc = OnnxEncoder(artifact, "onnx.test")
-    assert enc.fingerprint.endswith(":sp") and enc._sp is not None
+    assert enc.fingerprint.endswith(":sp") and enc.tokenizer == "sentencepiece"
+    assert enc._sp is None  # built at the first text to encode (a run served by the vector cache needs none)
+    enc.encode(["ciao"])
+    assert isinstance(enc._sp, sp_tokenizer.SentencePieceTokenizer) and enc._tok is None
 
 
 def test_same_ids_as_tokenizers_on_every_fixture_text(artifact):
@@ -67,7 +70,8 @@ def test_a_tokenizer_it_cannot_reproduce_keeps_tokenizers(tmp_path, tiny_checkpo
     meta = export_encoder(tiny_checkpoint, tmp_path / "art", "fp32")
     assert meta["tokenizer"] == "tokenizers" and not (tmp_path / "art" / "tokenizer.model").exists()
     enc = OnnxEncoder(tmp_path / "art", "onnx.tiny")
-    assert enc._sp is None and not enc.fingerprint.endswith(":sp") and enc.encode(["hello there"]).shape == (1, 32)
+    assert not enc.fingerprint.endswith(":sp") and enc.encode(["hello there"]).shape == (1, 32)
+    assert enc._sp is None and enc._tok is not None
 
 
 def test_a_tampered_sentencepiece_model_is_refused(tmp_path, artifact):
