@@ -219,7 +219,7 @@ def run_baseline(ckpt: Path, rows, n: int, work: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-FLOW_STEPS = ("publish", "emerging_topics", "report", "shared_store_push")  # once per run, in the flow's process
+FLOW_STEPS = ("publish", "emerging_topics", "cx_analysis", "report", "shared_store_push")  # once per run, in the flow's process
 
 
 def scaling(models: Path, rows, work: Path, specs: list[str], per_file: int, pg: bool) -> None:

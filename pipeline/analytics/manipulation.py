@@ -131,6 +131,26 @@ def minhash(sets: list[set[int]], num_perm: int = 64, seed: int = 1) -> np.ndarr
     return sig
 
 
+def _band_buckets(sig: np.ndarray, groups: np.ndarray, bands: int, rows_per_band: int):
+    """Per band, the rows (ascending) of each bucket of two or more rows that share the group and the
+    band's part of the signature; buckets in the order of their first row."""
+    n = len(sig)
+    for band in range(bands):
+        keys = np.column_stack([groups, sig[:, band * rows_per_band:(band + 1) * rows_per_band]])
+        _, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        inv = inv.reshape(-1)
+        rows = np.flatnonzero(counts[inv] > 1)
+        if not len(rows):
+            continue
+        first = np.full(len(counts), n)
+        np.minimum.at(first, inv, np.arange(n))
+        b = inv[rows]
+        order = np.lexsort((rows, first[b]))
+        rows, b = rows[order], b[order]
+        for members in np.split(rows, np.flatnonzero(np.diff(b)) + 1):
+            yield members.tolist()
+
+
 def near_duplicates(reviews: pd.DataFrame, threshold: float = 0.8, min_chars: int = 100, bands: int = 16,
                     rows_per_band: int = 4) -> pd.DataFrame:
     """Reviews whose text nearly matches a review by another customer id (per source and product)."""
@@ -147,26 +167,23 @@ def near_duplicates(reviews: pd.DataFrame, threshold: float = 0.8, min_chars: in
             i = parent[i]
         return i
 
-    groups = (df["source"].astype(str) + "\x1f" + df["product"].astype(str)).to_numpy()
+    groups = pd.factorize(df["source"].astype(str) + "\x1f" + df["product"].astype(str))[0].astype(np.uint64)
+    customers = df["customer_id"].tolist()
     seen_pairs: set[tuple[int, int]] = set()
     best = np.zeros(len(df))
-    for band in range(bands):
-        buckets: dict[tuple, list[int]] = {}
-        for i, key in enumerate(map(tuple, sig[:, band * rows_per_band:(band + 1) * rows_per_band])):
-            buckets.setdefault((groups[i], key), []).append(i)
-        for members in buckets.values():
-            for x in range(len(members)):
-                for y in range(x + 1, len(members)):
-                    i, j = members[x], members[y]
-                    if (i, j) in seen_pairs:
-                        continue
-                    seen_pairs.add((i, j))
-                    if df.at[i, "customer_id"] == df.at[j, "customer_id"]:
-                        continue
-                    jac = len(sets[i] & sets[j]) / len(sets[i] | sets[j])
-                    if jac >= threshold:
-                        parent[find(i)] = find(j)
-                        best[i], best[j] = max(best[i], jac), max(best[j], jac)
+    for members in _band_buckets(sig, groups, bands, rows_per_band):
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                i, j = members[x], members[y]
+                if (i, j) in seen_pairs:
+                    continue
+                seen_pairs.add((i, j))
+                if customers[i] == customers[j]:
+                    continue
+                jac = len(sets[i] & sets[j]) / len(sets[i] | sets[j])
+                if jac >= threshold:
+                    parent[find(i)] = find(j)
+                    best[i], best[j] = max(best[i], jac), max(best[j], jac)
     roots = np.array([find(i) for i in range(len(df))])
     rows = []
     for root in sorted(set(roots[best > 0])):

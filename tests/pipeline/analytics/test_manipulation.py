@@ -6,6 +6,7 @@ import csv
 import json
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -137,3 +138,18 @@ def test_refresh_signals_stores_counts_per_source(tmp_path, demo):
                                                       "deleted"}
     m.refresh_signals(con)  # a rerun replaces the table
     assert con.execute("SELECT count(*) FROM manipulation_signals WHERE signal = 'deleted'").fetchone()[0] == 0
+
+
+def test_band_buckets_are_the_rows_sharing_a_band_key_in_first_row_order():
+    """The vectorised banding gives the buckets a dict keyed by (group, band values) gives, in its order."""
+    rng = np.random.default_rng(3)
+    sig = rng.integers(0, 3, size=(300, 8)).astype(np.uint64)  # few values: many shared band keys
+    groups = rng.integers(0, 2, size=300).astype(np.uint64)
+    expect = []
+    for band in range(4):
+        buckets: dict = {}
+        for i, key in enumerate(map(tuple, sig[:, band * 2:(band + 1) * 2])):
+            buckets.setdefault((groups[i], key), []).append(i)
+        expect += [b for b in buckets.values() if len(b) > 1]
+    got = list(m._band_buckets(sig, groups, 4, 2))
+    assert len(got) > 20 and got == expect
