@@ -118,15 +118,23 @@ def shingles(text: str, k: int = 5) -> set[int]:
     return {zlib.crc32(t[i:i + k].encode()) for i in range(len(t) - k + 1)}
 
 
-def minhash(sets: list[set[int]], num_perm: int = 64, seed: int = 1) -> np.ndarray:
-    """MinHash signatures (len(sets) x num_perm) with universal hashing mod a Mersenne prime."""
+def shingle_array(text: str, k: int = 5) -> np.ndarray:
+    """``shingles`` as a sorted uint32 array: a tenth of a Python set's memory (a set of ~120 ints is
+    ~8 KB), so the reviews of a large store fit beside each other."""
+    s = shingles(text, k)
+    return np.sort(np.fromiter(s, dtype=np.uint32, count=len(s)))
+
+
+def minhash(sets: list, num_perm: int = 64, seed: int = 1) -> np.ndarray:
+    """MinHash signatures (len(sets) x num_perm) with universal hashing mod a Mersenne prime, of sets
+    of hashes (Python sets or arrays)."""
     prime = np.uint64((1 << 61) - 1)
     rng = np.random.default_rng(seed)
     a = rng.integers(1, 1 << 31, size=num_perm, dtype=np.uint64)
     b = rng.integers(0, 1 << 31, size=num_perm, dtype=np.uint64)
     sig = np.empty((len(sets), num_perm), dtype=np.uint64)
     for i, s in enumerate(sets):
-        h = np.fromiter(s, dtype=np.uint64, count=len(s))
+        h = s.astype(np.uint64) if isinstance(s, np.ndarray) else np.fromiter(s, dtype=np.uint64, count=len(s))
         sig[i] = ((a[:, None] * h[None, :] + b[:, None]) % prime).min(axis=1)  # a, h < 2**32: no overflow
     return sig
 
@@ -157,7 +165,7 @@ def near_duplicates(reviews: pd.DataFrame, threshold: float = 0.8, min_chars: in
     df = reviews[reviews["text"].fillna("").map(_effective_len) >= min_chars].reset_index(drop=True)
     if len(df) < 2:
         return pd.DataFrame(columns=COLUMNS)
-    sets = [shingles(t) for t in df["text"]]
+    sets = [shingle_array(t) for t in df["text"]]
     sig = minhash(sets, bands * rows_per_band)
     parent = list(range(len(df)))
 
@@ -180,7 +188,8 @@ def near_duplicates(reviews: pd.DataFrame, threshold: float = 0.8, min_chars: in
                 seen_pairs.add((i, j))
                 if customers[i] == customers[j]:
                     continue
-                jac = len(sets[i] & sets[j]) / len(sets[i] | sets[j])
+                inter = len(np.intersect1d(sets[i], sets[j], assume_unique=True))
+                jac = inter / (len(sets[i]) + len(sets[j]) - inter)
                 if jac >= threshold:
                     parent[find(i)] = find(j)
                     best[i], best[j] = max(best[i], jac), max(best[j], jac)
