@@ -70,25 +70,6 @@ def _fold(text: str) -> str:
     return text.lower().translate(_FOLD)
 
 
-def _trie_regex(words: list[str]) -> re.Pattern:
-    """A lookahead regex matching, at each position, the longest of ``words`` that starts there."""
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict) -> str:
-        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return re.compile("(?=(" + build(trie) + "))")
-
-
 def parent_of(topic_id: str) -> str:
     """``delivery.late`` -> ``delivery``; a parent (or "other") is its own parent."""
     return topic_id.split(".", 1)[0]
@@ -170,26 +151,31 @@ class TaxonomyTopics:
     def _keyword_hits(self, texts: list[str]) -> list[list[int]]:
         """Per text, the topics one of whose keywords occurs in it (case-insensitive substring).
 
-        One regex over a trie of all keywords, tried at every position (a lookahead, so overlapping
-        keywords are all seen): the longest keyword starting at each position matches, and every
-        keyword inside it counts too. Linear in the text, whatever the number of keywords."""
+        One Aho-Corasick pass (pyahocorasick) over the folded text finds every keyword occurrence,
+        overlapping ones included: linear in the text, whatever the number of keywords."""
         if not hasattr(self, "_kw_index"):
+            import ahocorasick
+
             owners: dict[str, set[int]] = {}
             for k, kws in enumerate(self.keywords_):
                 for w in kws:
                     w = _fold(w)
                     if w:
                         owners.setdefault(w, set()).add(k)
-            words = sorted(owners)
-            closure = {w: sorted(set().union(*(owners[v] for v in words if v in w))) for w in words}
-            self._kw_index = (_trie_regex(words) if words else None, closure)
-        rx, closure = self._kw_index
-        if rx is None:
+            automaton = None
+            if owners:
+                automaton = ahocorasick.Automaton()
+                for w, ks in owners.items():
+                    automaton.add_word(w, frozenset(ks))
+                automaton.make_automaton()
+            self._kw_index = automaton
+        automaton = self._kw_index
+        if automaton is None:
             return [[] for _ in texts]
         out = []
         for t in texts:
-            found = {m.group(1) for m in rx.finditer(_fold(t))}
-            out.append(sorted(set().union(*(closure[w] for w in found))) if found else [])
+            found = {ks for _end, ks in automaton.iter(_fold(t))}
+            out.append(sorted(set().union(*found)) if found else [])
         return out
 
     def thresholds_for(self, texts: list[str]) -> np.ndarray:
