@@ -283,12 +283,16 @@ def _postgres():
 
 def print_stages(seconds: dict[str, float], records: int) -> None:
     """Per stage: seconds, records/s and milliseconds per record, slowest first, and the total."""
+    if not records:
+        print("  no records")
+        return
     print(f"  {'stage':<18}{'seconds':>9}{'records/s':>11}{'ms/record':>11}")
     for stage, secs in sorted(seconds.items(), key=lambda kv: -kv[1]):
         print(f"  {stage:<18}{secs:>9.2f}{(records / secs if secs else float('inf')):>11.0f}"
               f"{1000 * secs / records:>11.3f}")
     total = sum(seconds.values())
-    print(f"  {'(all stages)':<18}{total:>9.2f}{records / total:>11.0f}{1000 * total / records:>11.3f}")
+    print(f"  {'(all stages)':<18}{total:>9.2f}{(records / total if total else float('inf')):>11.0f}"
+          f"{1000 * total / records:>11.3f}")
 
 
 def load_avg() -> str:

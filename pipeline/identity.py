@@ -64,9 +64,14 @@ def pseudonym_key(data_dir: str | os.PathLike, create: bool = True) -> bytes:
 
 @lru_cache(maxsize=1 << 15)
 def _id_is_pii(value: str, policy: RedactionConfig) -> bool:
-    """``looks_like_pii`` of an id, remembered: a customer's id recurs in each of its records, scores and
-    tickets, and the check runs every PII detector (~12 us an id)."""
+    """``looks_like_pii`` of an id, remembered while a file is processed (``forget_id_checks``): a
+    customer's id recurs in its records, scores and tickets, and the check runs every PII detector."""
     return looks_like_pii(value, policy)
+
+
+def forget_id_checks() -> None:
+    """Drop the remembered id checks (raw ids): called when a file is done."""
+    _id_is_pii.cache_clear()
 
 
 def id_pseudonym(value: str, key: bytes, policy: RedactionConfig) -> str:

@@ -338,7 +338,7 @@ class OnnxEncoder:
     def __init__(self, path: str | os.PathLike, name: str, threads: int | None = None):
         ort = _ort()
         try:
-            from tokenizers import Tokenizer
+            import tokenizers  # noqa: F401  (checked now, loaded at the first text to encode)
         except ImportError as exc:
             raise NotInstalled("tokenizers is missing: pip install -e . (it comes with transformers)") from exc
         d = Path(path)
@@ -347,15 +347,9 @@ class OnnxEncoder:
             raise ModelError(f"{d}: not an ONNX encoder artifact (no readable meta.json); build it with "
                              f"`python -m models.encoders.onnx_encoder DATA_DIR`")
         self.tokenizer = self.meta.get("tokenizer", "tokenizers")
-        files = [("model.onnx", "model_sha256"), ("tokenizer.json", "tokenizer_sha256")]
-        if self.tokenizer == "sentencepiece":
-            files.append(("tokenizer.model", "sp_model_sha256"))
-        for f, key in files:
-            if not (d / f).is_file() or sha256_file(d / f) != self.meta.get(key):
-                raise ModelError(f"{d / f}: missing or checksum mismatch with meta.json (tampered or partially "
-                                 f"written); delete {d} and rebuild with `python -m models.encoders.onnx_encoder DATA_DIR`")
-        self._ort = ort
         self.path = str(d)
+        self._check_files(["model.onnx", *self._tokenizer_files()])
+        self._ort = ort
         self.name = name
         self.dim = int(self.meta["dim"])
         self.prefix = self.meta.get("query_prefix", "")
@@ -390,12 +384,25 @@ class OnnxEncoder:
                 self._pid = os.getpid()
             return self._sess, self._pool
 
+    FILE_KEYS = {"model.onnx": "model_sha256", "tokenizer.json": "tokenizer_sha256", "tokenizer.model": "sp_model_sha256"}
+
+    def _tokenizer_files(self) -> list[str]:
+        return ["tokenizer.json", "tokenizer.model"] if self.tokenizer == "sentencepiece" else ["tokenizer.json"]
+
+    def _check_files(self, names: list[str]) -> None:
+        d = Path(self.path)
+        for f in names:
+            if not (d / f).is_file() or sha256_file(d / f) != self.meta.get(self.FILE_KEYS[f]):
+                raise ModelError(f"{d / f}: missing or checksum mismatch with meta.json (tampered or partially "
+                                 f"written); delete {d} and rebuild with `python -m models.encoders.onnx_encoder DATA_DIR`")
+
     def _tokenizer(self):
         """The tokenizer, built at the first text to encode: the sentencepiece one reads a 17 MB JSON and
         its model (~0.7 s), which a run whose vectors all come from the vector cache never needs."""
         with self._lock:
             if self._sp is None and self._tok is None:
                 d = Path(self.path)
+                self._check_files(self._tokenizer_files())  # still the files checked when the session was built
                 if self.tokenizer == "sentencepiece":
                     from models.encoders.sp_tokenizer import SentencePieceTokenizer
 
@@ -406,7 +413,7 @@ class OnnxEncoder:
                     self._tok = Tokenizer.from_file(str(d / "tokenizer.json"))
                     self._tok.no_padding()
                     self._tok.enable_truncation(self.max_length)
-            return self._sp or self._tok
+            return self._sp if self._sp is not None else self._tok
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Each text's token ids, query prefix and ``<s> ... </s>`` included, truncated to the model's length."""

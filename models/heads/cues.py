@@ -7,8 +7,9 @@ unless some literal text occurs: ``keep (having to )?(contact|call)`` needs one 
 Persian pattern needs its Persian words. ``required_literals`` reads that set from the pattern's parse
 (the ``re`` module's own parser), one Aho-Corasick pass (pyahocorasick) finds which of all the patterns'
 literals a text holds, and only the patterns those literals name are searched, with the same compiled
-``re`` pattern as before, so a hit is exactly a ``re.search`` hit. A pattern with no required literal
-(it could match text made of anything) is searched in every text.
+``re`` pattern as before, so a hit is exactly a ``re.search`` hit. A pattern with no known required
+literal (it could match text made of anything, or the analysis gives up on it: case-insensitive or
+verbose flags, a class of more than ``CLASS_CAP`` characters) is searched in every text.
 """
 
 from __future__ import annotations

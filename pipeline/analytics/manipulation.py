@@ -176,7 +176,7 @@ def near_duplicates(reviews: pd.DataFrame, threshold: float = 0.8, min_chars: in
         return i
 
     groups = pd.factorize(df["source"].astype(str) + "\x1f" + df["product"].astype(str))[0].astype(np.uint64)
-    customers = df["customer_id"].tolist()
+    customer_of = df["customer_id"].tolist()
     seen_pairs: set[tuple[int, int]] = set()
     best = np.zeros(len(df))
     for members in _band_buckets(sig, groups, bands, rows_per_band):
@@ -186,7 +186,7 @@ def near_duplicates(reviews: pd.DataFrame, threshold: float = 0.8, min_chars: in
                 if (i, j) in seen_pairs:
                     continue
                 seen_pairs.add((i, j))
-                if customers[i] == customers[j]:
+                if customer_of[i] == customer_of[j]:
                     continue
                 inter = len(np.intersect1d(sets[i], sets[j], assume_unique=True))
                 jac = inter / (len(sets[i]) + len(sets[j]) - inter)

@@ -207,8 +207,8 @@ def test_repetitive_text_does_not_crash():
     assert res["topic"] == [None] * 60 and res["new"] == []
 
 
-@pytest.mark.parametrize("iters", [50, 3])  # 3: the step cap ends the runs before the labels settle
-def test_kmeans_stopping_at_settled_labels_gives_what_every_step_gives(iters):
+@pytest.mark.parametrize("iters, grid", [(50, False), (3, False), (50, True)])
+def test_kmeans_stopping_at_settled_labels_gives_what_every_step_gives(iters, grid):
     """kmeans_labels stops a run when a step leaves the labels unchanged; the result is the one of
     running SciPy's kmeans2 for all ``iters`` steps from the same k-means++ starts."""
     import warnings
@@ -219,7 +219,9 @@ def test_kmeans_stopping_at_settled_labels_gives_what_every_step_gives(iters):
 
     rng = np.random.default_rng(5)
     Z = np.concatenate([rng.normal(c, 0.6, size=(120, 8)) for c in rng.normal(0, 2, size=(6, 8))])
-    for k in (2, 6, 11):
+    if grid:  # 9 distinct points, repeated: duplicate starts, clusters left empty, k above the distinct points
+        Z = np.repeat(np.array([[x, y] for x in range(3) for y in range(3)], dtype=np.float64), 7, axis=0)
+    for k in ((5, 9, 12) if grid else (2, 6, 11)):
         starts = np.random.default_rng(13)
         best, best_sse = None, np.inf
         for _ in range(4):

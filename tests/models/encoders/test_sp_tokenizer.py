@@ -85,3 +85,19 @@ def test_a_tampered_sentencepiece_model_is_refused(tmp_path, artifact):
         fh.write(b"\x00")
     with pytest.raises(ModelError, match="tokenizer.model"):
         OnnxEncoder(copy, "onnx.test")
+
+
+def test_a_tokenizer_changed_after_the_encoder_was_built_is_refused_at_first_use(tmp_path, artifact):
+    """The tokenizer is read at the first text to encode; its files are checked again then."""
+    import shutil
+
+    from models.base import ModelError
+
+    copy = tmp_path / "art"
+    shutil.copytree(artifact, copy)
+    enc = OnnxEncoder(copy, "onnx.test")  # checked and accepted
+    with open(copy / "tokenizer.json", "a", encoding="utf-8") as fh:
+        fh.write(" ")
+    with pytest.raises(ModelError, match="tokenizer.json"):
+        enc.encode(["ciao"])
+    assert enc._sp is None and enc._tok is None
