@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -62,22 +61,10 @@ def pseudonym_key(data_dir: str | os.PathLike, create: bool = True) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # Pseudonyms
 
-@lru_cache(maxsize=1 << 15)
-def _id_is_pii(value: str, policy: RedactionConfig) -> bool:
-    """``looks_like_pii`` of an id, remembered while a file is processed (``forget_id_checks``): a
-    customer's id recurs in its records, scores and tickets, and the check runs every PII detector."""
-    return looks_like_pii(value, policy)
-
-
-def forget_id_checks() -> None:
-    """Drop the remembered id checks (raw ids): called when a file is done."""
-    _id_is_pii.cache_clear()
-
-
 def id_pseudonym(value: str, key: bytes, policy: RedactionConfig) -> str:
     """The stored pseudonym of one raw id (an email or phone is compared case-insensitively)."""
     v = value.strip()
-    return pseudonymize(v.lower() if _id_is_pii(v, policy) else v, key)
+    return pseudonymize(v.lower() if looks_like_pii(v, policy) else v, key)
 
 
 def speaker_pseudonym(label: Any, key: bytes) -> str | None:
@@ -97,7 +84,7 @@ def pseudonymize_ids(row: dict[str, Any], key: bytes | None, policy: RedactionCo
     if isinstance(cid, (str, int)) and not isinstance(cid, bool) and str(cid).strip():
         out["customer_id"] = id_pseudonym(str(cid), key, policy)
     iid = out.get("interaction_id")
-    if isinstance(iid, str) and iid and _id_is_pii(iid, policy):
+    if isinstance(iid, str) and iid and looks_like_pii(iid, policy):
         out["interaction_id"] = pseudonymize(iid.strip().lower(), key)
     return out
 

@@ -29,7 +29,7 @@ from pipeline.cx import cx_frames
 from pipeline.enrich import roll_up, score_sentences
 from pipeline.errors import ContractError
 from pipeline.identity import pseudonym_key as stored_pseudonym_key
-from pipeline.identity import forget_id_checks, pseudonymize_ids, pseudonymize_speakers
+from pipeline.identity import pseudonymize_ids, pseudonymize_speakers
 from pipeline.ingest import Item, read_batches
 from pipeline.langid import detect_languages
 from pipeline.normalize import content_hash, normalize_persian, normalize_text
@@ -358,20 +358,6 @@ def process_file(path: Path, rel: str, sha256: str, source: SourceConfig, settin
     file_dir = Path(stage_dir) / f"{seq:05d}-{sha256[:16]}"
     shutil.rmtree(file_dir, ignore_errors=True)
     seen: dict[tuple, str] = {}
-    try:
-        _stream(path, source, settings, ctx, models, seen, timer, result, file_dir, on_batch)
-    finally:
-        forget_id_checks()  # the raw ids of this file leave the process's memory with it
-    if result.rows_in == 0:
-        result.warnings.append(f"{rel}: the file holds no records (empty or header only)")
-    check_contract(result, settings)
-    return result
-
-
-def _stream(path: Path, source: SourceConfig, settings: Settings, ctx: FileContext, models: dict[str, Any],
-            seen: dict[tuple, str], timer: Timer, result: FileResult, file_dir: Path,
-            on_batch: Callable[[int], None] | None) -> None:
-    """process_file's batches: each processed, counted into ``result`` and written as Parquet parts."""
     t_read = time.perf_counter()
     for n_batch, batch in enumerate(read_batches(path, source, settings.run.batch_size,
                                                  settings.contract.max_text_chars)):
@@ -399,6 +385,10 @@ def _stream(path: Path, source: SourceConfig, settings: Settings, ctx: FileConte
         if on_batch is not None:
             on_batch(out.rows_in)
         t_read = time.perf_counter()
+    if result.rows_in == 0:
+        result.warnings.append(f"{rel}: the file holds no records (empty or header only)")
+    check_contract(result, settings)
+    return result
 
 
 def check_contract(result: FileResult, settings: Settings) -> None:

@@ -125,16 +125,16 @@ def shingle_array(text: str, k: int = 5) -> np.ndarray:
     return np.sort(np.fromiter(s, dtype=np.uint32, count=len(s)))
 
 
-def minhash(sets: list, num_perm: int = 64, seed: int = 1) -> np.ndarray:
-    """MinHash signatures (len(sets) x num_perm) with universal hashing mod a Mersenne prime, of sets
-    of hashes (Python sets or arrays)."""
+def minhash(sets: list[np.ndarray], num_perm: int = 64, seed: int = 1) -> np.ndarray:
+    """MinHash signatures (len(sets) x num_perm) with universal hashing mod a Mersenne prime, of arrays of
+    distinct hashes (``shingle_array``)."""
     prime = np.uint64((1 << 61) - 1)
     rng = np.random.default_rng(seed)
     a = rng.integers(1, 1 << 31, size=num_perm, dtype=np.uint64)
     b = rng.integers(0, 1 << 31, size=num_perm, dtype=np.uint64)
     sig = np.empty((len(sets), num_perm), dtype=np.uint64)
     for i, s in enumerate(sets):
-        h = s.astype(np.uint64) if isinstance(s, np.ndarray) else np.fromiter(s, dtype=np.uint64, count=len(s))
+        h = s.astype(np.uint64)
         sig[i] = ((a[:, None] * h[None, :] + b[:, None]) % prime).min(axis=1)  # a, h < 2**32: no overflow
     return sig
 
